@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/twin-llm/twin/internal/config"
+	"github.com/twin-llm/twin/internal/httpserver"
+	"github.com/twin-llm/twin/internal/metrics"
+	"github.com/twin-llm/twin/streams"
+)
+
+// serveFlags are the settings of a process that runs components.
+type serveFlags struct {
+	http       string
+	natsListen string
+	maxMemory  config.Bytes
+	maxStore   config.Bytes
+	replicas   int
+}
+
+// system is one running twin process: its connections, registry, HTTP
+// server and the shared pieces components are built from.
+type system struct {
+	g        *globals
+	log      zerolog.Logger
+	reg      *prometheus.Registry
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	topo     streams.Topology
+	runtime  *streams.Runtime
+	pub      *streams.Publisher
+	metrics  *streams.Metrics
+	http     *httpserver.Server
+	httpAddr string
+	embedded *streams.Server // nil when using an external NATS
+
+	applied atomic.Bool // the topology is in place: part of /readyz
+}
+
+// start brings up NATS (embedded unless --nats is set), applies the
+// topology and starts the HTTP server. Components are started by serve.
+func start(ctx context.Context, g *globals, f serveFlags) (*system, error) {
+	s := &system{g: g, log: g.log, reg: metrics.NewRegistry()}
+	s.topo = streams.DefaultTopology()
+	s.topo.Replicas = f.replicas
+
+	if g.nats == "" {
+		listen := f.natsListen
+		if listen == "off" {
+			listen = ""
+		}
+		ns, err := streams.StartServer(streams.ServerConfig{
+			DataDir: g.data, Listen: listen,
+			MaxMemory: int64(f.maxMemory), MaxStore: int64(f.maxStore), Log: g.log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.embedded = ns
+		// Leave a little of the store for KV buckets and object stores.
+		s.topo = s.topo.FitStore(int64(f.maxStore) * 9 / 10)
+		if s.nc, err = ns.Connect(s.connOptions()...); err != nil {
+			s.close()
+			return nil, fmt.Errorf("connect to embedded NATS: %w", err)
+		}
+	} else {
+		var err error
+		opts := append(s.connOptions(), nats.RetryOnFailedConnect(false))
+		if s.nc, err = nats.Connect(g.nats, opts...); err != nil {
+			return nil, fmt.Errorf("connect to NATS at %s: %w", g.nats, err)
+		}
+	}
+	var err error
+	if s.js, err = jetstream.New(s.nc); err != nil {
+		s.close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	s.metrics = streams.NewMetrics(s.reg)
+	s.runtime = streams.NewRuntime(s.js, s.topo, s.metrics, g.log)
+	s.pub = streams.NewPublisher(s.js)
+
+	s.http = httpserver.New(s.reg, g.log)
+	s.http.AddCheck("nats", func(context.Context) error {
+		if st := s.nc.Status(); st != nats.CONNECTED {
+			return fmt.Errorf("NATS connection is %s", st)
+		}
+		return nil
+	})
+	s.http.AddCheck("topology", func(context.Context) error {
+		if !s.applied.Load() {
+			return errors.New("streams not applied yet")
+		}
+		return nil
+	})
+	if f.http != "off" {
+		addr, err := s.http.Listen(f.http)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.httpAddr = addr.String()
+	}
+
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.topo.Apply(actx, s.js); err != nil {
+		s.close()
+		return nil, err
+	}
+	s.applied.Store(true)
+	return s, nil
+}
+
+func (s *system) connOptions() []nats.Option {
+	log := s.log.With().Str("component", "nats").Logger()
+	return []nats.Option{
+		nats.Name("twin"),
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil: we closed it ourselves
+				log.Warn().Err(err).Msg("NATS disconnected")
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info().Str("url", c.ConnectedUrl()).Msg("NATS reconnected")
+		}),
+	}
+}
+
+// serve runs the given components until ctx ends, then stops everything in
+// order: components drain their consumers, the HTTP server finishes its
+// requests, the connection flushes, the embedded server closes its store.
+func (s *system) serve(ctx context.Context, comps []component) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(comps))
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, c := range comps {
+		log := s.log.With().Str("component", c.name).Logger()
+		wg.Go(func() {
+			if err := c.run(cctx, s, log); err != nil && cctx.Err() == nil {
+				errs <- fmt.Errorf("component %s: %w", c.name, err)
+				cancel() // one failed component stops the process
+			}
+		})
+	}
+	<-cctx.Done()
+	s.log.Info().Msg("shutting down")
+	wg.Wait()
+	close(errs)
+	var failures []error
+	for err := range errs {
+		failures = append(failures, err)
+	}
+	s.close()
+	s.log.Info().Msg("stopped")
+	return errors.Join(failures...)
+}
+
+func (s *system) close() {
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = s.http.Shutdown(ctx)
+		cancel()
+	}
+	if s.nc != nil {
+		if err := s.nc.FlushTimeout(5 * time.Second); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			s.log.Warn().Err(err).Msg("flush NATS connection")
+		}
+		s.nc.Close()
+	}
+	if s.embedded != nil {
+		s.embedded.Shutdown()
+	}
+}
+
+// banner prints where each part listens.
+func (s *system) banner(comps []component, took time.Duration) {
+	w := s.g.stdout
+	if s.embedded != nil {
+		url := s.embedded.ClientURL()
+		if url == "" {
+			url = "in-process only (--nats-listen off)"
+		}
+		fmt.Fprintf(w, "nats     %s  (embedded JetStream, store %s)\n", url, s.g.data+"/nats")
+	} else {
+		fmt.Fprintf(w, "nats     %s\n", s.nc.ConnectedUrlRedacted())
+	}
+	if s.httpAddr != "" {
+		fmt.Fprintf(w, "http     http://%s  (/metrics /healthz /readyz /v1/status)\n", s.httpAddr)
+	}
+	names := make([]string, len(comps))
+	for i, c := range comps {
+		names[i] = c.name
+	}
+	fmt.Fprintf(w, "running  %s\n", strings.Join(names, ", "))
+	fmt.Fprintf(w, "ready in %s; Ctrl-C stops\n", took.Round(time.Millisecond))
+}

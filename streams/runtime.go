@@ -1,0 +1,532 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/twin-llm/twin/schemas"
+)
+
+// Handler does one consumer's work on one message. Returning nil acks it;
+// an error retries it later, unless the error is permanent (see Permanent
+// and schemas.ErrInvalid), which dead-letters it.
+type Handler interface {
+	Handle(ctx context.Context, msg *Msg) error
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, msg *Msg) error
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, msg *Msg) error { return f(ctx, msg) }
+
+// Decoded adapts a function taking a decoded and validated body to Handler.
+// A body that does not decode or validate is dead-lettered with the
+// validator's message as the reason; fn never sees it.
+func Decoded[T any, P interface {
+	*T
+	schemas.Message
+}](fn func(ctx context.Context, msg *Msg, body P) error) Handler {
+	return HandlerFunc(func(ctx context.Context, msg *Msg) error {
+		body := P(new(T))
+		if err := schemas.Decode(msg.Data, body); err != nil {
+			return err
+		}
+		return fn(ctx, msg, body)
+	})
+}
+
+// Options tune one consumer's runtime. The zero value is not valid; start
+// from the defaults that Run applies and change fields with Option funcs.
+type Options struct {
+	Workers       int           // handlers running at once in this process
+	PullBatch     int           // messages buffered ahead of the workers
+	Heartbeat     time.Duration // idle heartbeat of the pull requests
+	BackoffBase   time.Duration // delay after the first failed delivery
+	BackoffMax    time.Duration // the delay doubles per delivery up to this
+	ShutdownGrace time.Duration // how long in-flight handlers may finish after stop
+	BatchSize     int           // RunBatch: most messages per batch
+	BatchWait     time.Duration // RunBatch: longest wait to fill a batch
+}
+
+// Option changes Options.
+type Option func(*Options)
+
+// Workers sets how many handlers run at once.
+func Workers(n int) Option { return func(o *Options) { o.Workers = max(n, 1) } }
+
+// PullBatch sets how many messages are fetched ahead of the workers. Keep it
+// small for slow handlers: a buffered message's AckWait is already running.
+func PullBatch(n int) Option { return func(o *Options) { o.PullBatch = max(n, 1) } }
+
+// Backoff sets the retry delay: base after the first failure, doubling up to
+// limit.
+func Backoff(base, limit time.Duration) Option {
+	return func(o *Options) { o.BackoffBase, o.BackoffMax = base, limit }
+}
+
+// ShutdownGrace sets how long in-flight handlers may run after the run's
+// context ends before their own context is cancelled.
+func ShutdownGrace(d time.Duration) Option { return func(o *Options) { o.ShutdownGrace = d } }
+
+// Batch sets RunBatch's batch size and fill time.
+func Batch(size int, wait time.Duration) Option {
+	return func(o *Options) { o.BatchSize, o.BatchWait = max(size, 1), wait }
+}
+
+// Heartbeat sets the idle heartbeat of pull requests, which the server
+// allows from 500ms to 30s; a missed heartbeat makes the runtime re-create
+// the consumer.
+func Heartbeat(d time.Duration) Option {
+	return func(o *Options) { o.Heartbeat = min(max(d, 500*time.Millisecond), 30*time.Second) }
+}
+
+func defaultOptions() Options {
+	return Options{
+		Workers:       1,
+		PullBatch:     128,
+		Heartbeat:     5 * time.Second,
+		BackoffBase:   time.Second,
+		BackoffMax:    time.Minute,
+		ShutdownGrace: 30 * time.Second,
+		BatchSize:     64,
+		BatchWait:     20 * time.Millisecond,
+	}
+}
+
+// Runtime runs consumers of one topology on one JetStream connection.
+type Runtime struct {
+	js      jetstream.JetStream
+	topo    Topology
+	metrics *Metrics
+	log     zerolog.Logger
+}
+
+// NewRuntime returns a runtime for the consumers of topo.
+func NewRuntime(js jetstream.JetStream, topo Topology, metrics *Metrics, log zerolog.Logger) *Runtime {
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
+	return &Runtime{js: js, topo: topo, metrics: metrics, log: log}
+}
+
+// Run consumes the durable consumer name with h until ctx ends, then shuts
+// down gracefully: it stops fetching, gives buffered messages back, lets
+// in-flight handlers finish (up to ShutdownGrace) and acks them. The
+// consumer (and its stream) are re-created whenever they disappear.
+func (r *Runtime) Run(ctx context.Context, name string, h Handler, opts ...Option) error {
+	c, err := r.newRun(name, opts)
+	if err != nil {
+		return err
+	}
+	return c.run(ctx, func(work <-chan *Msg) {
+		for m := range work {
+			c.handleOne(h, m)
+		}
+	})
+}
+
+// BatchHandler does a consumer's work on a batch of messages. Returning nil
+// acks them all; a BatchErrors gives each message its own outcome; any other
+// error applies to every message of the batch.
+type BatchHandler interface {
+	HandleBatch(ctx context.Context, msgs []*Msg) error
+}
+
+// BatchHandlerFunc adapts a function to BatchHandler.
+type BatchHandlerFunc func(ctx context.Context, msgs []*Msg) error
+
+// HandleBatch calls f.
+func (f BatchHandlerFunc) HandleBatch(ctx context.Context, msgs []*Msg) error { return f(ctx, msgs) }
+
+// BatchErrors is the per-message outcome of a batch, index by index; a nil
+// entry means that message succeeded.
+type BatchErrors []error
+
+func (e BatchErrors) Error() string {
+	n, first := 0, error(nil)
+	for _, err := range e {
+		if err != nil {
+			if n == 0 {
+				first = err
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return "no errors"
+	}
+	return fmt.Sprintf("%d of %d messages failed, first: %v", n, len(e), first)
+}
+
+// RunBatch is Run for a handler that works on batches of up to BatchSize
+// messages, gathered for at most BatchWait.
+func (r *Runtime) RunBatch(ctx context.Context, name string, h BatchHandler, opts ...Option) error {
+	c, err := r.newRun(name, opts)
+	if err != nil {
+		return err
+	}
+	return c.run(ctx, func(work <-chan *Msg) {
+		batch := make([]*Msg, 0, c.opts.BatchSize)
+		timer := time.NewTimer(time.Hour)
+		timer.Stop()
+		for first := range work {
+			batch = append(batch[:0], first)
+			timer.Reset(c.opts.BatchWait)
+		fill:
+			for len(batch) < c.opts.BatchSize {
+				select {
+				case m, ok := <-work:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, m)
+				case <-timer.C:
+					break fill
+				}
+			}
+			timer.Stop()
+			c.handleBatch(h, batch)
+		}
+	})
+}
+
+// consumerRun is one Run or RunBatch call.
+type consumerRun struct {
+	*Runtime
+	spec ConsumerSpec
+	opts Options
+	log  zerolog.Logger
+
+	// handlerCtx outlives the run's context by ShutdownGrace, so that
+	// in-flight work finishes instead of failing at the first signal.
+	handlerCtx    context.Context
+	cancelHandler context.CancelFunc
+}
+
+func (r *Runtime) newRun(name string, opts []Option) (*consumerRun, error) {
+	spec, ok := r.topo.Consumer(name)
+	if !ok {
+		return nil, fmt.Errorf("consumer %q is not in the topology", name)
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &consumerRun{Runtime: r, spec: spec, opts: o,
+		log: r.log.With().Str("consumer", spec.Name).Str("stream", spec.Stream).Logger()}, nil
+}
+
+// run owns the consume loop; work is how many goroutines drain the
+// deliveries (one per worker).
+func (c *consumerRun) run(ctx context.Context, work func(<-chan *Msg)) error {
+	c.handlerCtx, c.cancelHandler = context.WithCancel(context.WithoutCancel(ctx))
+	defer c.cancelHandler()
+
+	// Unbuffered: a delivery is handed over only when a worker is free, so
+	// the client-side buffer (PullBatch) is the only read-ahead.
+	deliveries := make(chan *Msg)
+	var workers sync.WaitGroup
+	for range c.opts.Workers {
+		workers.Go(func() { work(deliveries) })
+	}
+
+	c.log.Info().Int("workers", c.opts.Workers).Msg("consumer started")
+	runErr := c.consumeUntilDone(ctx, deliveries)
+	close(deliveries)
+
+	finished := make(chan struct{})
+	go func() { workers.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(c.opts.ShutdownGrace):
+		c.log.Warn().Dur("grace", c.opts.ShutdownGrace).Msg("in-flight handlers outlived the shutdown grace; cancelling them")
+		c.cancelHandler()
+		<-finished
+	}
+	// Acks are fire-and-forget; flush so that the last ones reach the server
+	// before the caller closes the connection.
+	if err := c.js.Conn().FlushTimeout(5 * time.Second); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		c.log.Warn().Err(err).Msg("flush acks at shutdown")
+	}
+	c.log.Info().Msg("consumer stopped")
+	return runErr
+}
+
+// consumeUntilDone keeps one Consume subscription alive until ctx ends,
+// re-creating the consumer whenever the server says it or its stream went
+// away, or heartbeats stop.
+func (c *consumerRun) consumeUntilDone(ctx context.Context, deliveries chan<- *Msg) error {
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(c.backoff(uint64(attempt))):
+			}
+		}
+		cons, err := c.topo.ensureConsumer(ctx, c.js, c.spec)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.log.Warn().Err(err).Msg("consumer unavailable; retrying")
+			continue
+		}
+
+		// releasing tells the callback to set messages aside instead of
+		// waiting for a worker: set when this subscription is being closed.
+		// They are given back (Nak) only once the subscription is gone, or
+		// the server would hand them straight back to its pending pull.
+		var releasing atomic.Bool
+		release := make(chan struct{})
+		lost := make(chan error, 1)
+		var asideMu sync.Mutex // guards aside
+		var aside []jetstream.Msg
+
+		cc, err := cons.Consume(func(raw jetstream.Msg) {
+			if !releasing.Load() {
+				select {
+				case deliveries <- newMsg(raw):
+					return
+				case <-release:
+				}
+			}
+			asideMu.Lock()
+			aside = append(aside, raw)
+			asideMu.Unlock()
+		},
+			jetstream.PullMaxMessages(c.opts.PullBatch),
+			jetstream.PullHeartbeat(c.opts.Heartbeat),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				if consumerLost(err) {
+					select {
+					case lost <- err:
+					default:
+					}
+					return
+				}
+				c.log.Debug().Err(err).Msg("consume")
+			}))
+		if errors.Is(err, jetstream.ErrInvalidOption) {
+			return fmt.Errorf("consumer %s: %w", c.spec.Name, err)
+		}
+		if err != nil {
+			c.log.Warn().Err(err).Msg("consume failed; retrying")
+			continue
+		}
+		if attempt > 0 {
+			c.log.Info().Msg("consumer re-established")
+		}
+		attempt = 0
+
+		var stop bool
+		select {
+		case <-ctx.Done():
+			stop = true
+		case err = <-lost:
+			c.log.Warn().Err(err).Msg("consumer lost; re-creating it")
+		}
+		releasing.Store(true)
+		close(release)
+		cc.Drain()
+		select {
+		case <-cc.Closed():
+		case <-time.After(10 * time.Second):
+			c.log.Warn().Msg("consume subscription did not close in time")
+		}
+		asideMu.Lock()
+		for _, raw := range aside {
+			_ = raw.Nak() // redeliver at once, to whoever consumes next
+		}
+		c.metrics.handled.WithLabelValues(c.spec.Name, outcomeReleased).Add(float64(len(aside)))
+		asideMu.Unlock()
+		if stop {
+			return nil
+		}
+	}
+}
+
+// consumerLost reports whether err means the subscription cannot recover on
+// its own and the consumer must be re-created.
+func consumerLost(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerDeleted) ||
+		errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, jetstream.ErrStreamNotFound) ||
+		errors.Is(err, jetstream.ErrNoHeartbeat) ||
+		errors.Is(err, jetstream.ErrBadRequest)
+}
+
+// backoff is the retry delay after the given number of deliveries.
+func (c *consumerRun) backoff(delivered uint64) time.Duration {
+	d := c.opts.BackoffBase
+	for i := uint64(1); i < delivered && d < c.opts.BackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, c.opts.BackoffMax)
+}
+
+// msgContext is the handler's context for m: it carries m's trace.
+func (c *consumerRun) msgContext(m *Msg) context.Context {
+	origin, _ := m.OriginTime()
+	return WithTrace(c.handlerCtx, m.TraceID(), origin)
+}
+
+func (c *consumerRun) handleOne(h Handler, m *Msg) {
+	if c.overDelivered(m) {
+		return
+	}
+	inFlight := c.metrics.inFlight.WithLabelValues(c.spec.Name)
+	inFlight.Inc()
+	defer inFlight.Dec()
+	defer c.keepAlive([]*Msg{m})()
+
+	start := time.Now()
+	err := callSafely(func() error { return h.Handle(c.msgContext(m), m) })
+	c.metrics.stage.WithLabelValues(c.spec.Name).Observe(time.Since(start).Seconds())
+	c.settle(m, err)
+}
+
+func (c *consumerRun) handleBatch(h BatchHandler, batch []*Msg) {
+	live := batch[:0:0]
+	for _, m := range batch {
+		if !c.overDelivered(m) {
+			live = append(live, m)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	inFlight := c.metrics.inFlight.WithLabelValues(c.spec.Name)
+	inFlight.Add(float64(len(live)))
+	defer inFlight.Sub(float64(len(live)))
+	defer c.keepAlive(live)()
+
+	start := time.Now()
+	// A batch mixes traces; the handler reads each message's own.
+	err := callSafely(func() error { return h.HandleBatch(c.handlerCtx, live) })
+	c.metrics.stage.WithLabelValues(c.spec.Name).Observe(time.Since(start).Seconds())
+
+	var each BatchErrors
+	if errors.As(err, &each) && len(each) == len(live) {
+		for i, m := range live {
+			c.settle(m, each[i])
+		}
+		return
+	}
+	for _, m := range live {
+		c.settle(m, err)
+	}
+}
+
+// overDelivered dead-letters a message delivered more than MaxDeliver
+// times: the process died while handling it before, perhaps because of it.
+func (c *consumerRun) overDelivered(m *Msg) bool {
+	if c.spec.MaxDeliver <= 0 || m.Delivered <= uint64(c.spec.MaxDeliver) {
+		return false
+	}
+	c.deadLetter(m, schemas.ReasonMaxDeliveries,
+		fmt.Errorf("delivered %d times without an outcome (the consumer stopped while handling it)", m.Delivered))
+	return true
+}
+
+// settle turns a handler's result into the message's fate.
+func (c *consumerRun) settle(m *Msg, err error) {
+	var retry *retryError
+	switch {
+	case err == nil:
+		if ackErr := m.raw.Ack(); ackErr != nil {
+			c.log.Warn().Err(ackErr).Uint64("seq", m.Sequence).Msg("ack failed; the message will be redelivered")
+		}
+		c.metrics.handled.WithLabelValues(c.spec.Name, outcomeAck).Inc()
+	case errors.Is(err, schemas.ErrInvalid):
+		c.deadLetter(m, schemas.ReasonInvalid, err)
+	case errors.Is(err, errPanic):
+		c.deadLetter(m, schemas.ReasonPanic, err)
+	case errors.Is(err, ErrPermanent):
+		c.deadLetter(m, schemas.ReasonPermanent, err)
+	case c.spec.MaxDeliver > 0 && m.Delivered >= uint64(c.spec.MaxDeliver):
+		c.deadLetter(m, schemas.ReasonMaxDeliveries, err)
+	default:
+		delay := c.backoff(m.Delivered)
+		if errors.As(err, &retry) {
+			delay = retry.delay
+		}
+		c.log.Warn().Err(err).Uint64("seq", m.Sequence).Uint64("delivered", m.Delivered).
+			Dur("retry_in", delay).Msg("handler failed; retrying")
+		_ = m.raw.NakWithDelay(delay)
+		c.metrics.handled.WithLabelValues(c.spec.Name, outcomeRetry).Inc()
+	}
+}
+
+// deadLetter stores m in the DLQ and only then terminates it. If the DLQ
+// cannot take it, m is retried later instead, so it is never lost.
+func (c *consumerRun) deadLetter(m *Msg, reason string, cause error) {
+	log := c.log.With().Uint64("seq", m.Sequence).Str("subject", m.Subject).Str("reason", reason).Logger()
+	if err := publishDeadLetter(c.handlerCtx, c.js, c.spec.Name, m, reason, cause); err != nil {
+		log.Error().Err(err).Msg("dead-lettering failed; retrying the message instead")
+		_ = m.raw.NakWithDelay(c.backoff(m.Delivered))
+		c.metrics.handled.WithLabelValues(c.spec.Name, outcomeRetry).Inc()
+		return
+	}
+	if err := m.raw.TermWithReason(reason); err != nil {
+		log.Warn().Err(err).Msg("term failed; a redelivery will be dead-lettered again and deduplicated")
+	}
+	log.Warn().AnErr("cause", cause).Msg("message dead-lettered")
+	c.metrics.handled.WithLabelValues(c.spec.Name, outcomeDead).Inc()
+	c.metrics.dlq.WithLabelValues(c.spec.Name, reason).Inc()
+}
+
+// keepAlive tells the server every third of AckWait that msgs are still
+// being worked on, so long handlers are not redelivered under their feet.
+// It returns the function that stops it.
+func (c *consumerRun) keepAlive(msgs []*Msg) (stop func()) {
+	every := c.spec.AckWait / 3
+	if every <= 0 {
+		return func() {}
+	}
+	var mu sync.Mutex // guards stopped and t against a tick racing the stop
+	stopped := false
+	var t *time.Timer
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		for _, m := range msgs {
+			_ = m.raw.InProgress()
+		}
+		t.Reset(every)
+	})
+	return func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		t.Stop()
+	}
+}
+
+var errPanic = errors.New("handler panicked")
+
+// callSafely turns a handler panic into an error, so one bad message cannot
+// take the process (and every other consumer in it) down.
+func callSafely(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v\n%s", errPanic, p, debug.Stack())
+		}
+	}()
+	return fn()
+}

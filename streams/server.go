@@ -1,0 +1,114 @@
+package streams
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+)
+
+// ServerConfig configures the embedded nats-server.
+type ServerConfig struct {
+	// DataDir holds the JetStream file store under DataDir/nats. Required:
+	// an empty store dir would silently use the OS temp dir.
+	DataDir string
+	// Listen is host:port for outside clients (the nats CLI, exporters);
+	// empty keeps the server in-process only. Port -1 picks a free one.
+	Listen string
+	// MaxMemory and MaxStore bound JetStream; the server's defaults (75% of
+	// RAM, all free disk) are not limits anyone chose.
+	MaxMemory int64
+	MaxStore  int64
+	Log       zerolog.Logger
+}
+
+// Server is an embedded nats-server with JetStream.
+type Server struct {
+	ns *server.Server
+}
+
+// StartServer starts the embedded server and waits until it accepts
+// connections. On the same DataDir it resumes every stream, message and
+// consumer position of the last run.
+func StartServer(cfg ServerConfig) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("embedded NATS: no data dir")
+	}
+	if cfg.MaxMemory <= 0 || cfg.MaxStore <= 0 {
+		return nil, errors.New("embedded NATS: memory and store limits must be set")
+	}
+	storeDir := filepath.Join(cfg.DataDir, "nats")
+	if err := os.MkdirAll(storeDir, 0o750); err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	opts := &server.Options{
+		ServerName:         "twin",
+		JetStream:          true,
+		StoreDir:           storeDir,
+		JetStreamMaxMemory: cfg.MaxMemory,
+		JetStreamMaxStore:  cfg.MaxStore,
+		MaxPayload:         MaxPayload,
+		NoSigs:             true, // the twin process owns signal handling
+		DontListen:         cfg.Listen == "",
+	}
+	if cfg.Listen != "" {
+		host, port, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("embedded NATS: listen address %q: %w", cfg.Listen, err)
+		}
+		opts.Host = host
+		if opts.Port, err = strconv.Atoi(port); err != nil {
+			return nil, fmt.Errorf("embedded NATS: listen port %q: %w", port, err)
+		}
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	ns.SetLoggerV2(natsLogger{cfg.Log.With().Str("component", "nats-server").Logger()}, false, false, false)
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return nil, fmt.Errorf("embedded NATS: not ready after 30s (is %s in use?)", cfg.Listen)
+	}
+	return &Server{ns: ns}, nil
+}
+
+// Connect opens an in-process client connection, which needs no port.
+func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{nats.InProcessServer(s.ns), nats.Name("twin"), nats.MaxReconnects(-1)}, opts...)
+	return nats.Connect("", opts...)
+}
+
+// ClientURL is where outside clients connect, or "" when not listening.
+func (s *Server) ClientURL() string {
+	if s.ns.Addr() == nil {
+		return ""
+	}
+	return s.ns.ClientURL()
+}
+
+// Shutdown stops the server and waits until its store is closed, so the
+// data dir can be reopened or removed right after.
+func (s *Server) Shutdown() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
+
+// natsLogger routes nats-server's logs into zerolog.
+type natsLogger struct{ log zerolog.Logger }
+
+func (l natsLogger) Noticef(format string, v ...any) { l.log.Debug().Msgf(format, v...) }
+func (l natsLogger) Warnf(format string, v ...any)   { l.log.Warn().Msgf(format, v...) }
+func (l natsLogger) Fatalf(format string, v ...any)  { l.log.Error().Msgf(format, v...) }
+func (l natsLogger) Errorf(format string, v ...any)  { l.log.Error().Msgf(format, v...) }
+func (l natsLogger) Debugf(format string, v ...any)  { l.log.Trace().Msgf(format, v...) }
+func (l natsLogger) Tracef(format string, v ...any)  { l.log.Trace().Msgf(format, v...) }

@@ -1,0 +1,240 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/twin-llm/twin/schemas"
+)
+
+const (
+	kib = 1 << 10
+	mib = 1 << 20
+	gib = 1 << 30
+	day = 24 * time.Hour
+)
+
+// StreamSpec is one stream of the design with every limit spelled out, so
+// that nothing depends on a server default.
+type StreamSpec struct {
+	Name        string
+	Subjects    []string
+	Description string
+	WorkQueue   bool          // work-queue retention: a message lives until acked
+	MaxAge      time.Duration // 0: kept until MaxBytes pushes it out
+	MaxBytes    int64
+	MaxMsgSize  int32
+	Duplicates  time.Duration // Nats-Msg-Id dedup window
+}
+
+// ConsumerSpec is a durable pull consumer and the runtime's policy for it.
+// The durable name is stable: it is the consumer's identity in the server,
+// in metrics and in its DLQ subject.
+type ConsumerSpec struct {
+	Name          string // durable name, a valid subject token
+	Stream        string
+	FilterSubject string
+	Description   string
+	AckWait       time.Duration // the runtime sends InProgress well before it runs out
+	MaxDeliver    int           // deliveries before the message is dead-lettered
+	MaxAckPending int           // messages in flight across every worker of every replica
+}
+
+// Topology is the whole set of streams and durable consumers.
+type Topology struct {
+	Streams   []StreamSpec
+	Consumers []ConsumerSpec
+	Replicas  int // per stream: 1 on one node, 3 on a cluster
+}
+
+// Stream names of the design.
+const (
+	StreamCrawl        = "CRAWL"
+	StreamDocs         = "DOCS"
+	StreamCDC          = "CDC"
+	StreamEmbed        = "EMBED"
+	StreamIndex        = "INDEX"
+	StreamChatRequests = "CHAT_REQUESTS"
+	StreamChatReplies  = "CHAT_REPLIES"
+	StreamFeedback     = "FEEDBACK"
+	StreamMonitor      = "MONITOR"
+	StreamTraining     = "TRAINING"
+	StreamDLQ          = "DLQ"
+)
+
+// MaxPayload is the largest message the embedded server accepts. The
+// largest stream limit below (DLQ) stays under it; an external server must
+// allow at least DOCS's MaxMsgSize.
+const MaxPayload = 8 * mib
+
+// DefaultTopology is the design's topology. Its MaxBytes add up to about
+// 8 GiB; FitStore scales them to a smaller store.
+func DefaultTopology() Topology {
+	return Topology{
+		Replicas: 1,
+		Streams: []StreamSpec{
+			{Name: StreamCrawl, Subjects: []string{schemas.SubjectCrawlRequests}, Description: "URLs to crawl",
+				WorkQueue: true, MaxAge: 7 * day, MaxBytes: 256 * mib, MaxMsgSize: 64 * kib, Duplicates: 10 * time.Minute},
+			{Name: StreamDocs, Subjects: []string{schemas.SubjectDocsCrawledAll}, Description: "crawled documents",
+				MaxAge: 7 * day, MaxBytes: 2 * gib, MaxMsgSize: 4 * mib, Duplicates: 10 * time.Minute},
+			{Name: StreamCDC, Subjects: []string{schemas.SubjectCDCAll}, Description: "warehouse changes",
+				MaxAge: 7 * day, MaxBytes: 2 * gib, MaxMsgSize: 4 * mib, Duplicates: time.Hour},
+			{Name: StreamEmbed, Subjects: []string{schemas.SubjectEmbedJobs}, Description: "chunks to embed and index",
+				WorkQueue: true, MaxAge: 7 * day, MaxBytes: 1 * gib, MaxMsgSize: 4 * mib, Duplicates: 10 * time.Minute},
+			{Name: StreamIndex, Subjects: []string{schemas.SubjectIndexEvents}, Description: "documents that became searchable or were removed",
+				MaxAge: day, MaxBytes: 256 * mib, MaxMsgSize: 64 * kib, Duplicates: 2 * time.Minute},
+			{Name: StreamChatRequests, Subjects: []string{schemas.SubjectChatRequests}, Description: "chat questions",
+				WorkQueue: true, MaxAge: 5 * time.Minute, MaxBytes: 64 * mib, MaxMsgSize: 64 * kib, Duplicates: 2 * time.Minute},
+			{Name: StreamChatReplies, Subjects: []string{schemas.SubjectChatRepliesAll}, Description: "streamed answers, resumable",
+				MaxAge: 15 * time.Minute, MaxBytes: 512 * mib, MaxMsgSize: 1 * mib, Duplicates: 2 * time.Minute},
+			{Name: StreamFeedback, Subjects: []string{schemas.SubjectFeedbackAll}, Description: "ratings and comments on answers",
+				MaxAge: 90 * day, MaxBytes: 256 * mib, MaxMsgSize: 64 * kib, Duplicates: 10 * time.Minute},
+			{Name: StreamMonitor, Subjects: []string{schemas.SubjectMonitorTraces}, Description: "one trace per chat request",
+				MaxAge: 30 * day, MaxBytes: 1 * gib, MaxMsgSize: 4 * mib, Duplicates: 2 * time.Minute},
+			{Name: StreamTraining, Subjects: []string{schemas.SubjectTrainingAll}, Description: "retraining triggers, job status, registered models",
+				MaxAge: 365 * day, MaxBytes: 64 * mib, MaxMsgSize: 1 * mib, Duplicates: 10 * time.Minute},
+			{Name: StreamDLQ, Subjects: []string{schemas.SubjectDLQAll}, Description: "messages a consumer gave up on, with the reason",
+				MaxAge: 30 * day, MaxBytes: 512 * mib, MaxMsgSize: MaxPayload, Duplicates: 10 * time.Minute},
+		},
+		Consumers: []ConsumerSpec{
+			{Name: "crawler", Stream: StreamCrawl, FilterSubject: schemas.SubjectCrawlRequests,
+				Description: "fetches URLs", AckWait: time.Minute, MaxDeliver: 5, MaxAckPending: 256},
+			{Name: "warehouse", Stream: StreamDocs, FilterSubject: schemas.SubjectDocsCrawledAll,
+				Description: "writes crawled documents to the warehouse", AckWait: 30 * time.Second, MaxDeliver: 10, MaxAckPending: 1024},
+			{Name: "featurizer", Stream: StreamCDC, FilterSubject: schemas.SubjectCDCAll,
+				Description: "cleans and chunks changed documents", AckWait: 30 * time.Second, MaxDeliver: 10, MaxAckPending: 1024},
+			{Name: "embedder", Stream: StreamEmbed, FilterSubject: schemas.SubjectEmbedJobs,
+				Description: "embeds chunks into the vector store", AckWait: time.Minute, MaxDeliver: 10, MaxAckPending: 1024},
+			{Name: "rag", Stream: StreamChatRequests, FilterSubject: schemas.SubjectChatRequests,
+				Description: "answers chat questions", AckWait: time.Minute, MaxDeliver: 3, MaxAckPending: 64},
+			{Name: "monitor", Stream: StreamMonitor, FilterSubject: schemas.SubjectMonitorTraces,
+				Description: "stores prompt traces", AckWait: 30 * time.Second, MaxDeliver: 10, MaxAckPending: 1024},
+		},
+	}
+}
+
+// Stream returns the spec of the named stream.
+func (t Topology) Stream(name string) (StreamSpec, bool) {
+	for _, s := range t.Streams {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return StreamSpec{}, false
+}
+
+// Consumer returns the spec of the named durable consumer.
+func (t Topology) Consumer(name string) (ConsumerSpec, bool) {
+	for _, c := range t.Consumers {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return ConsumerSpec{}, false
+}
+
+// TotalBytes is what the streams may hold at most, before replication.
+func (t Topology) TotalBytes() int64 {
+	var n int64
+	for _, s := range t.Streams {
+		n += s.MaxBytes
+	}
+	return n
+}
+
+// FitStore scales every stream's MaxBytes down so that, replicated, they fit
+// in budget bytes: JetStream reserves MaxBytes against the server's store
+// limit and refuses a stream that does not fit. It never scales up.
+func (t Topology) FitStore(budget int64) Topology {
+	total := t.TotalBytes() * int64(max(t.Replicas, 1))
+	if budget <= 0 || total <= budget {
+		return t
+	}
+	out := t
+	out.Streams = make([]StreamSpec, len(t.Streams))
+	for i, s := range t.Streams {
+		s.MaxBytes = max(int64(float64(s.MaxBytes)*float64(budget)/float64(total)), int64(s.MaxMsgSize))
+		out.Streams[i] = s
+	}
+	return out
+}
+
+// StreamConfig is the server configuration of s.
+func (t Topology) StreamConfig(s StreamSpec) jetstream.StreamConfig {
+	cfg := jetstream.StreamConfig{
+		Name:        s.Name,
+		Description: s.Description,
+		Subjects:    s.Subjects,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      s.MaxAge,
+		MaxBytes:    s.MaxBytes,
+		MaxMsgSize:  s.MaxMsgSize,
+		MaxMsgs:     -1,
+		Duplicates:  s.Duplicates,
+		Replicas:    max(t.Replicas, 1),
+		Storage:     jetstream.FileStorage,
+	}
+	if s.WorkQueue {
+		// A full work queue refuses new work rather than drop work nobody did.
+		cfg.Retention = jetstream.WorkQueuePolicy
+		cfg.Discard = jetstream.DiscardNew
+	}
+	return cfg
+}
+
+// ConsumerConfig is the server configuration of c. The server's own
+// MaxDeliver is unlimited: the runtime counts deliveries itself so that the
+// last one ends in the DLQ instead of silently staying unacked.
+func ConsumerConfig(c ConsumerSpec) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       c.Name,
+		Description:   c.Description,
+		FilterSubject: c.FilterSubject,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: c.MaxAckPending,
+	}
+}
+
+// Apply creates or updates every stream and durable consumer of t. It is
+// idempotent: running it on an applied server changes nothing.
+func (t Topology) Apply(ctx context.Context, js jetstream.JetStream) error {
+	for _, s := range t.Streams {
+		if _, err := js.CreateOrUpdateStream(ctx, t.StreamConfig(s)); err != nil {
+			return fmt.Errorf("apply stream %s: %w", s.Name, err)
+		}
+	}
+	for _, c := range t.Consumers {
+		if _, err := js.CreateOrUpdateConsumer(ctx, c.Stream, ConsumerConfig(c)); err != nil {
+			return fmt.Errorf("apply consumer %s on %s: %w", c.Name, c.Stream, err)
+		}
+	}
+	return nil
+}
+
+// ensureConsumer creates the consumer of c, and its stream when that is
+// gone too, so that a runtime recovers from either being deleted.
+func (t Topology) ensureConsumer(ctx context.Context, js jetstream.JetStream, c ConsumerSpec) (jetstream.Consumer, error) {
+	cons, err := js.CreateOrUpdateConsumer(ctx, c.Stream, ConsumerConfig(c))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s, ok := t.Stream(c.Stream)
+		if !ok {
+			return nil, fmt.Errorf("consumer %s: stream %s is not in the topology: %w", c.Name, c.Stream, err)
+		}
+		if _, err := js.CreateOrUpdateStream(ctx, t.StreamConfig(s)); err != nil {
+			return nil, fmt.Errorf("recreate stream %s: %w", s.Name, err)
+		}
+		cons, err = js.CreateOrUpdateConsumer(ctx, c.Stream, ConsumerConfig(c))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %s on %s: %w", c.Name, c.Stream, err)
+	}
+	return cons, nil
+}
