@@ -158,10 +158,10 @@ func (d *DLQ) Retry(ctx context.Context, consumer string, seqs ...uint64) (int, 
 	}
 	n := 0
 	for _, e := range entries {
-		if len(want) > 0 && !want[e.Seq] {
+		if len(seqs) > 0 && !want[e.Seq] {
 			continue
 		}
-		delete(want, e.Seq)
+		delete(want, e.Seq) // what is left in want was not found
 		if e.Letter.Reason == reasonUnreadable {
 			return n, fmt.Errorf("dead letter %d is unreadable; purge it instead", e.Seq)
 		}

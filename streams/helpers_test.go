@@ -28,6 +28,7 @@ type testEnv struct {
 
 func testTopology(consumers ...ConsumerSpec) Topology {
 	dlq, _ := DefaultTopology().Stream(StreamDLQ)
+	dlq.MaxBytes = 64 * mib
 	return Topology{
 		Replicas: 1,
 		Streams: []StreamSpec{
@@ -102,6 +103,18 @@ func (e *testEnv) publishRaw(t testing.TB, subject, msgID string, body []byte) *
 		t.Fatalf("publish %s: %v", subject, err)
 	}
 	return ack
+}
+
+// publishRawWithHeader is publishRaw with one extra header.
+func (e *testEnv) publishRawWithHeader(t testing.TB, subject, msgID, key, value string, body []byte) {
+	t.Helper()
+	m := nats.NewMsg(subject)
+	m.Data = body
+	m.Header.Set("Nats-Msg-Id", msgID)
+	m.Header.Set(key, value)
+	if _, err := e.js.PublishMsg(context.Background(), m); err != nil {
+		t.Fatalf("publish %s: %v", subject, err)
+	}
 }
 
 // run starts consumer name with h and returns the function that stops it

@@ -49,10 +49,11 @@ type ctxKey int
 const (
 	traceKey ctxKey = iota
 	originKey
+	msgKey
 )
 
 // WithTrace returns a context whose publishes carry trace id and origin
-// time. The runtime calls it for every delivery, so a handler's own
+// time. The runtime does the same for every delivery, so a handler's own
 // publishes continue the trace and keep the origin time without copying
 // headers by hand.
 func WithTrace(ctx context.Context, traceID string, origin time.Time) context.Context {
@@ -65,9 +66,24 @@ func WithTrace(ctx context.Context, traceID string, origin time.Time) context.Co
 	return ctx
 }
 
-// TraceFrom returns the trace id and origin time stored by WithTrace.
+// withMsg is the handler's context for m: it carries m's trace, read from
+// its headers only if the handler publishes.
+func withMsg(ctx context.Context, m *Msg) context.Context {
+	return context.WithValue(ctx, msgKey, m)
+}
+
+// TraceFrom returns the trace id and origin time stored by WithTrace, or
+// else those of the message being handled.
 func TraceFrom(ctx context.Context) (traceID string, origin time.Time) {
 	traceID, _ = ctx.Value(traceKey).(string)
 	origin, _ = ctx.Value(originKey).(time.Time)
+	if m, ok := ctx.Value(msgKey).(*Msg); ok {
+		if traceID == "" {
+			traceID = m.TraceID()
+		}
+		if origin.IsZero() {
+			origin, _ = m.OriginTime()
+		}
+	}
 	return traceID, origin
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/twin-llm/twin/schemas"
@@ -128,9 +129,9 @@ func (r *Runtime) Run(ctx context.Context, name string, h Handler, opts ...Optio
 	if err != nil {
 		return err
 	}
-	return c.run(ctx, func(work <-chan *Msg) {
+	return c.run(ctx, func(work <-chan *Msg, s *slot) {
 		for m := range work {
-			c.handleOne(h, m)
+			c.handleOne(h, m, s)
 		}
 	})
 }
@@ -175,7 +176,7 @@ func (r *Runtime) RunBatch(ctx context.Context, name string, h BatchHandler, opt
 	if err != nil {
 		return err
 	}
-	return c.run(ctx, func(work <-chan *Msg) {
+	return c.run(ctx, func(work <-chan *Msg, s *slot) {
 		batch := make([]*Msg, 0, c.opts.BatchSize)
 		timer := time.NewTimer(time.Hour)
 		timer.Stop()
@@ -195,7 +196,7 @@ func (r *Runtime) RunBatch(ctx context.Context, name string, h BatchHandler, opt
 				}
 			}
 			timer.Stop()
-			c.handleBatch(h, batch)
+			c.handleBatch(h, batch, s)
 		}
 	})
 }
@@ -211,6 +212,12 @@ type consumerRun struct {
 	// in-flight work finishes instead of failing at the first signal.
 	handlerCtx    context.Context
 	cancelHandler context.CancelFunc
+
+	// The metric children of this consumer, bound once: a label lookup per
+	// message would cost more than the rest of the runtime's bookkeeping.
+	mAck, mRetry, mDead, mReleased prometheus.Counter
+	mStage                         prometheus.Observer
+	mInFlight                      prometheus.Gauge
 }
 
 func (r *Runtime) newRun(name string, opts []Option) (*consumerRun, error) {
@@ -222,30 +229,41 @@ func (r *Runtime) newRun(name string, opts []Option) (*consumerRun, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	m := r.metrics
 	return &consumerRun{Runtime: r, spec: spec, opts: o,
-		log: r.log.With().Str("consumer", spec.Name).Str("stream", spec.Stream).Logger()}, nil
+		log:       r.log.With().Str("consumer", spec.Name).Str("stream", spec.Stream).Logger(),
+		mAck:      m.handled.WithLabelValues(spec.Name, outcomeAck),
+		mRetry:    m.handled.WithLabelValues(spec.Name, outcomeRetry),
+		mDead:     m.handled.WithLabelValues(spec.Name, outcomeDead),
+		mReleased: m.handled.WithLabelValues(spec.Name, outcomeReleased),
+		mStage:    m.stage.WithLabelValues(spec.Name),
+		mInFlight: m.inFlight.WithLabelValues(spec.Name),
+	}, nil
 }
 
-// run owns the consume loop; work is how many goroutines drain the
-// deliveries (one per worker).
-func (c *consumerRun) run(ctx context.Context, work func(<-chan *Msg)) error {
+// run owns the consume loop; work drains the deliveries, once per worker,
+// each with its own slot.
+func (c *consumerRun) run(ctx context.Context, work func(<-chan *Msg, *slot)) error {
 	c.handlerCtx, c.cancelHandler = context.WithCancel(context.WithoutCancel(ctx))
 	defer c.cancelHandler()
 
 	// Unbuffered: a delivery is handed over only when a worker is free, so
 	// the client-side buffer (PullBatch) is the only read-ahead.
 	deliveries := make(chan *Msg)
+	slots := make([]*slot, c.opts.Workers)
 	var workers sync.WaitGroup
-	for range c.opts.Workers {
-		workers.Go(func() { work(deliveries) })
+	for i := range slots {
+		slots[i] = &slot{}
+		workers.Go(func() { work(deliveries, slots[i]) })
 	}
+	finished := make(chan struct{})
+	go func() { workers.Wait(); close(finished) }()
+	go c.keepAlive(slots, finished)
 
 	c.log.Info().Int("workers", c.opts.Workers).Msg("consumer started")
 	runErr := c.consumeUntilDone(ctx, deliveries)
 	close(deliveries)
 
-	finished := make(chan struct{})
-	go func() { workers.Wait(); close(finished) }()
 	select {
 	case <-finished:
 	case <-time.After(c.opts.ShutdownGrace):
@@ -348,7 +366,7 @@ func (c *consumerRun) consumeUntilDone(ctx context.Context, deliveries chan<- *M
 		for _, raw := range aside {
 			_ = raw.Nak() // redeliver at once, to whoever consumes next
 		}
-		c.metrics.handled.WithLabelValues(c.spec.Name, outcomeReleased).Add(float64(len(aside)))
+		c.mReleased.Add(float64(len(aside)))
 		asideMu.Unlock()
 		if stop {
 			return nil
@@ -375,28 +393,21 @@ func (c *consumerRun) backoff(delivered uint64) time.Duration {
 	return min(d, c.opts.BackoffMax)
 }
 
-// msgContext is the handler's context for m: it carries m's trace.
-func (c *consumerRun) msgContext(m *Msg) context.Context {
-	origin, _ := m.OriginTime()
-	return WithTrace(c.handlerCtx, m.TraceID(), origin)
-}
-
-func (c *consumerRun) handleOne(h Handler, m *Msg) {
+func (c *consumerRun) handleOne(h Handler, m *Msg, s *slot) {
 	if c.overDelivered(m) {
 		return
 	}
-	inFlight := c.metrics.inFlight.WithLabelValues(c.spec.Name)
-	inFlight.Inc()
-	defer inFlight.Dec()
-	defer c.keepAlive([]*Msg{m})()
-
 	start := time.Now()
-	err := callSafely(func() error { return h.Handle(c.msgContext(m), m) })
-	c.metrics.stage.WithLabelValues(c.spec.Name).Observe(time.Since(start).Seconds())
+	s.begin(start, m)
+	c.mInFlight.Inc()
+	err := callSafely(func() error { return h.Handle(withMsg(c.handlerCtx, m), m) })
+	c.mInFlight.Dec()
+	s.end()
+	c.mStage.Observe(time.Since(start).Seconds())
 	c.settle(m, err)
 }
 
-func (c *consumerRun) handleBatch(h BatchHandler, batch []*Msg) {
+func (c *consumerRun) handleBatch(h BatchHandler, batch []*Msg, s *slot) {
 	live := batch[:0:0]
 	for _, m := range batch {
 		if !c.overDelivered(m) {
@@ -406,15 +417,14 @@ func (c *consumerRun) handleBatch(h BatchHandler, batch []*Msg) {
 	if len(live) == 0 {
 		return
 	}
-	inFlight := c.metrics.inFlight.WithLabelValues(c.spec.Name)
-	inFlight.Add(float64(len(live)))
-	defer inFlight.Sub(float64(len(live)))
-	defer c.keepAlive(live)()
-
 	start := time.Now()
+	s.begin(start, live...)
+	c.mInFlight.Add(float64(len(live)))
 	// A batch mixes traces; the handler reads each message's own.
 	err := callSafely(func() error { return h.HandleBatch(c.handlerCtx, live) })
-	c.metrics.stage.WithLabelValues(c.spec.Name).Observe(time.Since(start).Seconds())
+	c.mInFlight.Sub(float64(len(live)))
+	s.end()
+	c.mStage.Observe(time.Since(start).Seconds())
 
 	var each BatchErrors
 	if errors.As(err, &each) && len(each) == len(live) {
@@ -447,7 +457,7 @@ func (c *consumerRun) settle(m *Msg, err error) {
 		if ackErr := m.raw.Ack(); ackErr != nil {
 			c.log.Warn().Err(ackErr).Uint64("seq", m.Sequence).Msg("ack failed; the message will be redelivered")
 		}
-		c.metrics.handled.WithLabelValues(c.spec.Name, outcomeAck).Inc()
+		c.mAck.Inc()
 	case errors.Is(err, schemas.ErrInvalid):
 		c.deadLetter(m, schemas.ReasonInvalid, err)
 	case errors.Is(err, errPanic):
@@ -464,7 +474,7 @@ func (c *consumerRun) settle(m *Msg, err error) {
 		c.log.Warn().Err(err).Uint64("seq", m.Sequence).Uint64("delivered", m.Delivered).
 			Dur("retry_in", delay).Msg("handler failed; retrying")
 		_ = m.raw.NakWithDelay(delay)
-		c.metrics.handled.WithLabelValues(c.spec.Name, outcomeRetry).Inc()
+		c.mRetry.Inc()
 	}
 }
 
@@ -475,46 +485,67 @@ func (c *consumerRun) deadLetter(m *Msg, reason string, cause error) {
 	if err := publishDeadLetter(c.handlerCtx, c.js, c.spec.Name, m, reason, cause); err != nil {
 		log.Error().Err(err).Msg("dead-lettering failed; retrying the message instead")
 		_ = m.raw.NakWithDelay(c.backoff(m.Delivered))
-		c.metrics.handled.WithLabelValues(c.spec.Name, outcomeRetry).Inc()
+		c.mRetry.Inc()
 		return
 	}
 	if err := m.raw.TermWithReason(reason); err != nil {
 		log.Warn().Err(err).Msg("term failed; a redelivery will be dead-lettered again and deduplicated")
 	}
 	log.Warn().AnErr("cause", cause).Msg("message dead-lettered")
-	c.metrics.handled.WithLabelValues(c.spec.Name, outcomeDead).Inc()
+	c.mDead.Inc()
 	c.metrics.dlq.WithLabelValues(c.spec.Name, reason).Inc()
 }
 
-// keepAlive tells the server every third of AckWait that msgs are still
-// being worked on, so long handlers are not redelivered under their feet.
-// It returns the function that stops it.
-func (c *consumerRun) keepAlive(msgs []*Msg) (stop func()) {
-	every := c.spec.AckWait / 3
-	if every <= 0 {
-		return func() {}
+// slot is what one worker is handling now, for the keep-alive loop.
+type slot struct {
+	mu    sync.Mutex // guards msgs and since
+	one   [1]*Msg    // backing for the common single message, no allocation
+	msgs  []*Msg
+	since time.Time
+}
+
+func (s *slot) begin(now time.Time, msgs ...*Msg) {
+	s.mu.Lock()
+	if len(msgs) == 1 {
+		s.one[0] = msgs[0]
+		msgs = s.one[:]
 	}
-	var mu sync.Mutex // guards stopped and t against a tick racing the stop
-	stopped := false
-	var t *time.Timer
-	mu.Lock()
-	defer mu.Unlock()
-	t = time.AfterFunc(every, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
+	s.msgs, s.since = msgs, now
+	s.mu.Unlock()
+}
+
+func (s *slot) end() {
+	s.mu.Lock()
+	s.msgs, s.one[0] = nil, nil
+	s.mu.Unlock()
+}
+
+// keepAlive tells the server, every quarter of AckWait, that messages handled
+// for longer than that are still being worked on, so long handlers are not
+// redelivered under their feet. One loop serves every worker: per message
+// the runtime only marks its worker's slot.
+func (c *consumerRun) keepAlive(slots []*slot, done <-chan struct{}) {
+	every := c.spec.AckWait / 4
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
 			return
+		case now := <-t.C:
+			for _, s := range slots {
+				s.mu.Lock()
+				if len(s.msgs) > 0 && now.Sub(s.since) >= every {
+					for _, m := range s.msgs {
+						_ = m.raw.InProgress()
+					}
+				}
+				s.mu.Unlock()
+			}
 		}
-		for _, m := range msgs {
-			_ = m.raw.InProgress()
-		}
-		t.Reset(every)
-	})
-	return func() {
-		mu.Lock()
-		stopped = true
-		mu.Unlock()
-		t.Stop()
 	}
 }
 

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/twin-llm/twin/streams"
+)
+
+// syncBuffer is a bytes.Buffer safe to write from the command and read
+// from the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// upProcess is `twin up` running in this test process.
+type upProcess struct {
+	http, nats string
+	stdout     *syncBuffer
+	stderr     *syncBuffer
+	cancel     context.CancelFunc
+	exit       chan int
+}
+
+var (
+	httpLine = regexp.MustCompile(`http\s+(http://\S+)`)
+	natsLine = regexp.MustCompile(`nats\s+(nats://\S+)`)
+)
+
+// startUp runs `twin up` on dir with free ports and waits for its banner.
+func startUp(t testing.TB, dir string, extra ...string) *upProcess {
+	t.Helper()
+	p := &upProcess{stdout: &syncBuffer{}, stderr: &syncBuffer{}, exit: make(chan int, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	args := append([]string{"up", "--data", dir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1"}, extra...)
+	go func() { p.exit <- execute(ctx, args, p.stdout, p.stderr, noEnv) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out := p.stdout.String()
+		if strings.Contains(out, "ready in") {
+			p.http = httpLine.FindStringSubmatch(out)[1]
+			p.nats = natsLine.FindStringSubmatch(out)[1]
+			break
+		}
+		select {
+		case code := <-p.exit:
+			t.Fatalf("twin up exited with %d before it was ready:\n%s\n%s", code, out, p.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("twin up not ready after 30s:\n%s\n%s", out, p.stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+// stop cancels the command as SIGINT does and checks it exits cleanly.
+func (p *upProcess) stop(t testing.TB) {
+	t.Helper()
+	if p.cancel == nil {
+		return
+	}
+	p.cancel()
+	p.cancel = nil
+	select {
+	case code := <-p.exit:
+		if code != 0 {
+			t.Errorf("twin up exited with %d:\n%s", code, p.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("twin up did not stop within 30s")
+	}
+}
+
+func noEnv(string) string { return "" }
+
+// twin runs a client subcommand against p and returns its stdout.
+func (p *upProcess) twin(t testing.TB, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	args = append(args, "--server", p.http, "--nats", p.nats)
+	if code := execute(context.Background(), args, &out, &errOut, noEnv); code != 0 {
+		return out.String(), fmt.Errorf("twin %s exited %d: %s", strings.Join(args, " "), code, errOut.String())
+	}
+	return out.String(), nil
+}
+
+func get(t testing.TB, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestUpServesHealthReadinessMetricsAndStatus(t *testing.T) {
+	t.Parallel()
+	p := startUp(t, t.TempDir())
+
+	if code, _ := get(t, p.http+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d", code)
+	}
+	if code, body := get(t, p.http+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+
+	// Anything speaking NATS can publish a crawl request; it waits for the
+	// crawler consumer, visible as lag.
+	nc, err := nats.Connect(p.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := nc.Request("twin.crawl.requests", []byte(`{"url":"https://example.com/"}`), 5*time.Second); err != nil {
+		t.Fatalf("publish a crawl request: %v", err)
+	}
+
+	code, body := get(t, p.http+"/v1/status")
+	if code != http.StatusOK {
+		t.Fatalf("/v1/status = %d %s", code, body)
+	}
+	var st streams.Status
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Streams) != 11 {
+		t.Errorf("/v1/status lists %d streams, want 11", len(st.Streams))
+	}
+	crawler := findConsumer(st, "CRAWL", "crawler")
+	if crawler == nil || crawler.Pending != 1 {
+		t.Errorf("crawler = %+v, want 1 pending", crawler)
+	}
+
+	out, err := p.twin(t, "status", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cli streams.Status
+	if err := json.Unmarshal([]byte(out), &cli); err != nil || len(cli.Streams) != 11 {
+		t.Errorf("twin status --json = %q (%v)", out, err)
+	}
+	out, err = p.twin(t, "status")
+	if err != nil || !strings.Contains(out, "CRAWL") || !strings.Contains(out, "crawler") {
+		t.Errorf("twin status = %q (%v)", out, err)
+	}
+
+	eventually(t, 10*time.Second, "lag gauges on /metrics", func() bool {
+		_, m := get(t, p.http+"/metrics")
+		return strings.Contains(m, `twin_consumer_pending_messages{consumer="crawler",stream="CRAWL"} 1`)
+	})
+	if out, err := p.twin(t, "streams", "ls"); err != nil || strings.Count(out, "\n") != 12 {
+		t.Errorf("twin streams ls = %q (%v), want a header and 11 streams", out, err)
+	}
+	if out, err := p.twin(t, "dlq", "ls"); err != nil || !strings.Contains(out, "no dead letters") {
+		t.Errorf("twin dlq ls = %q (%v)", out, err)
+	}
+}
+
+func TestUpResumesOnTheSameDataDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := startUp(t, dir)
+	nc, err := nats.Connect(p.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := nc.Request("twin.crawl.requests", fmt.Appendf(nil, `{"url":"https://example.com/%d"}`, i), 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc.Close()
+	p.stop(t)
+
+	p = startUp(t, dir)
+	out, err := p.twin(t, "status", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st streams.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	if c := findConsumer(st, "CRAWL", "crawler"); c == nil || c.Pending != 3 {
+		t.Fatalf("after restart crawler = %+v, want the 3 requests still pending", c)
+	}
+}
+
+func TestClientCommandsSayWhereTheyLooked(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	code := execute(context.Background(), []string{"status", "--server", "http://127.0.0.1:1", "--nats", "nats://127.0.0.1:1"}, &out, &errOut, noEnv)
+	if code == 0 || !strings.Contains(errOut.String(), "127.0.0.1:1") || !strings.Contains(errOut.String(), "twin up") {
+		t.Fatalf("exit %d, stderr %q: want a failure naming the addresses and how to start twin", code, errOut.String())
+	}
+}
+
+func TestRunRejectsUnknownComponents(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	code := execute(context.Background(), []string{"run", "nosuch", "--nats", "nats://127.0.0.1:1"}, &out, &errOut, noEnv)
+	if code == 0 || !strings.Contains(errOut.String(), `no component "nosuch"`) || !strings.Contains(errOut.String(), "gateway") {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"version"}, {"--help"}, {"up", "--help"}, {"dlq", "retry", "--help"}} {
+		var out, errOut bytes.Buffer
+		if code := execute(context.Background(), args, &out, &errOut, noEnv); code != 0 || out.Len() == 0 {
+			t.Errorf("twin %v: exit %d, out %q, err %q", args, code, out.String(), errOut.String())
+		}
+	}
+}
+
+func findConsumer(st streams.Status, stream, name string) *streams.ConsumerStatus {
+	for _, s := range st.Streams {
+		if s.Name != stream {
+			continue
+		}
+		for i := range s.Consumers {
+			if s.Consumers[i].Name == name {
+				return &s.Consumers[i]
+			}
+		}
+	}
+	return nil
+}
+
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// BenchmarkUpToReady measures `twin up` on a fresh data dir until /readyz
+// answers 200 (target: under 3 seconds).
+func BenchmarkUpToReady(b *testing.B) {
+	var total time.Duration
+	n := 0
+	for b.Loop() {
+		began := time.Now()
+		p := startUp(b, b.TempDir())
+		for {
+			resp, err := http.Get(p.http + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+		total += time.Since(began)
+		n++
+		p.stop(b)
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(n), "ms_to_ready")
+}

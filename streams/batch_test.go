@@ -1,0 +1,89 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twin-llm/twin/schemas"
+)
+
+func TestRunBatchGivesBatchesAndPerMessageOutcomes(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, testTopology(consumerSpec("batch", 3)))
+	var mu sync.Mutex
+	var sizes []int
+	attempts := map[string]int{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- e.rt.RunBatch(ctx, "batch", BatchHandlerFunc(func(_ context.Context, msgs []*Msg) error {
+			mu.Lock()
+			defer mu.Unlock()
+			sizes = append(sizes, len(msgs))
+			errs := make(BatchErrors, len(msgs))
+			for i, m := range msgs {
+				attempts[string(m.Data)]++
+				switch string(m.Data) {
+				case "bad":
+					errs[i] = Permanent(errors.New("bad body"))
+				case "flaky":
+					if attempts["flaky"] == 1 {
+						errs[i] = errors.New("try again")
+					}
+				}
+			}
+			return errs
+		}), Batch(10, 50*time.Millisecond), Backoff(10*time.Millisecond, 10*time.Millisecond))
+	}()
+	defer func() { cancel(); <-done }()
+
+	for i := range 20 {
+		e.publishRaw(t, "testq.b", "", body(i))
+	}
+	e.publishRaw(t, "testq.b", "", []byte("bad"))
+	e.publishRaw(t, "testq.b", "", []byte("flaky"))
+	eventually(t, 10*time.Second, "every message settled", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+
+	mu.Lock()
+	defer mu.Unlock()
+	total, biggest := 0, 0
+	for _, n := range sizes {
+		total += n
+		biggest = max(biggest, n)
+	}
+	if biggest < 2 || biggest > 10 {
+		t.Errorf("batch sizes %v: want batches of up to 10, some bigger than 1", sizes)
+	}
+	if total != 23 { // 22 first deliveries and the flaky one's retry
+		t.Errorf("handled %d deliveries in %v, want 23", total, sizes)
+	}
+	if attempts["bad"] != 1 || attempts["flaky"] != 2 {
+		t.Errorf("attempts bad=%d flaky=%d, want 1 and 2", attempts["bad"], attempts["flaky"])
+	}
+	letters, _ := NewDLQ(e.js).List(context.Background(), "batch")
+	if len(letters) != 1 || string(letters[0].Letter.Body) != "bad" || letters[0].Letter.Reason != schemas.ReasonPermanent {
+		t.Errorf("dead letters %+v, want only the bad one", letters)
+	}
+}
+
+func TestRunBatchAppliesAPlainErrorToTheWholeBatch(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, testTopology(consumerSpec("batch", 2)))
+	calls := make(chan int, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- e.rt.RunBatch(ctx, "batch", BatchHandlerFunc(func(_ context.Context, msgs []*Msg) error {
+			calls <- len(msgs)
+			return errors.New("store down")
+		}), Batch(10, 100*time.Millisecond), Backoff(10*time.Millisecond, 10*time.Millisecond))
+	}()
+	defer func() { cancel(); <-done }()
+	for i := range 3 {
+		e.publishRaw(t, "testq.b", "", body(i))
+	}
+	eventually(t, 10*time.Second, "all three dead-lettered after 2 deliveries", func() bool { return e.streamMsgs(t, StreamDLQ) == 3 })
+}
