@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -292,4 +293,28 @@ func BenchmarkUpToReady(b *testing.B) {
 		p.stop(b)
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(n), "ms_to_ready")
+}
+
+func TestExampleConfigNamesOnlyRealSettings(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	// Loading the example through a real command applies every key.
+	code := execute(context.Background(), []string{"version", "--config", "../../twin.example.yaml"}, &out, &errOut, noEnv)
+	if code != 0 {
+		t.Fatalf("twin.example.yaml does not load: %s", errOut.String())
+	}
+	var typo bytes.Buffer
+	code = execute(context.Background(), []string{"version", "--config", writeTemp(t, "nats-lisen: x\n")}, &out, &typo, noEnv)
+	if code == 0 || !strings.Contains(typo.String(), "nats-lisen") {
+		t.Fatalf("a typo in the config file passed: exit %d %q", code, typo.String())
+	}
+}
+
+func writeTemp(t *testing.T, content string) string {
+	t.Helper()
+	p := t.TempDir() + "/twin.yaml"
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
