@@ -28,7 +28,7 @@ type CrawledDocument struct {
 	ID string `json:"id,omitempty"`
 	// Kind is KindArticle, KindPost or KindRepository.
 	Kind string `json:"kind"`
-	URL  string `json:"url"`
+	URL  string `json:"url,omitempty"`
 	// Platform is where the document was published: "medium", "substack",
 	// "github", "web", "local", ...
 	Platform    string `json:"platform,omitempty"`

@@ -692,3 +692,18 @@ func BenchmarkDecodeEmbedJob(b *testing.B) {
 		}
 	}
 }
+
+func TestCrawledDocumentNeedsURLOrID(t *testing.T) {
+	t.Parallel()
+	for body, ok := range map[string]bool{
+		`{"kind":"article","url":"https://example.com/a"}`: true,
+		`{"kind":"post","id":"scifact-4983"}`:              true,
+		`{"kind":"post","title":"no identity"}`:            false,
+	} {
+		var d CrawledDocument
+		err := Decode([]byte(body), &d)
+		if (err == nil) != ok {
+			t.Errorf("Decode(%s) = %v, want ok=%v", body, err, ok)
+		}
+	}
+}

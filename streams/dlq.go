@@ -103,7 +103,8 @@ func (d *DLQ) List(ctx context.Context, consumer string) ([]DeadLetterEntry, err
 	if n, err := countSubject(ctx, stream, subject); err != nil || n == 0 {
 		return nil, err
 	}
-	oc, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	oc, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject},
+		InactiveThreshold: 5 * time.Second}) // gone soon after this one read
 	if err != nil {
 		return nil, fmt.Errorf("read DLQ: %w", err)
 	}

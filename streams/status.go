@@ -36,7 +36,8 @@ type ConsumerStatus struct {
 	LastActive  *time.Time `json:"last_active,omitempty"`
 }
 
-// ReadStatus asks the server for every stream and consumer, sorted by name.
+// ReadStatus asks the server for every stream and its durable consumers,
+// sorted by name.
 func ReadStatus(ctx context.Context, js jetstream.JetStream) (Status, error) {
 	st := Status{Streams: []StreamStatus{}}
 	streams := js.ListStreams(ctx)
@@ -51,6 +52,9 @@ func ReadStatus(ctx context.Context, js jetstream.JetStream) (Status, error) {
 		}
 		consumers := stream.ListConsumers(ctx)
 		for ci := range consumers.Info() {
+			if ci.Config.Durable == "" {
+				continue // a client's passing ordered consumer, not a component
+			}
 			cs := ConsumerStatus{Name: ci.Name, Pending: ci.NumPending, AckPending: ci.NumAckPending, Redelivered: ci.NumRedelivered}
 			if last := ci.Delivered.Last; last != nil && !last.IsZero() {
 				t := last.UTC()

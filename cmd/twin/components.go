@@ -9,19 +9,22 @@ import (
 )
 
 // component is one part of twin that `twin up` runs and `twin run NAME`
-// runs alone. run blocks until ctx ends and returns once it has stopped
-// cleanly.
+// runs alone. run calls ready once it serves (its routes registered, its
+// consumers about to run), then blocks until ctx ends and returns once it
+// has stopped cleanly. The process is ready when every component is.
 type component struct {
 	name string
 	help string
-	run  func(ctx context.Context, s *system, log zerolog.Logger) error
+	run  func(ctx context.Context, s *system, log zerolog.Logger, ready func()) error
 }
 
 // components is the one place where every component is registered, in the
 // order they start.
 func components() []component {
 	return []component{
-		{name: "gateway", help: "HTTP API (/v1/status) and the lag metrics of every consumer", run: runGateway},
+		{name: "warehouse", help: "writes crawled documents into the warehouse", run: runWarehouse},
+		{name: "crawler", help: "crawls the URLs of twin.crawl.requests", run: runCrawler},
+		{name: "gateway", help: "HTTP API (/v1/status, /v1/crawl, /v1/docs) and the lag metrics of every consumer", run: runGateway},
 	}
 }
 

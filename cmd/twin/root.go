@@ -91,7 +91,8 @@ Flags win over the environment, the environment over the file.`,
 	pf.StringVar(&g.nats, "nats", "", "NATS server URL; client commands default to "+defaultNATS+",\nwhile up and run use this server instead of the embedded one")
 	pf.StringVar(&g.data, "data", defaultDataDir(), "data directory (embedded NATS store, warehouse, vectors)")
 
-	root.AddCommand(newUpCmd(g), newRunCmd(g), newStreamsCmd(g), newStatusCmd(g), newDLQCmd(g), newVersionCmd(g))
+	root.AddCommand(newUpCmd(g), newRunCmd(g), newCrawlCmd(g), newImportCmd(g), newDocsCmd(g), newExtractCmd(g),
+		newStatusCmd(g), newDLQCmd(g), newStreamsCmd(g), newVersionCmd(g))
 	return root
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +19,7 @@ import (
 	"github.com/twin-llm/twin/internal/config"
 	"github.com/twin-llm/twin/internal/httpserver"
 	"github.com/twin-llm/twin/internal/metrics"
+	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/streams"
 )
 
@@ -27,6 +30,21 @@ type serveFlags struct {
 	maxMemory  config.Bytes
 	maxStore   config.Bytes
 	replicas   int
+	mongo      string
+	mongoDB    string
+	crawl      crawlFlags
+}
+
+// crawlFlags configure the crawler and what the gateway accepts.
+type crawlFlags struct {
+	allowPrivate bool
+	local        bool
+	localRoots   []string
+	workers      int
+	rate         float64
+	maxBody      config.Bytes
+	timeout      time.Duration
+	userAgent    string
 }
 
 // system is one running twin process: its connections, registry, HTTP
@@ -44,14 +62,48 @@ type system struct {
 	http     *httpserver.Server
 	httpAddr string
 	embedded *streams.Server // nil when using an external NATS
+	flags    serveFlags
 
 	applied atomic.Bool // the topology is in place: part of /readyz
+	started atomic.Bool // every component is ready: part of /readyz
+
+	storeOnce sync.Once // opens store on first use, for the components that need it
+	store     warehouse.Store
+	storeErr  error
+}
+
+// warehouse opens the warehouse store once: MongoDB with --mongo, else
+// SQLite in the data dir.
+func (s *system) warehouse(ctx context.Context) (warehouse.Store, error) {
+	s.storeOnce.Do(func() {
+		// Assigned only on success: a typed nil would pass for a store.
+		if s.flags.mongo != "" {
+			st, err := warehouse.OpenMongo(ctx, s.flags.mongo, s.flags.mongoDB)
+			if err != nil {
+				s.storeErr = fmt.Errorf("open MongoDB warehouse: %w", err)
+				return
+			}
+			s.store = st
+			return
+		}
+		if err := os.MkdirAll(s.g.data, 0o750); err != nil {
+			s.storeErr = err
+			return
+		}
+		st, err := warehouse.OpenSQLite(ctx, filepath.Join(s.g.data, "warehouse.db"))
+		if err != nil {
+			s.storeErr = fmt.Errorf("open SQLite warehouse: %w", err)
+			return
+		}
+		s.store = st
+	})
+	return s.store, s.storeErr
 }
 
 // start brings up NATS (embedded unless --nats is set), applies the
 // topology and starts the HTTP server. Components are started by serve.
 func start(ctx context.Context, g *globals, f serveFlags) (*system, error) {
-	s := &system{g: g, log: g.log, reg: metrics.NewRegistry()}
+	s := &system{g: g, log: g.log, reg: metrics.NewRegistry(), flags: f}
 	s.topo = streams.DefaultTopology()
 	s.topo.Replicas = f.replicas
 
@@ -97,6 +149,12 @@ func start(ctx context.Context, g *globals, f serveFlags) (*system, error) {
 		}
 		return nil
 	})
+	s.http.AddCheck("components", func(context.Context) error {
+		if !s.started.Load() {
+			return errors.New("components starting")
+		}
+		return nil
+	})
 	s.http.AddCheck("topology", func(context.Context) error {
 		if !s.applied.Load() {
 			return errors.New("streams not applied yet")
@@ -138,22 +196,39 @@ func (s *system) connOptions() []nats.Option {
 	}
 }
 
-// serve runs the given components until ctx ends, then stops everything in
+// serve starts the given components, prints the banner once all of them
+// are ready, and runs them until ctx ends; then it stops everything in
 // order: components drain their consumers, the HTTP server finishes its
 // requests, the connection flushes, the embedded server closes its store.
-func (s *system) serve(ctx context.Context, comps []component) error {
+func (s *system) serve(ctx context.Context, comps []component, began time.Time) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(comps))
+	readies := make(chan struct{}, len(comps))
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for _, c := range comps {
 		log := s.log.With().Str("component", c.name).Logger()
+		var once sync.Once
+		ready := func() { once.Do(func() { readies <- struct{}{} }) }
 		wg.Go(func() {
-			if err := c.run(cctx, s, log); err != nil && cctx.Err() == nil {
+			if err := c.run(cctx, s, log, ready); err != nil && cctx.Err() == nil {
 				errs <- fmt.Errorf("component %s: %w", c.name, err)
 				cancel() // one failed component stops the process
 			}
 		})
+	}
+	for range comps {
+		select {
+		case <-readies:
+			continue
+		case <-cctx.Done():
+		}
+		break
+	}
+	if cctx.Err() == nil {
+		s.started.Store(true)
+		s.banner(comps, time.Since(began))
+		s.log.Info().Str("http", s.httpAddr).Str("data", s.g.data).Int("components", len(comps)).Msg("twin is up")
 	}
 	<-cctx.Done()
 	s.log.Info().Msg("shutting down")
@@ -182,6 +257,11 @@ func (s *system) close() {
 	}
 	if s.embedded != nil {
 		s.embedded.Shutdown()
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			s.log.Warn().Err(err).Msg("close warehouse")
+		}
 	}
 }
 

@@ -13,6 +13,19 @@ func addServeFlags(cmd *cobra.Command, f *serveFlags) {
 	fl.Var(&f.maxMemory, "nats-max-memory", "embedded NATS: most memory JetStream may use")
 	fl.Var(&f.maxStore, "nats-max-store", "embedded NATS: most disk JetStream may use; stream limits are scaled to fit")
 	fl.IntVar(&f.replicas, "stream-replicas", 1, "replicas of every stream (3 on a NATS cluster)")
+	fl.StringVar(&f.mongo, "mongo", "", "MongoDB URI of the warehouse (default: SQLite in the data dir)")
+	fl.StringVar(&f.mongoDB, "mongo-db", "twin", "MongoDB database of the warehouse")
+
+	c := &f.crawl
+	fl.BoolVar(&c.allowPrivate, "crawl-allow-private", false, "let the crawler reach loopback, private and link-local addresses (tests, intranets)")
+	fl.BoolVar(&c.local, "crawl-local", false, "accept file:// URLs and local paths")
+	fl.StringSliceVar(&c.localRoots, "crawl-local-root", nil, "with --crawl-local: only files under these directories")
+	fl.IntVar(&c.workers, "crawl-workers", 4, "pages crawled at once by this process")
+	fl.Float64Var(&c.rate, "crawl-rate", 1, "requests per second to one host")
+	c.maxBody = 10 << 20
+	fl.Var(&c.maxBody, "crawl-max-body", "largest page the crawler reads")
+	fl.DurationVar(&c.timeout, "crawl-timeout", 30*time.Second, "total time for one HTTP request of the crawler")
+	fl.StringVar(&c.userAgent, "crawl-user-agent", "", "User-Agent of the crawler (default names twin and its version)")
 }
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -77,7 +90,5 @@ func serve(cmd *cobra.Command, g *globals, f serveFlags, names []string) error {
 	if err != nil {
 		return err
 	}
-	s.banner(comps, time.Since(began))
-	g.log.Info().Str("http", s.httpAddr).Str("data", g.data).Int("components", len(comps)).Msg("twin is up")
-	return s.serve(cmd.Context(), comps)
+	return s.serve(cmd.Context(), comps, began)
 }

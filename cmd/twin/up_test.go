@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/twin-llm/twin/streams"
 )
@@ -135,15 +136,18 @@ func TestUpServesHealthReadinessMetricsAndStatus(t *testing.T) {
 		t.Errorf("/readyz = %d %s", code, body)
 	}
 
-	// Anything speaking NATS can publish a crawl request; it waits for the
-	// crawler consumer, visible as lag.
+	// A durable consumer that nobody runs shows its backlog as lag.
 	nc, err := nats.Connect(p.nats)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	if _, err := nc.Request("twin.crawl.requests", []byte(`{"url":"https://example.com/"}`), 5*time.Second); err != nil {
-		t.Fatalf("publish a crawl request: %v", err)
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateOrUpdateConsumer(context.Background(), "INDEX", jetstream.ConsumerConfig{Durable: "idle", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(context.Background(), "twin.index.events", []byte(`{"document_id":"d1","op":"upsert"}`)); err != nil {
+		t.Fatal(err)
 	}
 
 	code, body := get(t, p.http+"/v1/status")
@@ -157,9 +161,8 @@ func TestUpServesHealthReadinessMetricsAndStatus(t *testing.T) {
 	if len(st.Streams) != 11 {
 		t.Errorf("/v1/status lists %d streams, want 11", len(st.Streams))
 	}
-	crawler := findConsumer(st, "CRAWL", "crawler")
-	if crawler == nil || crawler.Pending != 1 {
-		t.Errorf("crawler = %+v, want 1 pending", crawler)
+	if idle := findConsumer(st, "INDEX", "idle"); idle == nil || idle.Pending != 1 {
+		t.Errorf("idle consumer = %+v, want 1 pending", idle)
 	}
 
 	out, err := p.twin(t, "status", "--json")
@@ -177,7 +180,7 @@ func TestUpServesHealthReadinessMetricsAndStatus(t *testing.T) {
 
 	eventually(t, 10*time.Second, "lag gauges on /metrics", func() bool {
 		_, m := get(t, p.http+"/metrics")
-		return strings.Contains(m, `twin_consumer_pending_messages{consumer="crawler",stream="CRAWL"} 1`)
+		return strings.Contains(m, `twin_consumer_pending_messages{consumer="idle",stream="INDEX"} 1`)
 	})
 	if out, err := p.twin(t, "streams", "ls"); err != nil || strings.Count(out, "\n") != 12 {
 		t.Errorf("twin streams ls = %q (%v), want a header and 11 streams", out, err)
@@ -195,10 +198,24 @@ func TestUpResumesOnTheSameDataDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	if _, err := js.CreateOrUpdateConsumer(ctx, "INDEX", jetstream.ConsumerConfig{Durable: "idle", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 3 {
-		if _, err := nc.Request("twin.crawl.requests", fmt.Appendf(nil, `{"url":"https://example.com/%d"}`, i), 5*time.Second); err != nil {
+		if _, err := js.Publish(ctx, "twin.index.events", fmt.Appendf(nil, `{"document_id":"d%d","op":"upsert"}`, i)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Consume and ack one: its position must survive too.
+	c, _ := js.Consumer(ctx, "INDEX", "idle")
+	m, err := c.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DoubleAck(ctx); err != nil {
+		t.Fatal(err)
 	}
 	nc.Close()
 	p.stop(t)
@@ -212,8 +229,13 @@ func TestUpResumesOnTheSameDataDir(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatal(err)
 	}
-	if c := findConsumer(st, "CRAWL", "crawler"); c == nil || c.Pending != 3 {
-		t.Fatalf("after restart crawler = %+v, want the 3 requests still pending", c)
+	if c := findConsumer(st, "INDEX", "idle"); c == nil || c.Pending != 2 || c.AckPending != 0 {
+		t.Fatalf("after restart idle = %+v, want the 2 unconsumed messages still pending", c)
+	}
+	for _, s := range st.Streams {
+		if s.Name == "INDEX" && s.Messages != 3 {
+			t.Fatalf("after restart INDEX holds %d messages, want 3", s.Messages)
+		}
 	}
 }
 

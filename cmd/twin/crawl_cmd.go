@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/twin-llm/twin/gateway"
+	"github.com/twin-llm/twin/producers/crawl"
+)
+
+func newCrawlCmd(g *globals) *cobra.Command {
+	var author string
+	var wait, refresh bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "crawl URL...",
+		Short: "Queue URLs for crawling, optionally waiting until they are stored",
+		Long: `Queue URLs on twin.crawl.requests through the gateway (--server). Each URL is
+normalized (scheme and host case, default ports, fragments, tracking parameters) and
+validated; the accepted and rejected ones are printed, each rejection with its reason. The
+same URL queued again within 10 minutes is crawled once.
+
+Articles and blog pages, Medium articles and profiles, Substack posts and archives, GitHub
+repositories and (with --crawl-local on the server) local files are crawled; login-walled
+sites such as LinkedIn are refused.
+
+With --wait it follows every URL (through --nats) until it is stored in the warehouse or
+failed, printing each step, and exits non-zero if any failed.`,
+		Example: `  twin crawl https://simonwillison.net/2024/Dec/31/llms-in-2024/ --author "Simon Willison" --wait
+  twin crawl https://github.com/simonw/llm https://ann.substack.com/archive`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			var tracker *crawl.Tracker
+			if wait {
+				nc, js, err := g.connectNATS()
+				if err != nil {
+					return err
+				}
+				defer nc.Close()
+				if tracker, err = crawl.NewTracker(ctx, js); err != nil {
+					return err
+				}
+			}
+			var res crawl.Result
+			err := g.postJSON(ctx, "/v1/crawl", gateway.CrawlRequest{URLs: args, Author: author, Refresh: refresh}, &res)
+			var herr *httpError
+			if errors.As(err, &herr) && herr.status == http.StatusBadRequest && len(res.Rejected) > 0 {
+				err = nil // every URL was rejected: say why, one by one
+			}
+			if err != nil {
+				return err
+			}
+			for _, a := range res.Accepted {
+				note := ""
+				if a.Duplicate {
+					note = " (already queued in the last 10 minutes)"
+				}
+				fmt.Fprintf(g.stdout, "queued    %s%s\n", a.Normalized, note)
+			}
+			for _, r := range res.Rejected {
+				fmt.Fprintf(g.stdout, "rejected  %s: %s\n", r.URL, r.Reason)
+			}
+			if !wait || len(res.Accepted) == 0 {
+				if len(res.Accepted) == 0 {
+					return errSilent
+				}
+				return nil
+			}
+			wctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			failed, done := 0, 0
+			err = tracker.Wait(wctx, res.Accepted, 200*time.Millisecond, func(ev crawl.Event) {
+				switch ev.State {
+				case crawl.Crawled:
+					fmt.Fprintf(g.stdout, "crawled   %s (%s)\n", ev.URL, plural(ev.Documents, "document"))
+				case crawl.Stored:
+					done++
+					fmt.Fprintf(g.stdout, "stored    %s (%s) [%d/%d]\n", ev.URL, plural(ev.Documents, "document"), done+failed, len(res.Accepted))
+				case crawl.Failed:
+					failed++
+					fmt.Fprintf(g.stdout, "failed    %s: %s [%d/%d]\n", ev.URL, ev.Reason, done+failed, len(res.Accepted))
+				}
+			})
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("gave up waiting after %s: %d of %d URLs done", timeout, done+failed, len(res.Accepted))
+			}
+			if err != nil {
+				return err
+			}
+			if failed > 0 || len(res.Rejected) > 0 {
+				return fmt.Errorf("%d of %d URLs failed", failed+len(res.Rejected), len(args))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&author, "author", "", "the author the pages are by (the twin's person)")
+	cmd.Flags().BoolVar(&refresh, "refresh", false, "crawl again even if queued within the last 10 minutes (a page that just changed)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait until every URL is stored or failed; exit non-zero if any failed")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "with --wait: how long to wait at most")
+	return cmd
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// postJSON sends body to the gateway and decodes a 2xx answer into v, or
+// returns the gateway's error message.
+func (g *globals) postJSON(ctx context.Context, path string, body, v any) error {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	url := strings.TrimRight(g.server, "/") + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("--server %q: %w", g.server, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("reach twin at %s (is twin up running? set --server or TWIN_SERVER): %w", g.server, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(raw, &e)
+		if e.Error == "" {
+			e.Error = strings.TrimSpace(string(raw))
+		}
+		// A 400 may still carry the per-URL reasons.
+		_ = json.Unmarshal(raw, v)
+		return &httpError{status: resp.StatusCode, msg: e.Error}
+	}
+	return json.Unmarshal(raw, v)
+}
+
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, http.StatusText(e.status), e.msg) }

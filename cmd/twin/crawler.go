@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+
+	"github.com/rs/zerolog"
+
+	"github.com/twin-llm/twin/consumers/crawler"
+	"github.com/twin-llm/twin/consumers/crawler/fetch"
+	"github.com/twin-llm/twin/consumers/crawler/github"
+	"github.com/twin-llm/twin/consumers/crawler/local"
+	wwriter "github.com/twin-llm/twin/consumers/warehouse"
+	"github.com/twin-llm/twin/streams"
+)
+
+// newFetcher is the crawler's HTTP client from the crawl flags.
+func newFetcher(c crawlFlags) *fetch.Fetcher {
+	return fetch.New(fetch.Config{
+		UserAgent:    c.userAgent,
+		AllowPrivate: c.allowPrivate,
+		Timeout:      c.timeout,
+		MaxBodyBytes: int64(c.maxBody),
+		PerHostRate:  c.rate,
+	})
+}
+
+// newCrawler assembles the crawler with every source, most specific first.
+func newCrawler(s *system, log zerolog.Logger) *crawler.Crawler {
+	f := newFetcher(s.flags.crawl)
+	return crawler.New(crawler.Config{
+		Sources: []crawler.Source{
+			crawler.Walled{},
+			github.New(github.Config{}),
+			local.New(local.Config{Enabled: s.flags.crawl.local, Roots: s.flags.crawl.localRoots}),
+			crawler.NewMedium(f),
+			crawler.NewSubstack(f, 0),
+			crawler.NewWeb(f),
+		},
+		Permanent:  []error{github.ErrPermanent, local.ErrPermanent},
+		Publisher:  s.pub,
+		AllowLocal: s.flags.crawl.local,
+		Log:        log,
+		Metrics:    crawler.NewMetrics(s.reg),
+	})
+}
+
+func runCrawler(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
+	c := newCrawler(s, log)
+	ready()
+	workers := max(s.flags.crawl.workers, 1)
+	// A page takes a while: fetch no more than the workers can start soon,
+	// so a fetched request's AckWait does not run out in the buffer.
+	return s.runtime.Run(ctx, "crawler", c.Handler(), streams.Workers(workers), streams.PullBatch(workers))
+}
+
+func runWarehouse(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
+	store, err := s.warehouse(ctx)
+	if err != nil {
+		return err
+	}
+	ready()
+	return s.runtime.RunBatch(ctx, "warehouse", wwriter.New(store), streams.Workers(1), streams.PullBatch(512))
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/twin-llm/twin/gateway"
+	"github.com/twin-llm/twin/internal/warehouse"
+)
+
+func newDocsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "docs",
+		Short: "Look at what the warehouse holds",
+		Long:  `List and show the documents in the warehouse of a running twin, through its gateway (--server).`,
+	}
+	var author, collection string
+	var limit int
+	var asJSON bool
+	ls := &cobra.Command{
+		Use:     "ls",
+		Short:   "List documents, newest first: id, author, collection, link, title, revision, size",
+		Example: `  twin docs ls --author "Simon Willison" --limit 20`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q := url.Values{}
+			if author != "" {
+				q.Set("author", author)
+			}
+			if collection != "" {
+				q.Set("collection", collection)
+			}
+			q.Set("limit", strconv.Itoa(limit))
+			var res struct {
+				Documents []gateway.DocSummary `json:"documents"`
+			}
+			if err := g.getJSON(cmd.Context(), "/v1/docs?"+q.Encode(), &res); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(g, res)
+			}
+			if len(res.Documents) == 0 {
+				fmt.Fprintln(g.stdout, "no documents")
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tAUTHOR\tCOLLECTION\tREV\tSIZE\tTITLE\tLINK")
+			for _, d := range res.Documents {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.Author, d.Collection, d.Revision,
+					humanBytes(uint64(d.Size)), oneLine(d.Title, 60), d.Link)
+			}
+			return tw.Flush()
+		},
+	}
+	ls.Flags().StringVar(&author, "author", "", "only this author's documents")
+	ls.Flags().StringVar(&collection, "collection", "", "only articles, posts or repositories")
+	ls.Flags().IntVar(&limit, "limit", 100, "at most this many")
+	ls.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	get := &cobra.Command{
+		Use:   "get ID",
+		Short: "Show one document with its content",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var d warehouse.Document
+			if err := g.getJSON(cmd.Context(), "/v1/docs/"+url.PathEscape(args[0]), &d); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(g, d)
+			}
+			fmt.Fprintf(g.stdout, "id          %s\ncollection  %s\nauthor      %s (%s)\nplatform    %s\nlink        %s\ntitle       %s\nrevision    %d\nsize        %s\nupdated     %s\n",
+				d.ID, d.Collection, d.Author, d.AuthorID, d.Platform, d.Link, d.Title, d.Revision,
+				humanBytes(uint64(len(d.Content))), d.UpdatedAt.Format("2006-01-02 15:04:05"))
+			if d.Deleted {
+				fmt.Fprintln(g.stdout, "deleted     yes")
+			}
+			fmt.Fprintf(g.stdout, "\n%s\n", d.Content)
+			return nil
+		},
+	}
+	get.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.AddCommand(ls, get)
+	return cmd
+}
+
+func printJSON(g *globals, v any) error {
+	enc := json.NewEncoder(g.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,200 @@
+package extract
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	trafilatura "github.com/markusmobius/go-trafilatura"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+	"golang.org/x/net/html/charset"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/unicode/norm"
+)
+
+// ErrNoContent reports a page without any main text: an empty page, a page
+// made only of navigation, a script shell rendered by JavaScript.
+var ErrNoContent = errors.New("extract: no main content")
+
+// errPanic marks the error of a page on which an extraction library
+// panicked; the fuzz test looks for it.
+var errPanic = errors.New("extract: recovered from panic")
+
+// Result is what a page holds for a reader.
+type Result struct {
+	Title       string
+	Author      string
+	Language    string // ISO 639-1 code, from the text, else from the page
+	SiteName    string
+	Description string
+	Text        string    // main text; paragraphs separated by a blank line
+	Date        time.Time // published date, when found
+	Links       []string  // absolute links found in the main text
+	Method      string    // which path produced Text: "trafilatura", "fallback", "body"
+}
+
+// Options tune Extract.
+type Options struct {
+	// URL is the address of the page: it resolves relative links and is a
+	// hint for metadata. Optional.
+	URL string
+	// ContentType is the Content-Type header of the response; its charset
+	// parameter decides the encoding when the page does not. Optional.
+	ContentType string
+	// IncludeComments keeps reader comments after the main text.
+	IncludeComments bool
+
+	// libraryOnly runs go-trafilatura alone, with its default options: the
+	// baseline that the quality tests measure the rules against.
+	libraryOnly bool
+}
+
+// Extract finds the main text and the metadata of an HTML page. It returns
+// ErrNoContent when the page has no main text. The extraction itself does
+// not watch ctx once it runs (the libraries take no context): a page takes
+// milliseconds, and the crawler caps the page size.
+func Extract(ctx context.Context, page []byte, opts Options) (res Result, err error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	// The extraction libraries walk untrusted markup; a bug in them must
+	// fail one page, not the crawler.
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = Result{}, fmt.Errorf("%w: %v", errPanic, r)
+		}
+	}()
+
+	doc, err := parse(page, opts.ContentType)
+	if err != nil {
+		return Result{}, fmt.Errorf("extract: parse html: %w", err)
+	}
+	pageURL, err := url.Parse(opts.URL)
+	if err != nil || !pageURL.IsAbs() || pageURL.Host == "" {
+		pageURL = nil
+	}
+	// Read before the rules change the tree.
+	h1 := firstText(doc, atom.H1)
+	htmlLang := attr(documentElement(doc), "lang")
+
+	topts := trafilatura.Options{
+		OriginalURL:     pageURL,
+		ExcludeComments: !opts.IncludeComments,
+		HtmlDateMode:    trafilatura.Fast,
+		// Measured on the benchmark pages: precision first, with
+		// Readability and DOM Distiller as fallbacks, scores best.
+		EnableFallback: true,
+		Focus:          trafilatura.FavorPrecision,
+	}
+	if opts.libraryOnly {
+		topts = trafilatura.Options{OriginalURL: pageURL, ExcludeComments: true, HtmlDateMode: trafilatura.Fast}
+	} else {
+		lowerClassNames(doc)
+		liftTweets(doc)
+		dropPromos(doc)
+		dropCaptions(doc)
+		wrapLooseText(doc)
+	}
+
+	tr, err := trafilatura.ExtractDocument(doc, topts)
+	if !opts.libraryOnly && tooShort(tr, err, doc) {
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
+		// Favoring precision sometimes prunes the whole article but its
+		// lede (a wrapper with "link" or "bottom" in its class): when the
+		// result holds much less text than the page's paragraphs, ask
+		// the balanced extractor too, and take its text if it is more
+		// than twice as long.
+		balanced := topts
+		balanced.Focus = trafilatura.Balanced
+		if tb, errb := trafilatura.ExtractDocument(doc, balanced); errb == nil && tb != nil &&
+			(err != nil || tr == nil || textLen(tb) > 2*textLen(tr)) {
+			tr, err = tb, nil
+		}
+	}
+
+	var content *html.Node
+	if err == nil && tr != nil {
+		res = Result{
+			Title:       tr.Metadata.Title,
+			Author:      tr.Metadata.Author,
+			Language:    tr.Metadata.Language,
+			SiteName:    tr.Metadata.Sitename,
+			Description: tr.Metadata.Description,
+			Date:        tr.Metadata.Date,
+			Method:      "trafilatura",
+		}
+		content = tr.ContentNode
+		if !opts.libraryOnly {
+			dropLeadingTitle(content, tr.Metadata.Title, h1)
+			trimBoilerplate(content)
+		}
+		res.Text = strings.TrimSpace(renderText(content))
+	}
+	if !hasWord(res.Text) && !opts.libraryOnly {
+		// Trafilatura found nothing (its own fallbacks included): read
+		// the page the simple way, from its <article>, <main> or <body>
+		// without the parts that are never content.
+		content = fallbackContent(doc)
+		res.Text = strings.TrimSpace(renderText(content))
+		res.Method = "fallback"
+		if res.Title == "" {
+			res.Title = strings.TrimSpace(firstText(doc, atom.Title))
+		}
+	}
+	if !hasWord(res.Text) {
+		return Result{}, ErrNoContent
+	}
+
+	if opts.IncludeComments && tr != nil && tr.CommentsNode != nil {
+		if comments := strings.TrimSpace(renderText(tr.CommentsNode)); comments != "" {
+			res.Text += "\n\n" + comments
+		}
+	}
+	if res.Language == "" {
+		res.Language, _, _ = strings.Cut(strings.ToLower(htmlLang), "-")
+	}
+	res.Links = links(doc, res.Text, pageURL)
+	return res, nil
+}
+
+// parse decodes page to UTF-8 and parses it. A byte order mark decides
+// first; then bytes that are valid UTF-8 are read as UTF-8, whatever the
+// page declares: text in another encoding is practically never valid UTF-8
+// by chance, while sites often declare Latin-1 or GB2312 by mistake, or
+// declare nothing in the first 1 KB where the declaration is looked for.
+// Otherwise the Content-Type charset, <meta charset>, then Windows-1252.
+func parse(page []byte, contentType string) (*html.Node, error) {
+	enc, _, _ := charset.DetermineEncoding(page, contentType)
+	if utf8.Valid(page) {
+		enc = unicode.UTF8BOM // strips a leading byte order mark
+	}
+	r := enc.NewDecoder().Reader(bytes.NewReader(page))
+	// NFC, so that composed and decomposed accents compare equal downstream.
+	return html.Parse(norm.NFC.Reader(r))
+}
+
+// tooShort reports whether a precise extraction holds less than half the
+// text of the page's paragraphs.
+func tooShort(tr *trafilatura.ExtractResult, err error, doc *html.Node) bool {
+	if err != nil || tr == nil {
+		return true
+	}
+	return 2*textLen(tr) < paragraphTextLen(doc)
+}
+
+// textLen measures an extraction's text the way paragraphTextLen measures
+// the page's.
+func textLen(tr *trafilatura.ExtractResult) int {
+	if tr.ContentNode == nil {
+		return 0
+	}
+	return len(wordKey(renderText(tr.ContentNode)))
+}

@@ -1,0 +1,54 @@
+// Package warehouse keeps what twin has crawled or imported: documents in
+// the collections articles, posts and repositories, and their authors in
+// users. One interface, Store, has two implementations: SQLiteStore, the
+// embedded default (one file, WAL), and MongoStore (the official driver v2).
+// The same test suite runs against both.
+//
+// # Identity
+//
+// A document's id is stable: DocumentID, the UUIDv5 of its normalized URL,
+// or an imported id kept as it is. An author's id is AuthorID, the UUIDv5
+// of its name normalized by NormalizeAuthor ("  Simon   Willison " and
+// "simon willison" are one author).
+//
+// # Revisions
+//
+// Every real write (a new document, changed content, a tombstone, a
+// revival) gets a new revision from one counter shared by the three
+// document collections, so the revision orders all changes and
+// Changes(after, limit) lets a reader resume from the last revision it
+// handled. Authors have a counter of their own and never use up document
+// revisions.
+//
+// The invariant the CDC revision tail relies on differs by backend:
+//
+//   - SQLite: revisions are allocated inside the write transaction, so on
+//     SQLite they commit in order and without gaps. A reader of Changes
+//     never sees revision N+1 before N, and after reading up to N it will
+//     never be shown a revision at or below N.
+//   - MongoDB: a block of revisions is reserved with one atomic $inc, then
+//     written; with several writers, revisions may commit out of order, and
+//     a failed write leaves a gap. A tail must expect late revisions below
+//     its position (see MongoStore).
+//
+// Subscribe lets a tail wake up as soon as a write in this process has
+// committed new revisions, instead of polling; writes by other processes
+// are not signalled, so a tail still polls now and then.
+//
+// # No-op writes
+//
+// Each document carries ContentHash, the sha256 of its canonical content
+// fields (computed by the store when empty). Upserting a document whose hash
+// equals the stored one, and which is not a tombstone, writes nothing and
+// allocates no revision: Result.Changed is false and Result.Revision is the
+// stored one. Re-crawling unchanged pages therefore costs a read, and emits
+// no change downstream.
+//
+// # Tombstones
+//
+// Delete never removes a document: it marks it Deleted, drops its content,
+// and gives it a new revision, so the deletion reaches Changes like any
+// other change. Deleting an absent or already deleted document is a no-op.
+// Upserting a deleted document revives it with a new revision, even when its
+// content is the same as before the deletion.
+package warehouse

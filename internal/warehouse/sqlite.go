@@ -1,0 +1,662 @@
+package warehouse
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// sqliteMigrations lists the schema steps: step i takes a database from
+// PRAGMA user_version i to i+1. Append only; never edit a released step.
+func sqliteMigrations() []string {
+	return []string{
+		// 1: the revision counters, the users and the three document tables.
+		`CREATE TABLE meta (
+		key   TEXT PRIMARY KEY,
+		value INTEGER NOT NULL
+	);
+	INSERT INTO meta(key, value) VALUES ('revision', 0), ('author_revision', 0);
+	CREATE TABLE users (
+		id       TEXT PRIMARY KEY,
+		name     TEXT NOT NULL,
+		revision INTEGER NOT NULL,
+		doc      TEXT NOT NULL
+	);
+	CREATE UNIQUE INDEX users_revision ON users(revision);
+	` + documentTableSQL(Articles) + documentTableSQL(Posts) + documentTableSQL(Repositories),
+	}
+}
+
+// documentTableSQL is the table of one document collection: the document as
+// JSON beside the columns that the queries filter and sort on.
+func documentTableSQL(table string) string {
+	return strings.ReplaceAll(`
+	CREATE TABLE {t} (
+		id           TEXT PRIMARY KEY,
+		revision     INTEGER NOT NULL,
+		author_id    TEXT NOT NULL,
+		link         TEXT NOT NULL,
+		content_hash TEXT NOT NULL,
+		deleted      INTEGER NOT NULL,
+		doc          TEXT NOT NULL
+	);
+	CREATE UNIQUE INDEX {t}_revision ON {t}(revision);
+	CREATE INDEX {t}_author ON {t}(author_id, revision);
+	CREATE INDEX {t}_link ON {t}(link);
+	`, "{t}", table)
+}
+
+// SQLiteStore is the embedded warehouse: one SQLite file in WAL mode.
+//
+// Writes go through one connection (write), in BEGIN IMMEDIATE
+// transactions, so they are serialized in this process and against any
+// other process that opens the same file. Reads use a pool of read-only
+// connections (read) and never wait for a writer.
+type SQLiteStore struct {
+	write *sql.DB
+	read  *sql.DB
+	stmts map[string]*sqliteTableStmts
+	// Statements on the meta and users tables, prepared on write.
+	getCounter, setCounter, insertUser *sql.Stmt
+	notes                              notifier
+}
+
+// sqliteTableStmts are the write statements of one document table,
+// prepared once on the write connection.
+type sqliteTableStmts struct {
+	getDoc, upsert, tombstone *sql.Stmt
+}
+
+// OpenSQLite opens (creating it if needed) the warehouse at path and brings
+// its schema up to date.
+func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
+	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || path == ":memory:" {
+		return nil, fmt.Errorf("%w: sqlite path %q: want a plain file path", ErrInvalid, path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("open warehouse: %w", err)
+	}
+	// WAL: readers never block the writer nor the writer them;
+	// synchronous=NORMAL: a commit does not fsync (the WAL is synced at
+	// checkpoints), a power cut can lose the last commits but never corrupt.
+	const common = "_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1"
+	// The writer: BEGIN IMMEDIATE, so a write transaction takes the write
+	// lock when it starts (waiting on busy_timeout) instead of failing when
+	// it first writes. Pages of 16 KB hold a 4 KB document without overflow
+	// pages (a new database only: page_size is fixed once the file has
+	// tables); 64 MB of page cache; a checkpoint every 4096 pages (64 MB of
+	// WAL) rather than 1000, which halves the cost of bulk upserts of 4 KB
+	// documents.
+	write, err := sql.Open("sqlite", path+"?"+common+
+		"&_txlock=immediate&_pragma=page_size(16384)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(4096)")
+	if err != nil {
+		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+	}
+	// One writer: SQLite allows one anyway, and waiting in the pool is
+	// cheaper than spinning on SQLITE_BUSY. The connection is kept open for
+	// good, so that the statements prepared on it are prepared once.
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	s := &SQLiteStore{write: write, stmts: make(map[string]*sqliteTableStmts)}
+	if err := s.migrate(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", path+"?"+common+"&_query_only=1")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	s.read = read
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// migrate applies the migrations the database has not seen, each in its
+// own transaction with the user_version bump, so a crash leaves the schema
+// at a known version. Running it again is a no-op.
+func (s *SQLiteStore) migrate(ctx context.Context) error {
+	var version int
+	if err := s.write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	steps := sqliteMigrations()
+	if version > len(steps) {
+		return fmt.Errorf("schema version %d is newer than this build knows (%d)", version, len(steps))
+	}
+	for v := version; v < len(steps); v++ {
+		tx, err := s.write.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate to %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, steps[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate to %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate to %d: %w", v+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate to %d: %w", v+1, err)
+		}
+	}
+	return nil
+}
+
+// prepare prepares the write statements on the write connection.
+func (s *SQLiteStore) prepare(ctx context.Context) error {
+	p := func(q string) (*sql.Stmt, error) { return s.write.PrepareContext(ctx, q) }
+	var err error
+	if s.getCounter, err = p(`SELECT value FROM meta WHERE key = ?`); err != nil {
+		return err
+	}
+	if s.setCounter, err = p(`UPDATE meta SET value = ? WHERE key = ?`); err != nil {
+		return err
+	}
+	if s.insertUser, err = p(`INSERT INTO users(id, name, revision, doc) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`); err != nil {
+		return err
+	}
+	for _, t := range Collections() {
+		var ts sqliteTableStmts
+		if ts.getDoc, err = p(`SELECT doc FROM ` + t + ` WHERE id = ?`); err != nil {
+			return err
+		}
+		if ts.upsert, err = p(`INSERT INTO ` + t + `(id, revision, author_id, link, content_hash, deleted, doc)
+			VALUES (?, ?, ?, ?, ?, 0, ?)
+			ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, author_id = excluded.author_id,
+				link = excluded.link, content_hash = excluded.content_hash, deleted = 0, doc = excluded.doc`); err != nil {
+			return err
+		}
+		if ts.tombstone, err = p(`UPDATE ` + t + ` SET revision = ?, deleted = 1, doc = ? WHERE id = ?`); err != nil {
+			return err
+		}
+		s.stmts[t] = &ts
+	}
+	return nil
+}
+
+// Close closes the store and every subscription channel.
+func (s *SQLiteStore) Close() error {
+	s.notes.close()
+	var errs []error
+	if s.read != nil {
+		errs = append(errs, s.read.Close())
+	}
+	// Closing the last connection checkpoints the WAL into the database.
+	errs = append(errs, s.write.Close())
+	return errors.Join(errs...)
+}
+
+// Subscribe implements Store.
+func (s *SQLiteStore) Subscribe() (<-chan struct{}, func()) { return s.notes.subscribe() }
+
+// sqliteWrite is one write transaction with its revision counters, read at
+// the start and written back at the end, inside the transaction: revisions
+// are therefore allocated in commit order, without gaps (a rolled back
+// transaction rolls its counter back too).
+type sqliteWrite struct {
+	ctx        context.Context
+	s          *SQLiteStore
+	tx         *sql.Tx
+	now        time.Time
+	rev, first int64 // last revision allocated; the one before this write
+	authorRev  int64
+	authorRev0 int64
+	authors    map[string]bool // authors this write has already upserted
+	stmts      map[*sql.Stmt]*sql.Stmt
+	buf        bytes.Buffer
+	enc        *json.Encoder // writes to buf
+}
+
+// encode is v as JSON text, through one buffer reused for the whole write.
+// It is bound as a string, so that SQLite stores TEXT (a []byte would be
+// stored as a BLOB, which SQLite's JSON functions read as JSONB).
+func (w *sqliteWrite) encode(v any) (string, error) {
+	w.buf.Reset()
+	if err := w.enc.Encode(v); err != nil {
+		return "", err
+	}
+	return string(bytes.TrimSuffix(w.buf.Bytes(), []byte("\n"))), nil
+}
+
+// stmt is a prepared statement of the store bound to this transaction.
+func (w *sqliteWrite) stmt(st *sql.Stmt) *sql.Stmt {
+	if ts, ok := w.stmts[st]; ok {
+		return ts
+	}
+	ts := w.tx.StmtContext(w.ctx, st)
+	w.stmts[st] = ts
+	return ts
+}
+
+func (s *SQLiteStore) begin(ctx context.Context) (*sqliteWrite, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	w := &sqliteWrite{ctx: ctx, s: s, tx: tx, now: storeTime(time.Now()), authors: make(map[string]bool), stmts: make(map[*sql.Stmt]*sql.Stmt)}
+	w.enc = json.NewEncoder(&w.buf)
+	w.enc.SetEscapeHTML(false)
+	if err := w.stmt(s.getCounter).QueryRowContext(ctx, "revision").Scan(&w.rev); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("read revision: %w", err)
+	}
+	if err := w.stmt(s.getCounter).QueryRowContext(ctx, "author_revision").Scan(&w.authorRev); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("read author revision: %w", err)
+	}
+	w.first, w.authorRev0 = w.rev, w.authorRev
+	return w, nil
+}
+
+// commit writes the counters back and commits; it wakes the subscribers
+// when the transaction allocated revisions.
+func (w *sqliteWrite) commit() error {
+	set := w.stmt(w.s.setCounter)
+	if w.rev != w.first {
+		if _, err := set.ExecContext(w.ctx, w.rev, "revision"); err != nil {
+			w.tx.Rollback()
+			return fmt.Errorf("write revision: %w", err)
+		}
+	}
+	if w.authorRev != w.authorRev0 {
+		if _, err := set.ExecContext(w.ctx, w.authorRev, "author_revision"); err != nil {
+			w.tx.Rollback()
+			return fmt.Errorf("write author revision: %w", err)
+		}
+	}
+	if err := w.tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if w.rev != w.first {
+		w.s.notes.notify()
+	}
+	return nil
+}
+
+// sqliteState is what Upsert reads of a stored document.
+type sqliteState struct {
+	rev     int64
+	hash    string
+	deleted bool
+}
+
+// statesChunk bounds the ids of one IN list (SQLite allows 32766
+// parameters; smaller statements are cheaper to prepare).
+const statesChunk = 500
+
+// states reads the stored state of docs, with one IN query per collection
+// and chunk: a thousand PK lookups through database/sql cost more than the
+// lookups themselves. Nobody else can write until this transaction ends,
+// so what it reads stays true.
+func (w *sqliteWrite) states(docs []Document) (map[string]map[string]sqliteState, error) {
+	ids := make(map[string][]any)
+	for _, d := range docs {
+		ids[d.Collection] = append(ids[d.Collection], d.ID)
+	}
+	out := make(map[string]map[string]sqliteState, len(ids))
+	for c, all := range ids {
+		m := make(map[string]sqliteState, len(all))
+		for chunk := range slices.Chunk(all, statesChunk) {
+			q := `SELECT id, revision, content_hash, deleted FROM ` + c +
+				` WHERE id IN (?` + strings.Repeat(`, ?`, len(chunk)-1) + `)`
+			if err := w.scanStates(q, chunk, m); err != nil {
+				return nil, fmt.Errorf("read %s: %w", c, err)
+			}
+		}
+		out[c] = m
+	}
+	return out, nil
+}
+
+func (w *sqliteWrite) scanStates(q string, args []any, into map[string]sqliteState) error {
+	rows, err := w.tx.QueryContext(w.ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id string
+			st sqliteState
+		)
+		if err := rows.Scan(&id, &st.rev, &st.hash, &st.deleted); err != nil {
+			return err
+		}
+		into[id] = st
+	}
+	return rows.Err()
+}
+
+// upsertAuthor inserts the author of d unless it exists.
+func (w *sqliteWrite) upsertAuthor(d Document) error {
+	a, ok := authorOf(d)
+	if !ok || w.authors[a.ID] {
+		return nil
+	}
+	w.authors[a.ID] = true
+	a.Revision = w.authorRev + 1
+	a.UpdatedAt = w.now
+	body, err := w.encode(a)
+	if err != nil {
+		return err
+	}
+	res, err := w.stmt(w.s.insertUser).ExecContext(w.ctx, a.ID, a.Name, a.Revision, body)
+	if err != nil {
+		return fmt.Errorf("upsert author %q: %w", a.Name, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 1 {
+		w.authorRev++
+	}
+	return nil
+}
+
+// Upsert implements Store, in one transaction.
+func (s *SQLiteStore) Upsert(ctx context.Context, docs []Document) ([]Result, error) {
+	b, err := prepareBatch(docs)
+	if err != nil {
+		return nil, fmt.Errorf("upsert: %w", err)
+	}
+	if len(b.docs) == 0 {
+		return []Result{}, nil
+	}
+	w, err := s.begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("upsert: %w", err)
+	}
+	stored, err := w.states(b.docs)
+	if err != nil {
+		w.tx.Rollback()
+		return nil, fmt.Errorf("upsert: %w", err)
+	}
+	perDoc := make([]Result, len(b.docs))
+	for i, d := range b.docs {
+		st, found := stored[d.Collection][d.ID]
+		r, err := w.upsert(d, st, found)
+		if err != nil {
+			w.tx.Rollback()
+			return nil, fmt.Errorf("upsert %s/%s: %w", d.Collection, d.ID, err)
+		}
+		perDoc[i] = r
+	}
+	if err := w.commit(); err != nil {
+		return nil, fmt.Errorf("upsert: %w", err)
+	}
+	return b.results(perDoc), nil
+}
+
+// upsert writes d unless its stored state says it is unchanged.
+func (w *sqliteWrite) upsert(d Document, st sqliteState, found bool) (Result, error) {
+	if err := w.upsertAuthor(d); err != nil {
+		return Result{}, err
+	}
+	if found && !st.deleted && st.hash == d.ContentHash {
+		return Result{ID: d.ID, Revision: st.rev}, nil
+	}
+	w.rev++
+	d.Revision = w.rev
+	d.UpdatedAt = w.now
+	body, err := w.encode(d)
+	if err != nil {
+		return Result{}, err
+	}
+	if _, err := w.stmt(w.s.stmts[d.Collection].upsert).ExecContext(w.ctx,
+		d.ID, d.Revision, d.AuthorID, d.Link, d.ContentHash, body); err != nil {
+		return Result{}, err
+	}
+	return Result{ID: d.ID, Revision: d.Revision, Changed: true}, nil
+}
+
+// Delete implements Store.
+func (s *SQLiteStore) Delete(ctx context.Context, collection, id string) (Result, error) {
+	if err := checkCollection(collection); err != nil {
+		return Result{}, fmt.Errorf("delete: %w", err)
+	}
+	w, err := s.begin(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("delete: %w", err)
+	}
+	r, err := w.delete(collection, id)
+	if err != nil {
+		w.tx.Rollback()
+		return Result{}, fmt.Errorf("delete %s/%s: %w", collection, id, err)
+	}
+	if err := w.commit(); err != nil {
+		return Result{}, fmt.Errorf("delete %s/%s: %w", collection, id, err)
+	}
+	return r, nil
+}
+
+func (w *sqliteWrite) delete(collection, id string) (Result, error) {
+	stmts := w.s.stmts[collection]
+	var body []byte
+	err := w.stmt(stmts.getDoc).QueryRowContext(w.ctx, id).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Result{ID: id}, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	var d Document
+	if err := json.Unmarshal(body, &d); err != nil {
+		return Result{}, fmt.Errorf("decode: %w", err)
+	}
+	if d.Deleted {
+		return Result{ID: id, Revision: d.Revision}, nil
+	}
+	w.rev++
+	d = tombstone(d, w.rev, w.now)
+	text, err := w.encode(d)
+	if err != nil {
+		return Result{}, err
+	}
+	if _, err := w.stmt(stmts.tombstone).ExecContext(w.ctx, d.Revision, text, id); err != nil {
+		return Result{}, err
+	}
+	return Result{ID: id, Revision: d.Revision, Changed: true}, nil
+}
+
+// Get implements Store.
+func (s *SQLiteStore) Get(ctx context.Context, collection, id string) (Document, error) {
+	if err := checkCollection(collection); err != nil {
+		return Document{}, fmt.Errorf("get: %w", err)
+	}
+	var body []byte
+	err := s.read.QueryRowContext(ctx, `SELECT doc FROM `+collection+` WHERE id = ?`, id).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Document{}, fmt.Errorf("get %s/%s: %w", collection, id, ErrNotFound)
+	}
+	if err != nil {
+		return Document{}, fmt.Errorf("get %s/%s: %w", collection, id, err)
+	}
+	var d Document
+	if err := json.Unmarshal(body, &d); err != nil {
+		return Document{}, fmt.Errorf("get %s/%s: decode: %w", collection, id, err)
+	}
+	return d, nil
+}
+
+// queryDocs runs one SELECT per table in tables, with the same WHERE clause,
+// as a single compound SELECT ordered by revision. SQLite runs a compound
+// SELECT with an ORDER BY as a merge of its parts (EXPLAIN QUERY PLAN:
+// MERGE (UNION ALL)), each part walking its revision (or author) index in
+// order, so a query with a LIMIT reads only the rows it returns, from one
+// consistent snapshot of all the tables.
+func (s *SQLiteStore) queryDocs(ctx context.Context, tables []string, where string, args []any, limit int, desc bool) ([]Document, error) {
+	var all []any
+	for range tables {
+		all = append(all, args...)
+	}
+	if limit <= 0 {
+		limit = -1
+	}
+	all = append(all, limit)
+	rows, err := s.read.QueryContext(ctx, docsQuery(tables, where, desc), all...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	docs := []Document{}
+	for rows.Next() {
+		var (
+			rev  int64
+			body []byte
+		)
+		if err := rows.Scan(&rev, &body); err != nil {
+			return nil, err
+		}
+		var d Document
+		if err := json.Unmarshal(body, &d); err != nil {
+			return nil, fmt.Errorf("decode revision %d: %w", rev, err)
+		}
+		docs = append(docs, d)
+	}
+	return docs, rows.Err()
+}
+
+// docsQuery is the compound SELECT of queryDocs; its parameters are the
+// WHERE clause's, once per table, then the limit.
+func docsQuery(tables []string, where string, desc bool) string {
+	parts := make([]string, len(tables))
+	for i, t := range tables {
+		parts[i] = `SELECT revision, doc FROM ` + t + ` WHERE ` + where
+	}
+	q := strings.Join(parts, " UNION ALL ") + " ORDER BY 1"
+	if desc {
+		q += " DESC"
+	}
+	return q + " LIMIT ?"
+}
+
+// tablesFor is the tables a ListOptions covers.
+func tablesFor(collection string) ([]string, error) {
+	if collection == "" {
+		return Collections(), nil
+	}
+	if err := checkCollection(collection); err != nil {
+		return nil, err
+	}
+	return []string{collection}, nil
+}
+
+// List implements Store.
+func (s *SQLiteStore) List(ctx context.Context, opts ListOptions) ([]Document, error) {
+	tables, err := tablesFor(opts.Collection)
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	where, args := "1", []any(nil)
+	if !opts.IncludeDeleted {
+		where = "deleted = 0"
+	}
+	docs, err := s.queryDocs(ctx, tables, where, args, opts.Limit, opts.Descending)
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	return docs, nil
+}
+
+// ListByAuthor implements Store.
+func (s *SQLiteStore) ListByAuthor(ctx context.Context, authorID string, opts ListOptions) ([]Document, error) {
+	tables, err := tablesFor(opts.Collection)
+	if err != nil {
+		return nil, fmt.Errorf("list by author: %w", err)
+	}
+	where, args := "author_id = ?", []any{authorID}
+	if !opts.IncludeDeleted {
+		where += " AND deleted = 0"
+	}
+	docs, err := s.queryDocs(ctx, tables, where, args, opts.Limit, opts.Descending)
+	if err != nil {
+		return nil, fmt.Errorf("list by author %s: %w", authorID, err)
+	}
+	return docs, nil
+}
+
+// Changes implements Store. There is no separate changes table: each
+// document table has a unique index on revision, and the compound SELECT
+// of queryDocs merges the three index scans, reading only the rows it
+// returns. A changes table would cost a second write per document for the
+// same answer. Since revisions are allocated inside the write transaction,
+// they commit in order: a reader never sees revision N+1 before N.
+func (s *SQLiteStore) Changes(ctx context.Context, afterRevision int64, limit int) ([]Document, error) {
+	docs, err := s.queryDocs(ctx, Collections(), "revision > ?", []any{afterRevision}, limit, false)
+	if err != nil {
+		return nil, fmt.Errorf("changes after %d: %w", afterRevision, err)
+	}
+	return docs, nil
+}
+
+// Authors implements Store.
+func (s *SQLiteStore) Authors(ctx context.Context) ([]Author, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT doc FROM users ORDER BY revision`)
+	if err != nil {
+		return nil, fmt.Errorf("authors: %w", err)
+	}
+	defer rows.Close()
+	authors := []Author{}
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return nil, fmt.Errorf("authors: %w", err)
+		}
+		var a Author
+		if err := json.Unmarshal(body, &a); err != nil {
+			return nil, fmt.Errorf("authors: decode: %w", err)
+		}
+		authors = append(authors, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("authors: %w", err)
+	}
+	return authors, nil
+}
+
+// FindAuthor implements Store.
+func (s *SQLiteStore) FindAuthor(ctx context.Context, name string) (Author, error) {
+	id := AuthorID(name)
+	var body []byte
+	err := s.read.QueryRowContext(ctx, `SELECT doc FROM users WHERE id = ?`, id).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Author{}, fmt.Errorf("find author %q: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return Author{}, fmt.Errorf("find author %q: %w", name, err)
+	}
+	var a Author
+	if err := json.Unmarshal(body, &a); err != nil {
+		return Author{}, fmt.Errorf("find author %q: decode: %w", name, err)
+	}
+	return a, nil
+}
+
+// LastRevision implements Store: the revision counter, which on SQLite is
+// always the highest revision any document holds (documents are never
+// removed, only turned into tombstones).
+func (s *SQLiteStore) LastRevision(ctx context.Context) (int64, error) {
+	var rev int64
+	if err := s.read.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'revision'`).Scan(&rev); err != nil {
+		return 0, fmt.Errorf("last revision: %w", err)
+	}
+	return rev, nil
+}
