@@ -99,7 +99,9 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	fast := []streams.Option{streams.Backoff(20*time.Millisecond, 100*time.Millisecond), streams.Heartbeat(time.Second)}
-	s.done.Go(func() { _ = rt.Run(ctx, "crawler", c.Handler(), append(fast, streams.Workers(4), streams.PullBatch(4))...) })
+	s.done.Go(func() {
+		_ = rt.Run(ctx, "crawler", c.Handler(), append(fast, streams.Workers(4), streams.PullBatch(4))...)
+	})
 	s.done.Go(func() { _ = rt.RunBatch(ctx, "warehouse", wwriter.New(s.store), fast...) })
 	t.Cleanup(s.stop)
 	return s
