@@ -35,7 +35,9 @@ type Server struct {
 // New returns a server exposing reg on /metrics.
 func New(reg *prometheus.Registry, log zerolog.Logger) *Server {
 	s := &Server{mux: http.NewServeMux(), log: log, checks: map[string]Check{}}
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if reg != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -51,6 +53,10 @@ func New(reg *prometheus.Registry, log zerolog.Logger) *Server {
 // Handle registers h for pattern (net/http ServeMux patterns, methods
 // included).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Handler is the server's whole handler, for tests that serve it without
+// a listener.
+func (s *Server) Handler() http.Handler { return s.mux }
 
 // AddCheck adds a readiness check: /readyz answers 200 only when every
 // check passes.

@@ -36,7 +36,7 @@ type Result struct {
 	Text        string    // main text; paragraphs separated by a blank line
 	Date        time.Time // published date, when found
 	Links       []string  // absolute links found in the main text
-	Method      string    // which path produced Text: "trafilatura", "fallback", "body"
+	Method      string    // which path produced Text: "trafilatura" or "fallback"
 }
 
 // Options tune Extract.
