@@ -46,10 +46,10 @@ type stack struct {
 type stackOptions struct {
 	fetch   fetch.Config
 	sources func(f *fetch.Fetcher) []crawler.Source
-	store   func(t *testing.T) warehouse.Store
+	store   func(t testing.TB) warehouse.Store
 }
 
-func sqliteStore(t *testing.T) warehouse.Store {
+func sqliteStore(t testing.TB) warehouse.Store {
 	t.Helper()
 	s, err := warehouse.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "warehouse.db"))
 	if err != nil {
@@ -59,7 +59,12 @@ func sqliteStore(t *testing.T) warehouse.Store {
 	return s
 }
 
-func newStack(t *testing.T, o stackOptions) *stack {
+func newStack(t *testing.T, o stackOptions) *stack { return newStackB(t, o) }
+
+// crawlOpts is how the tests submit.
+var crawlOpts = crawl.Options{Author: "Ann Example", Source: "test"}
+
+func newStackB(t testing.TB, o stackOptions) *stack {
 	t.Helper()
 	srv, err := streams.StartServer(streams.ServerConfig{DataDir: t.TempDir(), MaxMemory: 64 << 20, MaxStore: 1 << 30, Log: zerolog.Nop()})
 	if err != nil {
@@ -178,14 +183,27 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 }
 
+func realPagesDir() (string, error) {
+	dir := filepath.Join("..", "..", "..", "shared", "data", "extraction-dev", "html")
+	_, err := os.Stat(dir)
+	return dir, err
+}
+
 // realPages returns a few real article pages of the extraction benchmark,
 // or skips the test when the data set is absent.
 func realPages(t *testing.T, n int) map[string][]byte {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "data", "extraction-dev", "html")
+	if _, err := realPagesDir(); err != nil {
+		t.Skipf("real pages not available (%v): a fresh clone runs without ../shared/data", err)
+	}
+	return realPagesOf(t, n)
+}
+
+func realPagesOf(t testing.TB, n int) map[string][]byte {
+	dir, _ := realPagesDir()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		t.Skipf("real pages not available (%v): a fresh clone runs without ../shared/data", err)
+		t.Fatal(err)
 	}
 	pages := map[string][]byte{}
 	for _, e := range entries[:min(n, len(entries))] {
