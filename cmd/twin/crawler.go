@@ -30,7 +30,8 @@ func newCrawler(s *system, log zerolog.Logger) *crawler.Crawler {
 	return crawler.New(crawler.Config{
 		Sources: []crawler.Source{
 			crawler.Walled{},
-			github.New(github.Config{}),
+			// A repository is one message: its text must fit DOCS's 4 MiB.
+			github.New(github.Config{MaxRepoBytes: 3 << 20}),
 			local.New(local.Config{Enabled: s.flags.crawl.local, Roots: s.flags.crawl.localRoots}),
 			crawler.NewMedium(f),
 			crawler.NewSubstack(f, 0),

@@ -235,6 +235,9 @@ func finish(d *schemas.CrawledDocument, requestURL, author string, now time.Time
 		d.ContentHash = ContentHash(d)
 	}
 	setMeta(d, "request_url", requestURL)
+	// A repository's files are in its Content already; carrying them twice
+	// would halve the repository that fits in one message.
+	d.Files = nil
 }
 
 func setMeta(d *schemas.CrawledDocument, k, v string) {

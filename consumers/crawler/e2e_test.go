@@ -26,6 +26,7 @@ import (
 	"github.com/twin-llm/twin/consumers/crawler/github"
 	wwriter "github.com/twin-llm/twin/consumers/warehouse"
 	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/internal/warehouse/ferrettest"
 	"github.com/twin-llm/twin/producers/crawl"
 	"github.com/twin-llm/twin/streams"
 )
@@ -60,6 +61,24 @@ func sqliteStore(t testing.TB) warehouse.Store {
 }
 
 func newStack(t *testing.T, o stackOptions) *stack { return newStackB(t, o) }
+
+// mongoStore is the MongoDB warehouse on FerretDB, a real MongoDB wire
+// server running in the test process.
+func mongoStore(t testing.TB) warehouse.Store {
+	t.Helper()
+	s, err := warehouse.OpenMongo(context.Background(), ferrettest.Start(t), "twin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// stores are the two warehouse implementations the crawl path is tested on.
+var stores = []struct {
+	name string
+	open func(testing.TB) warehouse.Store
+}{{"sqlite", sqliteStore}, {"mongodb", mongoStore}}
 
 // crawlOpts is how the tests submit.
 var crawlOpts = crawl.Options{Author: "Ann Example", Source: "test"}
@@ -227,6 +246,15 @@ func realPagesOf(t testing.TB, n int) map[string][]byte {
 
 func TestCrawlsRealPagesIntoTheWarehouseOnce(t *testing.T) {
 	t.Parallel()
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			crawlsRealPagesOnce(t, st.open)
+		})
+	}
+}
+
+func crawlsRealPagesOnce(t *testing.T, open func(testing.TB) warehouse.Store) {
 	pages := realPages(t, 5)
 	var mu sync.Mutex
 	hits := map[string]int{}
@@ -246,7 +274,7 @@ func TestCrawlsRealPagesIntoTheWarehouseOnce(t *testing.T) {
 		w.Write(page)
 	}))
 	defer srv.Close()
-	s := newStack(t, stackOptions{})
+	s := newStack(t, stackOptions{store: open})
 
 	var urls []string
 	for p := range pages {
@@ -282,6 +310,15 @@ func summary(d warehouse.Document) string {
 
 func TestChangedPageGetsANewRevisionAndUnchangedNone(t *testing.T) {
 	t.Parallel()
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			changedPageGetsANewRevision(t, st.open)
+		})
+	}
+}
+
+func changedPageGetsANewRevision(t *testing.T, open func(testing.TB) warehouse.Store) {
 	var mu sync.Mutex
 	body := "first version of the text. "
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -290,7 +327,7 @@ func TestChangedPageGetsANewRevisionAndUnchangedNone(t *testing.T) {
 		fmt.Fprintf(w, "<html><head><title>Changing</title></head><body><article><h1>Changing</h1><p>%s</p></article></body></html>", strings.Repeat(body, 30))
 	}))
 	defer srv.Close()
-	s := newStack(t, stackOptions{})
+	s := newStack(t, stackOptions{store: open})
 	u := srv.URL + "/post"
 	s.submit(t, false, u)
 	first := s.doc(t, u, 1)

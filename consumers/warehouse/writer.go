@@ -73,9 +73,6 @@ func Document(d *schemas.CrawledDocument) (warehouse.Document, error) {
 			meta[k] = v
 		}
 	}
-	if len(d.Files) > 0 {
-		meta["files"] = fmt.Sprint(len(d.Files))
-	}
 	return warehouse.Document{
 		ID:          d.ID,
 		Collection:  coll,

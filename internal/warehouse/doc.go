@@ -35,6 +35,24 @@
 // committed new revisions, instead of polling; writes by other processes
 // are not signalled, so a tail still polls now and then.
 //
+// # Storage
+//
+// SQLite: one file (WAL, synchronous=NORMAL, 16 KB pages), tables users,
+// articles, posts and repositories, each row the document as JSON text
+// beside the indexed columns id (primary key), revision (unique), author_id
+// (with revision), link, content_hash and deleted; a meta table holds the
+// revision counters and PRAGMA user_version the schema version (migrations
+// run at open). Writes go through one connection in BEGIN IMMEDIATE
+// transactions, one per bulk; reads use a pool of read-only connections.
+// There is no changes table: Changes is one compound SELECT over the three
+// revision indexes, which SQLite runs as a merge reading only the rows it
+// returns, so a second write per document would buy nothing.
+//
+// MongoDB: the same collections with _id the document id and _rev its
+// revision, indexes on _rev (unique), author_id+_rev and link, and a
+// counters collection. See MongoStore for its write protocol and for what
+// differs on FerretDB, the MongoDB wire server the tests embed.
+//
 // # No-op writes
 //
 // Each document carries ContentHash, the sha256 of its canonical content

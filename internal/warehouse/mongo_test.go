@@ -3,52 +3,15 @@ package warehouse
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/twin-llm/twin/internal/warehouse/ferrettest"
 )
 
-// startFerretDB runs FerretDB (SQLite handler) inside the test process, on a
-// loopback port, until the test ends, and returns its MongoDB URI. FerretDB
-// is a test dependency only: it is imported from _test files, never by the
-// binary.
-func startFerretDB(tb testing.TB) string {
-	tb.Helper()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
-		Logger:    ferretLogger(),
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + tb.TempDir() + "/",
-	})
-	if err != nil {
-		tb.Fatalf("start FerretDB: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f.Run(ctx)
-	}()
-	tb.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	// MongoDBURI waits until the listener is up.
-	return f.MongoDBURI()
-}
-
-// ferretLogger discards FerretDB's logs unless TWIN_TEST_FERRETDB_LOG is
-// set (to debug a FerretDB failure: it logs panics and error replies).
-func ferretLogger() *slog.Logger {
-	if os.Getenv("TWIN_TEST_FERRETDB_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
+func startFerretDB(tb testing.TB) string { return ferrettest.Start(tb) }
 
 // mongoOpener opens stores on one server, each in a database of its own.
 func mongoOpener(uri string, drop bool) func(t *testing.T) Store {

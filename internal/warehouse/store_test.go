@@ -833,3 +833,9 @@ func testContent(r *rand.Rand, size int) string {
 	}
 	return b.String()[:size]
 }
+
+// Both stores are a Store.
+var (
+	_ Store = (*SQLiteStore)(nil)
+	_ Store = (*MongoStore)(nil)
+)
