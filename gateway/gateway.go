@@ -16,18 +16,21 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/twin-llm/twin/internal/httpserver"
+	"github.com/twin-llm/twin/internal/retrieval"
 	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/producers/crawl"
 	"github.com/twin-llm/twin/streams"
 )
 
-// Config is what the gateway serves from. Crawl and Store may be nil: their
-// routes then answer 503.
+// Config is what the gateway serves from. Crawl, Store and Search may be
+// nil: their routes then answer 503.
 type Config struct {
-	JS    jetstream.JetStream
-	Log   zerolog.Logger
-	Crawl *crawl.Publisher
-	Store warehouse.Store
+	JS        jetstream.JetStream
+	Log       zerolog.Logger
+	Crawl     *crawl.Publisher
+	Store     warehouse.Store
+	Search    *retrieval.Searcher
+	Publisher *streams.Publisher
 }
 
 // Gateway serves the API of one system.
@@ -47,6 +50,8 @@ func (g *Gateway) Register(srv *httpserver.Server) {
 	srv.Handle("POST /v1/crawl", http.HandlerFunc(g.crawl))
 	srv.Handle("GET /v1/docs", http.HandlerFunc(g.listDocs))
 	srv.Handle("GET /v1/docs/{id}", http.HandlerFunc(g.getDoc))
+	srv.Handle("GET /v1/search", http.HandlerFunc(g.search))
+	srv.Handle("POST /v1/reindex", http.HandlerFunc(g.reindex))
 }
 
 // status answers GET /v1/status: every stream and consumer with its lag,

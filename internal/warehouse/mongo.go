@@ -177,6 +177,19 @@ func (s *MongoStore) Close() error {
 // Subscribe implements Store.
 func (s *MongoStore) Subscribe() (<-chan struct{}, func()) { return s.notes.subscribe() }
 
+// Database is the store's database, for the CDC producer's change streams.
+func (s *MongoStore) Database() *mongo.Database { return s.db }
+
+// DecodeMongo decodes a document of collection as MongoDB holds it (a
+// change stream's fullDocument, say).
+func DecodeMongo(collection string, raw bson.Raw) (Document, error) {
+	var m mongoDoc
+	if err := bson.Unmarshal(raw, &m); err != nil {
+		return Document{}, fmt.Errorf("decode %s document: %w", collection, err)
+	}
+	return fromMongo(collection, m), nil
+}
+
 // allocate reserves n revisions of a counter with one atomic $inc and
 // returns the first of them.
 func (s *MongoStore) allocate(ctx context.Context, counter string, n int) (int64, error) {

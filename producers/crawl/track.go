@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 )
@@ -25,10 +27,11 @@ const (
 
 // Event is a URL changing state.
 type Event struct {
-	URL       string // normalized
-	State     State
-	Documents int    // documents crawled from it
-	Reason    string // why it failed
+	URL         string // normalized
+	State       State
+	Documents   int      // documents crawled from it
+	DocumentIDs []string // their warehouse ids, once stored
+	Reason      string   // why it failed
 }
 
 // Tracker follows submitted URLs from the CRAWL stream to the warehouse.
@@ -69,6 +72,7 @@ type tracked struct {
 	seq      uint64 // its crawl request in CRAWL
 	state    State
 	docsSeqs []uint64 // its documents in DOCS
+	docIDs   []string // and their warehouse ids
 	crawled  bool     // the crawl request is gone from CRAWL
 }
 
@@ -140,6 +144,13 @@ func (t *Tracker) Wait(ctx context.Context, accepted []Accepted, interval time.D
 			}
 			if tr, ok := urls[d.Metadata["request_url"]]; ok {
 				tr.docsSeqs = append(tr.docsSeqs, md.Sequence.Stream)
+				id := d.ID
+				if id == "" {
+					id = warehouse.DocumentID(d.URL)
+				}
+				if !slices.Contains(tr.docIDs, id) {
+					tr.docIDs = append(tr.docIDs, id)
+				}
 			}
 		}
 		info, err := writer.Info(ctx)
@@ -154,7 +165,7 @@ func (t *Tracker) Wait(ctx context.Context, accepted []Accepted, interval time.D
 				settle(tr, Event{URL: u, State: Crawled, Documents: len(tr.docsSeqs)})
 			}
 			if stored(tr, info.AckFloor.Stream) {
-				settle(tr, Event{URL: u, State: Stored, Documents: len(tr.docsSeqs)})
+				settle(tr, Event{URL: u, State: Stored, Documents: len(tr.docsSeqs), DocumentIDs: tr.docIDs})
 			}
 		}
 		if pending == 0 {

@@ -1,0 +1,306 @@
+// Package embedder is the embedder consumer: it takes embed jobs from
+// twin.embed.jobs in batches, embeds every chunk of the batch together
+// (dense model and BM25 sparse vectors), upserts the points into the vector
+// store, removes each document's stale points, and announces on
+// twin.index.events that the documents are searchable.
+package embedder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/twin-llm/twin/internal/embed"
+	"github.com/twin-llm/twin/internal/vectors"
+	"github.com/twin-llm/twin/schemas"
+	"github.com/twin-llm/twin/streams"
+)
+
+// pointNamespace is the UUIDv5 namespace of point ids.
+var pointNamespace = uuid.MustParse("6f1f1c1e-2b7a-5d1e-9c55-74776e2d7074")
+
+// PointID is the deterministic id of a chunk: the same chunk of the same
+// document version is always the same point, so a redelivered job
+// overwrites instead of duplicating.
+func PointID(documentID string, index int, text string) string {
+	return uuid.NewSHA1(pointNamespace, []byte(documentID+"\x00"+strconv.Itoa(index)+"\x00"+text)).String()
+}
+
+// Revisions remembers the last revision indexed per document, so a job
+// for an older revision that arrives late (a redelivery, a replay) never
+// overwrites a newer one. The JetStream KV bucket is the real one.
+type Revisions interface {
+	Get(ctx context.Context, documentID string) (int64, error)
+	Put(ctx context.Context, documentID string, revision int64) error
+}
+
+// Embedder is the consumer.
+type Embedder struct {
+	dense     embed.Dense
+	sparse    embed.Sparse
+	store     vectors.Store
+	pub       *streams.Publisher
+	revisions Revisions
+	maxBatch  int
+	freshness prometheus.Observer
+}
+
+// Config assembles an embedder.
+type Config struct {
+	Dense     embed.Dense
+	Sparse    embed.Sparse
+	Store     vectors.Store
+	Publisher *streams.Publisher
+	Revisions Revisions
+	// ModelBatch is the most texts sent to the dense model at once.
+	ModelBatch int
+	// Registerer gets twin_freshness_seconds; nil leaves it unregistered.
+	Registerer prometheus.Registerer
+}
+
+// New returns an embedder.
+func New(cfg Config) *Embedder {
+	if cfg.ModelBatch <= 0 {
+		cfg.ModelBatch = 256
+	}
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "twin_freshness_seconds",
+		Help:    "From a document's change in the warehouse (Twin-Origin-Time) to its chunks being searchable.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+	})
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(h)
+	}
+	return &Embedder{dense: cfg.Dense, sparse: cfg.Sparse, store: cfg.Store, pub: cfg.Publisher,
+		revisions: cfg.Revisions, maxBatch: cfg.ModelBatch, freshness: h}
+}
+
+// job is one decoded message of a batch.
+type job struct {
+	i    int // index in the batch
+	body schemas.EmbedJob
+	ids  []string // point ids of its chunks
+}
+
+// HandleBatch implements streams.BatchHandler.
+func (e *Embedder) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
+	errs := make(streams.BatchErrors, len(msgs))
+	var jobs []*job
+	latest := map[string]*job{} // per document, the newest revision in the batch
+	for i, m := range msgs {
+		j := &job{i: i}
+		if err := schemas.Decode(m.Data, &j.body); err != nil {
+			errs[i] = err
+			continue
+		}
+		if prev, ok := latest[j.body.DocumentID]; ok && prev.body.Revision > j.body.Revision {
+			continue // an older version in the same batch: superseded
+		}
+		latest[j.body.DocumentID] = j
+	}
+	for _, j := range latest {
+		stale, err := e.stale(ctx, &j.body)
+		if err != nil {
+			errs[j.i] = err
+			continue
+		}
+		if !stale {
+			jobs = append(jobs, j)
+		}
+	}
+	if err := e.index(ctx, jobs); err != nil {
+		for _, j := range jobs {
+			errs[j.i] = err
+		}
+		return errs
+	}
+	now := time.Now()
+	for _, j := range jobs {
+		if t, ok := msgs[j.i].OriginTime(); ok {
+			e.freshness.Observe(now.Sub(t).Seconds())
+		}
+	}
+	return errs
+}
+
+// stale reports whether a newer revision of the document is indexed.
+func (e *Embedder) stale(ctx context.Context, j *schemas.EmbedJob) (bool, error) {
+	if e.revisions == nil || j.Revision == 0 {
+		return false, nil
+	}
+	have, err := e.revisions.Get(ctx, j.DocumentID)
+	if err != nil {
+		return false, err
+	}
+	return have > j.Revision, nil
+}
+
+// index embeds, upserts, prunes and announces the jobs. Every step is
+// idempotent, so a failure anywhere retries the whole batch safely.
+func (e *Embedder) index(ctx context.Context, jobs []*job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	var texts []string
+	for _, j := range jobs {
+		if j.body.Op == schemas.OpDelete {
+			continue
+		}
+		j.ids = make([]string, len(j.body.Chunks))
+		for k, c := range j.body.Chunks {
+			j.ids[k] = PointID(j.body.DocumentID, c.Index, c.Text)
+			texts = append(texts, embedText(&j.body, c.Text))
+		}
+	}
+	dense, err := e.embed(ctx, texts)
+	if err != nil {
+		return err
+	}
+	points := make([]vectors.Point, 0, len(texts))
+	n := 0
+	for _, j := range jobs {
+		if j.body.Op == schemas.OpDelete {
+			continue
+		}
+		for k, c := range j.body.Chunks {
+			points = append(points, vectors.Point{
+				ID:      j.ids[k],
+				Dense:   dense[n],
+				Sparse:  e.sparse.Document(texts[n]),
+				Payload: payload(&j.body, c, e.dense.Model(), e.sparse.Model()),
+			})
+			n++
+		}
+	}
+	if len(points) > 0 {
+		if err := e.store.Upsert(ctx, points); err != nil {
+			return fmt.Errorf("upsert %d points: %w", len(points), err)
+		}
+	}
+	outs := make([]streams.Out, 0, len(jobs))
+	for _, j := range jobs {
+		// After the upsert: the new version is searchable before the old
+		// one disappears, so a search never finds the document missing.
+		if _, err := e.store.DeleteDocument(ctx, j.body.DocumentID, j.ids); err != nil {
+			return fmt.Errorf("prune %s: %w", j.body.DocumentID, err)
+		}
+		op := schemas.OpUpsert
+		if j.body.Op == schemas.OpDelete {
+			op = schemas.OpDelete
+		}
+		outs = append(outs, streams.Out{
+			Subject:    schemas.SubjectIndexEvents,
+			MsgID:      fmt.Sprintf("index:%s:%d:%s", j.body.DocumentID, j.body.Revision, op),
+			Body:       &schemas.IndexEvent{DocumentID: j.body.DocumentID, Op: op, Revision: j.body.Revision, Chunks: len(j.ids), OriginTime: j.body.OriginTime, IndexedAt: time.Now().UTC()},
+			OriginTime: j.body.OriginTime,
+		})
+	}
+	if e.revisions != nil {
+		for _, j := range jobs {
+			if j.body.Revision > 0 {
+				if err := e.revisions.Put(ctx, j.body.DocumentID, j.body.Revision); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if _, err := e.pub.PublishBatch(ctx, outs); err != nil {
+		return fmt.Errorf("publish index events: %w", err)
+	}
+	return nil
+}
+
+// embed runs the dense model over texts in batches of maxBatch.
+func (e *Embedder) embed(ctx context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, 0, len(texts))
+	for start := 0; start < len(texts); start += e.maxBatch {
+		vs, err := e.dense.Embed(ctx, texts[start:min(start+e.maxBatch, len(texts))])
+		if err != nil {
+			return nil, fmt.Errorf("embed %d texts with %s: %w", len(texts), e.dense.Model(), err)
+		}
+		out = append(out, vs...)
+	}
+	if len(out) != len(texts) {
+		return nil, fmt.Errorf("embed: %d vectors for %d texts", len(out), len(texts))
+	}
+	return out, nil
+}
+
+// embedText is what a chunk is embedded as: its document's title gives
+// every chunk the context of what it is part of.
+func embedText(j *schemas.EmbedJob, text string) string {
+	if j.Title == "" {
+		return text
+	}
+	return j.Title + "\n\n" + text
+}
+
+func payload(j *schemas.EmbedJob, c schemas.Chunk, denseModel, sparseModel string) vectors.Payload {
+	return vectors.Payload{
+		DocumentID: j.DocumentID,
+		AuthorID:   j.AuthorID,
+		Author:     j.Author,
+		Category:   j.Category,
+		Platform:   j.Platform,
+		Link:       j.Link,
+		Title:      j.Title,
+		ChunkIndex: c.Index,
+		Text:       c.Text,
+		Extra: map[string]any{
+			"revision":          float64(j.Revision),
+			"tokens":            float64(c.Tokens),
+			"chunking_strategy": j.Chunking.Strategy,
+			"chunk_size":        float64(j.Chunking.Size),
+			"chunk_overlap":     float64(j.Chunking.Overlap),
+			"tokenizer":         j.Chunking.Tokenizer,
+			"dense_model":       denseModel,
+			"sparse_model":      sparseModel,
+		},
+	}
+}
+
+// KVRevisions keeps the last indexed revision of each document in a
+// JetStream KV bucket.
+type KVRevisions struct{ kv jetstream.KeyValue }
+
+// OpenKVRevisions opens (creating) the bucket.
+func OpenKVRevisions(ctx context.Context, js jetstream.JetStream) (*KVRevisions, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      "twin_index",
+		Description: "the last revision of each document in the vector store",
+		History:     1,
+		MaxBytes:    256 << 20,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("index revisions bucket: %w", err)
+	}
+	return &KVRevisions{kv: kv}, nil
+}
+
+// Get implements Revisions.
+func (r *KVRevisions) Get(ctx context.Context, documentID string) (int64, error) {
+	e, err := r.kv.Get(ctx, kvKey(documentID))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(string(e.Value()), 10, 64)
+}
+
+// Put implements Revisions.
+func (r *KVRevisions) Put(ctx context.Context, documentID string, revision int64) error {
+	_, err := r.kv.PutString(ctx, kvKey(documentID), strconv.FormatInt(revision, 10))
+	return err
+}
+
+// kvKey makes a document id a valid KV key (ids may hold "/" or ":").
+func kvKey(id string) string { return uuid.NewSHA1(pointNamespace, []byte(id)).String() }

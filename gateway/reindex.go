@@ -1,0 +1,64 @@
+package gateway
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/twin-llm/twin/internal/httpserver"
+	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/producers/cdc"
+	"github.com/twin-llm/twin/streams"
+)
+
+// ReindexRequest is the body of POST /v1/reindex.
+type ReindexRequest struct {
+	Author string `json:"author"` // only this author's documents; all when empty
+}
+
+// reindex answers POST /v1/reindex: every document (of an author) goes
+// through the feature pipeline again, exactly as a change would, so the
+// vector store is rebuilt by the same path that keeps it fresh.
+func (g *Gateway) reindex(w http.ResponseWriter, r *http.Request) {
+	if g.cfg.Store == nil || g.cfg.Publisher == nil {
+		httpserver.WriteError(w, http.StatusServiceUnavailable, "reindexing is not available on this gateway")
+		return
+	}
+	var req ReindexRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &req); err != nil {
+			httpserver.WriteError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	opts := warehouse.ListOptions{IncludeDeleted: true}
+	var docs []warehouse.Document
+	var err error
+	if req.Author != "" {
+		docs, err = g.cfg.Store.ListByAuthor(r.Context(), warehouse.AuthorID(req.Author), opts)
+	} else {
+		docs, err = g.cfg.Store.List(r.Context(), opts)
+	}
+	if err != nil {
+		httpserver.WriteError(w, http.StatusServiceUnavailable, "warehouse: "+err.Error())
+		return
+	}
+	// A reindex is a new request on purpose: its ids must not be folded
+	// into the changes' own within the CDC dedup window.
+	nonce := time.Now().UTC().Format(time.RFC3339Nano)
+	outs := make([]streams.Out, 0, len(docs))
+	for i := range docs {
+		out, err := cdc.Event(&docs[i])
+		if err != nil {
+			httpserver.WriteError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		out.MsgID = "reindex:" + nonce + ":" + out.MsgID
+		out.OriginTime = time.Now()
+		outs = append(outs, out)
+	}
+	if _, err := g.cfg.Publisher.PublishBatch(r.Context(), outs); err != nil {
+		httpserver.WriteError(w, http.StatusServiceUnavailable, "publish: "+err.Error())
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusAccepted, map[string]int{"documents": len(outs)})
+}

@@ -1,0 +1,31 @@
+// Package embed turns chunk texts into the vectors the vector store keeps:
+// a dense embedding from a model (the embedded hashed-feature model, an
+// OpenAI-compatible /v1/embeddings server, or a SageMaker endpoint) and a
+// sparse BM25 vector computed locally. No weights are ever downloaded: a
+// real model is always a server the operator points at.
+package embed
+
+import (
+	"context"
+
+	"github.com/twin-llm/twin/internal/vectors"
+)
+
+// Dense embeds texts into dense vectors of Dim() dimensions, L2-normalized.
+// Implementations batch as they see fit and are safe for concurrent use.
+type Dense interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+	Dim() int
+	// Model names the model and its parameters, recorded in each point's
+	// payload (e.g. "hashed-ngrams/v1/dim384").
+	Model() string
+}
+
+// Sparse turns texts into sparse vectors; for queries it may weigh terms
+// differently than for documents (BM25 puts the saturation on the document
+// side only).
+type Sparse interface {
+	Document(text string) vectors.Sparse
+	Query(text string) vectors.Sparse
+	Model() string
+}

@@ -1,0 +1,405 @@
+package cdc
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/schemas"
+	"github.com/twin-llm/twin/streams"
+)
+
+type env struct {
+	js  jetstream.JetStream
+	pub *streams.Publisher
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	srv, err := streams.StartServer(streams.ServerConfig{DataDir: t.TempDir(), MaxMemory: 64 << 20, MaxStore: 1 << 30, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	if err := streams.DefaultTopology().FitStore(900<<20).Apply(context.Background(), js); err != nil {
+		t.Fatal(err)
+	}
+	return &env{js: js, pub: streams.NewPublisher(js)}
+}
+
+// events reads every CDC event stored so far.
+func (e *env) events(t *testing.T) []schemas.CDCEvent {
+	t.Helper()
+	s, _ := e.js.Stream(context.Background(), streams.StreamCDC)
+	info, _ := s.Info(context.Background())
+	var out []schemas.CDCEvent
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(context.Background(), seq)
+		if err != nil {
+			continue
+		}
+		var ev schemas.CDCEvent
+		if err := schemas.Decode(m.Data, &ev); err != nil {
+			t.Fatalf("CDC message %d: %v", seq, err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func (e *env) waitEvents(t *testing.T, n int) []schemas.CDCEvent {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs := e.events(t)
+		if len(evs) >= n {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d CDC events after 10s, want %d", len(evs), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func doc(id, content string) warehouse.Document {
+	return warehouse.Document{ID: id, Collection: warehouse.Articles, Author: "Ann", Title: id, Content: content}
+}
+
+func runTail(t *testing.T, e *env, store Changes, cfg TailConfig) (stop func()) {
+	t.Helper()
+	cp, err := OpenCheckpoint(context.Background(), e.js, "tail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = NewTail(store, e.pub, cp, cfg, zerolog.Nop()).Run(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+func TestTailPublishesEveryWriteInRevisionOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	store, err := warehouse.OpenSQLite(ctx, filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	// A long poll: only the store's wake-up can make this fast.
+	runTail(t, e, store, TailConfig{Poll: time.Hour})
+
+	// Each write waits for its event, so the tail sees every version (a
+	// tail that starts late sees only the latest version of each document).
+	store.Upsert(ctx, []warehouse.Document{doc("a", "one"), doc("b", "two")})
+	e.waitEvents(t, 2)
+	store.Upsert(ctx, []warehouse.Document{doc("a", "one, changed")})
+	e.waitEvents(t, 3)
+	store.Upsert(ctx, []warehouse.Document{doc("b", "two")}) // unchanged: no revision, no event
+	store.Delete(ctx, warehouse.Articles, "b")
+	evs := e.waitEvents(t, 4)
+	want := []struct {
+		id, op string
+		rev    int64
+	}{{"a", schemas.OpReplace, 1}, {"b", schemas.OpReplace, 2}, {"a", schemas.OpReplace, 3}, {"b", schemas.OpDelete, 4}}
+	if len(evs) != len(want) {
+		t.Fatalf("%d events, want %d: %+v", len(evs), len(want), evs)
+	}
+	for i, w := range want {
+		ev := evs[i]
+		if ev.DocumentID != w.id || ev.Op != w.op || ev.Revision != w.rev || ev.Collection != warehouse.Articles {
+			t.Errorf("event %d = %s %s rev %d, want %s %s rev %d", i, ev.DocumentID, ev.Op, ev.Revision, w.id, w.op, w.rev)
+		}
+	}
+	if len(evs[2].Document) == 0 || len(evs[3].Document) != 0 {
+		t.Errorf("an update must carry the document and a delete none")
+	}
+}
+
+func TestTailRestartMissesNothingAndDuplicatesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	store, err := warehouse.OpenSQLite(ctx, filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	stop := runTail(t, e, store, TailConfig{Batch: 7, Poll: 10 * time.Millisecond})
+	for i := range 50 {
+		store.Upsert(ctx, []warehouse.Document{doc(fmt.Sprint("d", i), "x")})
+		if i == 20 {
+			stop() // killed mid-stream: the rest is written while it is down
+		}
+	}
+	// The checkpoint may lag what was published: the replay is deduplicated.
+	runTail(t, e, store, TailConfig{Batch: 7, Poll: 10 * time.Millisecond})
+	evs := e.waitEvents(t, 50)
+	time.Sleep(100 * time.Millisecond) // nothing more may arrive
+	evs = e.events(t)
+	if len(evs) != 50 {
+		t.Fatalf("%d events for 50 writes across a restart", len(evs))
+	}
+	for i, ev := range evs {
+		if ev.Revision != int64(i+1) {
+			t.Fatalf("event %d has revision %d: order or completeness broken", i, ev.Revision)
+		}
+	}
+}
+
+// gappy is a Changes source whose revision 2 commits late, as with two
+// MongoDB writers.
+type gappy struct {
+	mu   sync.Mutex
+	docs []warehouse.Document
+	wake chan struct{}
+}
+
+func (g *gappy) Changes(_ context.Context, after int64, limit int) ([]warehouse.Document, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []warehouse.Document
+	for _, d := range g.docs {
+		if d.Revision > after && len(out) < limit {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (g *gappy) Subscribe() (<-chan struct{}, func()) { return g.wake, func() {} }
+
+func (g *gappy) commit(d warehouse.Document) {
+	g.mu.Lock()
+	g.docs = append(g.docs, d)
+	// Changes come back in revision order, whatever the commit order.
+	for i := len(g.docs) - 1; i > 0 && g.docs[i].Revision < g.docs[i-1].Revision; i-- {
+		g.docs[i], g.docs[i-1] = g.docs[i-1], g.docs[i]
+	}
+	g.mu.Unlock()
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+func TestTailDoesNotSkipALateCommittedRevision(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	src := &gappy{wake: make(chan struct{}, 1)}
+	runTail(t, e, src, TailConfig{Poll: 10 * time.Millisecond, GapGrace: time.Hour})
+	d := func(rev int64) warehouse.Document {
+		x := doc(fmt.Sprint("r", rev), "x")
+		x.Revision = rev
+		return x
+	}
+	src.commit(d(1))
+	src.commit(d(3)) // 2 is still in flight
+	e.waitEvents(t, 2)
+	cp, _ := OpenCheckpoint(context.Background(), e.js, "tail")
+	eventuallyCheckpoint(t, cp, "1")
+	src.commit(d(2)) // the late one
+	evs := e.waitEvents(t, 3)
+	seen := map[int64]int{}
+	for _, ev := range evs {
+		seen[ev.Revision]++
+	}
+	if seen[1] != 1 || seen[2] != 1 || seen[3] != 1 {
+		t.Fatalf("events per revision %v: want 1, 2 and 3 once each", seen)
+	}
+	eventuallyCheckpoint(t, cp, "3")
+}
+
+func eventuallyCheckpoint(t *testing.T, cp *Checkpoint, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, _ := cp.Load(context.Background())
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoint %q, want %q", got, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// recorded is a change stream that replays recorded events.
+type recorded struct {
+	events []bson.Raw
+	i      int
+	err    error
+	token  bson.Raw
+}
+
+func (r *recorded) Next(ctx context.Context) bool {
+	if r.i < len(r.events) {
+		r.token = bson.Raw(r.events[r.i].Lookup("_id").Document())
+		r.i++
+		return true
+	}
+	if r.err == nil {
+		<-ctx.Done() // a live stream waits for more
+	}
+	return false
+}
+func (r *recorded) TryNext(ctx context.Context) bool {
+	if r.i < len(r.events) {
+		return r.Next(ctx)
+	}
+	return false
+}
+func (r *recorded) Event() bson.Raw {
+	return r.events[r.i-1]
+}
+func (r *recorded) ResumeToken() bson.Raw {
+	if r.token == nil {
+		return mustRaw(bson.D{{Key: "_data", Value: "start"}})
+	}
+	return r.token
+}
+func (r *recorded) Err() error {
+	if r.i >= len(r.events) {
+		return r.err
+	}
+	return nil
+}
+func (r *recorded) Close(context.Context) error { return nil }
+
+func mustRaw(v any) bson.Raw {
+	b, err := bson.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// changeDoc is a recorded change event as MongoDB sends it.
+func changeDoc(token, op, coll, id string, rev int64, deleted bool) bson.Raw {
+	ev := bson.D{
+		{Key: "_id", Value: bson.D{{Key: "_data", Value: token}}},
+		{Key: "operationType", Value: op},
+		{Key: "ns", Value: bson.D{{Key: "db", Value: "twin"}, {Key: "coll", Value: coll}}},
+		{Key: "documentKey", Value: bson.D{{Key: "_id", Value: id}}},
+		{Key: "wallTime", Value: time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)},
+	}
+	if op != "delete" {
+		ev = append(ev, bson.E{Key: "fullDocument", Value: bson.D{
+			{Key: "_id", Value: id}, {Key: "_rev", Value: rev}, {Key: "author_id", Value: "a1"},
+			{Key: "title", Value: "T " + id}, {Key: "content", Value: "text of " + id}, {Key: "deleted", Value: deleted},
+			{Key: "content_hash", Value: "h"},
+		}})
+	}
+	return mustRaw(ev)
+}
+
+func TestWatcherPublishesRecordedEventsAndCheckpointsAfterTheAcks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	stream := &recorded{events: []bson.Raw{
+		changeDoc("t1", "insert", "articles", "a", 1, false),
+		changeDoc("t2", "update", "articles", "a", 2, false),
+		changeDoc("t3", "insert", "other", "x", 3, false), // not a warehouse collection
+		changeDoc("t4", "replace", "posts", "p", 4, true), // a tombstone
+		changeDoc("t5", "delete", "posts", "q", 0, false), // a physical delete: the key only
+	}}
+	cp, _ := OpenCheckpoint(context.Background(), e.js, "changestream")
+	cp.Store(context.Background(), base64.StdEncoding.EncodeToString(mustRaw(bson.D{{Key: "_data", Value: "t0"}})))
+	var opened []bson.Raw
+	open := func(_ context.Context, token bson.Raw) (changeStream, error) {
+		opened = append(opened, token)
+		return stream, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); NewWatcher(open, nil, e.pub, cp, zerolog.Nop()).Run(ctx) }()
+	evs := e.waitEvents(t, 4)
+	eventuallyCheckpoint(t, cp, base64.StdEncoding.EncodeToString(mustRaw(bson.D{{Key: "_data", Value: "t5"}})))
+	cancel()
+	<-done
+	if len(opened) != 1 || opened[0].Lookup("_data").StringValue() != "t0" {
+		t.Fatalf("opened at %v, want after the checkpointed token t0", opened)
+	}
+	got := fmt.Sprint(len(evs))
+	for _, ev := range evs {
+		got += fmt.Sprintf(" %s/%s/%s/%d/%v", ev.Collection, ev.DocumentID, ev.Op, ev.Revision, len(ev.Document) > 0)
+	}
+	want := "4 articles/a/insert/1/true articles/a/update/2/true posts/p/delete/4/false posts/q/delete/0/false"
+	if got != want {
+		t.Fatalf("events:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestWatcherResnapshotsWhenTheHistoryIsLost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	store, err := warehouse.OpenSQLite(ctx, filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	store.Upsert(ctx, []warehouse.Document{doc("a", "x"), doc("b", "y")})
+	cp, _ := OpenCheckpoint(ctx, e.js, "changestream")
+	cp.Store(ctx, base64.StdEncoding.EncodeToString(mustRaw(bson.D{{Key: "_data", Value: "rolled-off"}})))
+	var mu sync.Mutex
+	var opens []string
+	open := func(_ context.Context, token bson.Raw) (changeStream, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if token != nil {
+			opens = append(opens, token.Lookup("_data").StringValue())
+			return nil, mongo.CommandError{Code: 286, Name: "ChangeStreamHistoryLost", Message: "resume point no longer in the oplog"}
+		}
+		opens = append(opens, "now")
+		return &recorded{}, nil
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); NewWatcher(open, store, e.pub, cp, zerolog.Nop()).Run(rctx) }()
+	evs := e.waitEvents(t, 2)
+	eventuallyCheckpoint(t, cp, base64.StdEncoding.EncodeToString(mustRaw(bson.D{{Key: "_data", Value: "start"}})))
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(opens) != "[rolled-off now]" {
+		t.Fatalf("opens %v: want the lost position, then a fresh stream", opens)
+	}
+	if len(evs) != 2 || evs[0].DocumentID != "a" || evs[1].DocumentID != "b" {
+		t.Fatalf("snapshot published %+v, want both documents", evs)
+	}
+}
+
+func FuzzChangeEvent(f *testing.F) {
+	f.Add([]byte(changeDoc("t1", "insert", "articles", "a", 1, false)))
+	f.Add([]byte(changeDoc("t5", "delete", "posts", "q", 0, false)))
+	f.Add([]byte{5, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		out, ok, err := changeEvent(bson.Raw(raw))
+		if err == nil && ok && out.Body == nil {
+			t.Fatal("an accepted event without a body")
+		}
+	})
+}

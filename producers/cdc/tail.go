@@ -1,0 +1,231 @@
+package cdc
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/schemas"
+	"github.com/twin-llm/twin/streams"
+)
+
+// Changes is what the tail reads from the warehouse.
+type Changes interface {
+	Changes(ctx context.Context, afterRevision int64, limit int) ([]warehouse.Document, error)
+	Subscribe() (<-chan struct{}, func())
+}
+
+// TailConfig tunes a revision tail.
+type TailConfig struct {
+	Batch int           // changes read and published at a time; default 512
+	Poll  time.Duration // re-read this often even without a wake-up (writes by other processes); default 1s
+	// GapGrace is how long a revision missing below the highest one read is
+	// watched for a late commit. Zero (right for SQLite, which allocates
+	// revisions inside the write transaction, so they commit in order)
+	// watches none. MongoDB needs it: two writers can commit out of order.
+	// A missing revision is usually no late commit at all but a version
+	// already superseded by a newer write of the same document; the grace
+	// only holds the checkpoint back, never the publishing.
+	GapGrace time.Duration
+}
+
+// Tail publishes the warehouse's changes in revision order.
+//
+// Invariants:
+//   - the checkpoint is a revision R such that every revision ≤ R was
+//     published and acknowledged, superseded, or watched for GapGrace;
+//   - it is stored only after the publishes up to it were acknowledged, so
+//     a crash replays from R at worst, and the replay is deduplicated by the
+//     events' Nats-Msg-Id (collection, id, revision);
+//   - a revision that commits late (below revisions already read) is still
+//     published, as long as it commits within GapGrace.
+type Tail struct {
+	store Changes
+	pub   *streams.Publisher
+	cp    *Checkpoint
+	cfg   TailConfig
+	log   zerolog.Logger
+	now   func() time.Time
+}
+
+// NewTail returns a tail of store publishing through pub, checkpointed in cp.
+func NewTail(store Changes, pub *streams.Publisher, cp *Checkpoint, cfg TailConfig, log zerolog.Logger) *Tail {
+	if cfg.Batch <= 0 {
+		cfg.Batch = 512
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	return &Tail{store: store, pub: pub, cp: cp, cfg: cfg, log: log, now: time.Now}
+}
+
+// Run tails until ctx ends.
+func (t *Tail) Run(ctx context.Context) error {
+	wake, unsubscribe := t.store.Subscribe()
+	defer unsubscribe()
+	saved, err := t.cp.Load(ctx)
+	if err != nil {
+		return err
+	}
+	checkpoint, err := revision(saved)
+	if err != nil {
+		// An unreadable position: start over; the CDC stream's dedup and the
+		// featurizer's idempotence absorb the replay.
+		t.log.Error().Str("checkpoint", saved).Msg("unreadable tail checkpoint; re-reading every change")
+		checkpoint = 0
+	}
+	t.log.Info().Int64("from_revision", checkpoint).Msg("revision tail started")
+	st := tailState{checkpoint: checkpoint, cursor: checkpoint, missing: map[int64]time.Time{}}
+	for {
+		progressed, err := t.step(ctx, &st)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			t.log.Warn().Err(err).Msg("revision tail step failed; retrying")
+			if !sleep(ctx, time.Second) {
+				return nil
+			}
+			continue
+		}
+		if progressed {
+			continue // there may be more right away
+		}
+		timer := time.NewTimer(t.cfg.Poll)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-wake:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// tailState is the tail's position: the stored checkpoint, the highest
+// revision read, and the revisions between them not seen yet (watched for a
+// late commit), with since when.
+type tailState struct {
+	checkpoint int64
+	cursor     int64
+	missing    map[int64]time.Time
+}
+
+// step publishes what was written after the cursor, then what filled a
+// watched gap, and moves the checkpoint. It reports whether it published
+// anything.
+func (t *Tail) step(ctx context.Context, st *tailState) (bool, error) {
+	docs, err := t.store.Changes(ctx, st.cursor, t.cfg.Batch)
+	if err != nil {
+		return false, err
+	}
+	now := t.now()
+	if t.cfg.GapGrace > 0 && len(st.missing) > 0 {
+		late, err := t.lateCommits(ctx, st)
+		if err != nil {
+			return false, err
+		}
+		docs = append(late, docs...)
+	}
+	if len(docs) > 0 {
+		outs := make([]streams.Out, 0, len(docs))
+		for i := range docs {
+			out, err := Event(&docs[i])
+			if err != nil {
+				return false, err
+			}
+			outs = append(outs, out)
+		}
+		if _, err := t.pub.PublishBatch(ctx, outs); err != nil {
+			return false, err
+		}
+	}
+	for _, d := range docs {
+		if d.Revision <= st.cursor {
+			delete(st.missing, d.Revision) // a late commit, now published
+			continue
+		}
+		if t.cfg.GapGrace > 0 {
+			for r := st.cursor + 1; r < d.Revision; r++ {
+				st.missing[r] = now
+			}
+		}
+		st.cursor = d.Revision
+	}
+	next := st.cursor
+	for r, since := range st.missing {
+		if now.Sub(since) >= t.cfg.GapGrace {
+			delete(st.missing, r)
+		} else if r <= next {
+			next = r - 1
+		}
+	}
+	if next > st.checkpoint {
+		if err := t.cp.Store(ctx, strconv.FormatInt(next, 10)); err != nil {
+			return len(docs) > 0, err
+		}
+		st.checkpoint = next
+	}
+	return len(docs) > 0, nil
+}
+
+// lateCommits reads the revisions between the checkpoint and the cursor
+// and returns those that were missing: commits that came late.
+func (t *Tail) lateCommits(ctx context.Context, st *tailState) ([]warehouse.Document, error) {
+	var late []warehouse.Document
+	for after := st.checkpoint; after < st.cursor; {
+		docs, err := t.store.Changes(ctx, after, t.cfg.Batch)
+		if err != nil {
+			return nil, err
+		}
+		if len(docs) == 0 {
+			break
+		}
+		for _, d := range docs {
+			if d.Revision > st.cursor {
+				return late, nil
+			}
+			if _, ok := st.missing[d.Revision]; ok {
+				late = append(late, d)
+			}
+		}
+		after = docs[len(docs)-1].Revision
+	}
+	return late, nil
+}
+
+// Event is the CDC message of one warehouse document at its revision.
+func Event(d *warehouse.Document) (streams.Out, error) {
+	op := schemas.OpReplace // the full document as of this revision
+	var body json.RawMessage
+	if d.Deleted {
+		op = schemas.OpDelete
+	} else {
+		b, err := json.Marshal(d)
+		if err != nil {
+			return streams.Out{}, fmt.Errorf("encode document %s: %w", d.ID, err)
+		}
+		body = b
+	}
+	ev := &schemas.CDCEvent{
+		Collection: d.Collection,
+		Op:         op,
+		DocumentID: d.ID,
+		Revision:   d.Revision,
+		Token:      strconv.FormatInt(d.Revision, 10),
+		Document:   body,
+		ChangedAt:  d.UpdatedAt.UTC(),
+	}
+	return streams.Out{
+		Subject:    schemas.CDC(d.Collection, op),
+		MsgID:      fmt.Sprintf("cdc:%s:%s:%d", d.Collection, d.ID, d.Revision),
+		Body:       ev,
+		OriginTime: d.UpdatedAt,
+	}, nil
+}
