@@ -95,3 +95,35 @@ func (g *Gateway) getDoc(w http.ResponseWriter, r *http.Request) {
 	}
 	httpserver.WriteError(w, http.StatusNotFound, "no document with id "+strconv.Quote(id))
 }
+
+// deleteDoc answers DELETE /v1/docs/{id}: the document becomes a tombstone
+// with a new revision, and the change removes its chunks from the vector
+// store like any other change.
+func (g *Gateway) deleteDoc(w http.ResponseWriter, r *http.Request) {
+	if g.cfg.Store == nil {
+		httpserver.WriteError(w, http.StatusServiceUnavailable, "the warehouse is not available on this gateway")
+		return
+	}
+	id := r.PathValue("id")
+	for _, coll := range warehouse.Collections() {
+		d, err := g.cfg.Store.Get(r.Context(), coll, id)
+		if errors.Is(err, warehouse.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			httpserver.WriteError(w, http.StatusServiceUnavailable, "warehouse: "+err.Error())
+			return
+		}
+		if d.Deleted {
+			break
+		}
+		res, err := g.cfg.Store.Delete(r.Context(), coll, id)
+		if err != nil {
+			httpserver.WriteError(w, http.StatusServiceUnavailable, "warehouse: "+err.Error())
+			return
+		}
+		httpserver.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "revision": res.Revision, "deleted": true})
+		return
+	}
+	httpserver.WriteError(w, http.StatusNotFound, "no document with id "+strconv.Quote(id))
+}

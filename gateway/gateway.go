@@ -50,6 +50,7 @@ func (g *Gateway) Register(srv *httpserver.Server) {
 	srv.Handle("POST /v1/crawl", http.HandlerFunc(g.crawl))
 	srv.Handle("GET /v1/docs", http.HandlerFunc(g.listDocs))
 	srv.Handle("GET /v1/docs/{id}", http.HandlerFunc(g.getDoc))
+	srv.Handle("DELETE /v1/docs/{id}", http.HandlerFunc(g.deleteDoc))
 	srv.Handle("GET /v1/search", http.HandlerFunc(g.search))
 	srv.Handle("POST /v1/reindex", http.HandlerFunc(g.reindex))
 }

@@ -28,8 +28,17 @@ func (g *globals) connectNATS() (*nats.Conn, jetstream.JetStream, error) {
 
 // getJSON fetches path from the gateway into v.
 func (g *globals) getJSON(ctx context.Context, path string, v any) error {
+	return g.doJSON(ctx, http.MethodGet, path, v)
+}
+
+// deleteJSON sends DELETE path to the gateway and decodes the answer into v.
+func (g *globals) deleteJSON(ctx context.Context, path string, v any) error {
+	return g.doJSON(ctx, http.MethodDelete, path, v)
+}
+
+func (g *globals) doJSON(ctx context.Context, method, path string, v any) error {
 	url := strings.TrimRight(g.server, "/") + path
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
 		return fmt.Errorf("--server %q: %w", g.server, err)
 	}
@@ -44,10 +53,10 @@ func (g *globals) getJSON(ctx context.Context, path string, v any) error {
 			Error string `json:"error"`
 		}
 		_ = json.NewDecoder(resp.Body).Decode(&e)
-		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, e.Error)
+		return fmt.Errorf("%s %s: %w", method, url, &httpError{status: resp.StatusCode, msg: e.Error})
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
+		return fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	return nil
 }

@@ -23,8 +23,11 @@ type component struct {
 func components() []component {
 	return []component{
 		{name: "warehouse", help: "writes crawled documents into the warehouse", run: runWarehouse},
+		{name: "cdc", help: "publishes every warehouse change to twin.cdc (change streams or the revision tail)", run: runCDC},
+		{name: "featurizer", help: "cleans and chunks changed documents into embed jobs", run: runFeaturizer},
+		{name: "embedder", help: "embeds chunks into the vector store", run: runEmbedder},
 		{name: "crawler", help: "crawls the URLs of twin.crawl.requests", run: runCrawler},
-		{name: "gateway", help: "HTTP API (/v1/status, /v1/crawl, /v1/docs) and the lag metrics of every consumer", run: runGateway},
+		{name: "gateway", help: "HTTP API (/v1/status, /v1/crawl, /v1/docs, /v1/search, /v1/reindex) and the lag metrics of every consumer", run: runGateway},
 	}
 }
 

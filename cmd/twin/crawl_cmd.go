@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/twin-llm/twin/gateway"
@@ -33,7 +34,7 @@ Articles and blog pages, Medium articles and profiles, Substack posts and archiv
 repositories and (with --crawl-local on the server) local files are crawled; login-walled
 sites such as LinkedIn are refused.
 
-With --wait it follows every URL (through --nats) until it is stored in the warehouse or
+With --wait it follows every URL (through --nats) until its documents are searchable, or it
 failed, printing each step, and exits non-zero if any failed.`,
 		Example: `  twin crawl https://simonwillison.net/2024/Dec/31/llms-in-2024/ --author "Simon Willison" --wait
   twin crawl https://github.com/simonw/llm https://ann.substack.com/archive`,
@@ -41,12 +42,14 @@ failed, printing each step, and exits non-zero if any failed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			var tracker *crawl.Tracker
+			var js jetstream.JetStream
 			if wait {
-				nc, js, err := g.connectNATS()
+				nc, jsc, err := g.connectNATS()
 				if err != nil {
 					return err
 				}
 				defer nc.Close()
+				js = jsc
 				if tracker, err = crawl.NewTracker(ctx, js); err != nil {
 					return err
 				}
@@ -79,12 +82,14 @@ failed, printing each step, and exits non-zero if any failed.`,
 			wctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			failed, done := 0, 0
+			var stored []string
 			err = tracker.Wait(wctx, res.Accepted, 200*time.Millisecond, func(ev crawl.Event) {
 				switch ev.State {
 				case crawl.Crawled:
 					fmt.Fprintf(g.stdout, "crawled   %s (%s)\n", ev.URL, plural(ev.Documents, "document"))
 				case crawl.Stored:
 					done++
+					stored = append(stored, ev.DocumentIDs...)
 					fmt.Fprintf(g.stdout, "stored    %s (%s) [%d/%d]\n", ev.URL, plural(ev.Documents, "document"), done+failed, len(res.Accepted))
 				case crawl.Failed:
 					failed++
@@ -97,6 +102,18 @@ failed, printing each step, and exits non-zero if any failed.`,
 			if err != nil {
 				return err
 			}
+			if len(stored) > 0 {
+				last := -1
+				err := g.waitSearchable(wctx, js, stored, func(n, total int) {
+					if n != last {
+						last = n
+						fmt.Fprintf(g.stdout, "searchable %d/%d documents\n", n, total)
+					}
+				})
+				if err != nil {
+					return fmt.Errorf("waiting until searchable: %w", err)
+				}
+			}
 			if failed > 0 || len(res.Rejected) > 0 {
 				return fmt.Errorf("%d of %d URLs failed", failed+len(res.Rejected), len(args))
 			}
@@ -105,7 +122,7 @@ failed, printing each step, and exits non-zero if any failed.`,
 	}
 	cmd.Flags().StringVar(&author, "author", "", "the author the pages are by (the twin's person)")
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "crawl again even if queued within the last 10 minutes (a page that just changed)")
-	cmd.Flags().BoolVar(&wait, "wait", false, "wait until every URL is stored or failed; exit non-zero if any failed")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait until every URL is searchable or failed; exit non-zero if any failed")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "with --wait: how long to wait at most")
 	return cmd
 }

@@ -86,7 +86,24 @@ func newDocsCmd(g *globals) *cobra.Command {
 		},
 	}
 	get.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.AddCommand(ls, get)
+	rm := &cobra.Command{
+		Use:   "rm ID...",
+		Short: "Delete documents: they become tombstones and leave the search index",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, id := range args {
+				var res struct {
+					Revision int64 `json:"revision"`
+				}
+				if err := g.deleteJSON(cmd.Context(), "/v1/docs/"+url.PathEscape(id), &res); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "deleted %s (revision %d)\n", id, res.Revision)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(ls, get, rm)
 	return cmd
 }
 

@@ -19,11 +19,17 @@ func runGateway(ctx context.Context, s *system, log zerolog.Logger, ready func()
 	if err != nil {
 		log.Warn().Err(err).Msg("warehouse unavailable: /v1/docs answers 503")
 	}
+	search, err := s.vectorsAndModels(ctx)
+	if err != nil {
+		log.Warn().Err(err).Msg("vector store unavailable: /v1/search answers 503")
+	}
 	gateway.New(gateway.Config{
-		JS:    s.js,
-		Log:   log,
-		Crawl: crawl.NewPublisher(s.pub, s.flags.crawl.local),
-		Store: store,
+		JS:        s.js,
+		Log:       log,
+		Crawl:     crawl.NewPublisher(s.pub, s.flags.crawl.local),
+		Store:     store,
+		Search:    search,
+		Publisher: s.pub,
 	}).Register(s.http)
 	lag := streams.NewLagCollector(s.js, log)
 	if err := s.reg.Register(lag); err != nil {

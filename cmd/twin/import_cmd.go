@@ -15,6 +15,7 @@ import (
 
 	"github.com/twin-llm/twin/consumers/crawler"
 	"github.com/twin-llm/twin/internal/urlnorm"
+	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 )
@@ -40,6 +41,7 @@ type importLine struct {
 
 func newImportCmd(g *globals) *cobra.Command {
 	var author, kind string
+	var wait bool
 	cmd := &cobra.Command{
 		Use:   "import FILE.jsonl[.gz]",
 		Short: "Write documents from a JSON-lines file into the warehouse",
@@ -74,11 +76,29 @@ skipped. Importing the same file twice stores nothing new.`,
 			for _, b := range sum.bad {
 				fmt.Fprintf(g.stdout, "  line %d: %s\n", b.line, b.reason)
 			}
+			if err != nil || !wait {
+				return err
+			}
+			began, last := time.Now(), time.Time{}
+			if err := waitStored(cmd.Context(), js, sum.lastSeq); err != nil {
+				return err
+			}
+			err = g.waitSearchable(cmd.Context(), js, sum.ids, func(n, total int) {
+				if n == total || time.Since(last) > time.Second {
+					last = time.Now()
+					fmt.Fprintf(g.stderr, "\rsearchable %d/%d", n, total)
+				}
+			})
+			fmt.Fprintln(g.stderr)
+			if err == nil {
+				fmt.Fprintf(g.stdout, "%d documents searchable in %s\n", len(sum.ids), time.Since(began).Round(time.Millisecond))
+			}
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&author, "author", "", "author of lines that name none")
 	cmd.Flags().StringVar(&kind, "kind", schemas.KindArticle, "kind of the documents: article, post or repository")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait until every imported document is searchable")
 	return cmd
 }
 
@@ -110,6 +130,8 @@ type badLine struct {
 type importSummary struct {
 	lines, published int
 	bad              []badLine
+	ids              []string // warehouse ids of the published documents
+	lastSeq          uint64   // the highest DOCS sequence they were stored at
 	took             time.Duration
 }
 
@@ -124,8 +146,12 @@ func importDocs(ctx context.Context, r io.Reader, pub *streams.Publisher, author
 		if len(batch) == 0 {
 			return nil
 		}
-		if _, err := pub.PublishBatch(ctx, batch); err != nil {
+		acks, err := pub.PublishBatch(ctx, batch)
+		if err != nil {
 			return err
+		}
+		for _, a := range acks {
+			sum.lastSeq = max(sum.lastSeq, a.Sequence)
 		}
 		sum.published += len(batch)
 		batch = batch[:0]
@@ -151,6 +177,11 @@ func importDocs(ctx context.Context, r io.Reader, pub *streams.Publisher, author
 		key := doc.ID
 		if key == "" {
 			key = doc.URL
+		}
+		if doc.ID != "" {
+			sum.ids = append(sum.ids, doc.ID)
+		} else {
+			sum.ids = append(sum.ids, warehouse.DocumentID(doc.URL))
 		}
 		batch = append(batch, streams.Out{
 			Subject: schemas.DocsCrawled(doc.Kind),

@@ -92,6 +92,7 @@ Flags win over the environment, the environment over the file.`,
 	pf.StringVar(&g.data, "data", defaultDataDir(), "data directory (embedded NATS store, warehouse, vectors)")
 
 	root.AddCommand(newUpCmd(g), newRunCmd(g), newCrawlCmd(g), newImportCmd(g), newDocsCmd(g), newExtractCmd(g),
+		newSearchCmd(g), newReindexCmd(g), newEvalCmd(g), newBenchCmd(g),
 		newStatusCmd(g), newDLQCmd(g), newStreamsCmd(g), newVersionCmd(g))
 	return root
 }

@@ -33,6 +33,7 @@ type serveFlags struct {
 	mongo      string
 	mongoDB    string
 	crawl      crawlFlags
+	features   featureFlags
 }
 
 // crawlFlags configure the crawler and what the gateway accepts.
@@ -70,6 +71,8 @@ type system struct {
 	storeOnce sync.Once // opens store on first use, for the components that need it
 	store     warehouse.Store
 	storeErr  error
+
+	feat features // vector store and models, opened on first use
 }
 
 // warehouse opens the warehouse store once: MongoDB with --mongo, else
@@ -261,6 +264,11 @@ func (s *system) close() {
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {
 			s.log.Warn().Err(err).Msg("close warehouse")
+		}
+	}
+	if s.feat.store != nil {
+		if err := s.feat.store.Close(); err != nil {
+			s.log.Warn().Err(err).Msg("close vector store")
 		}
 	}
 }

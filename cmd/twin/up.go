@@ -26,6 +26,19 @@ func addServeFlags(cmd *cobra.Command, f *serveFlags) {
 	fl.Var(&c.maxBody, "crawl-max-body", "largest page the crawler reads")
 	fl.DurationVar(&c.timeout, "crawl-timeout", 30*time.Second, "total time for one HTTP request of the crawler")
 	fl.StringVar(&c.userAgent, "crawl-user-agent", "", "User-Agent of the crawler (default names twin and its version)")
+
+	ff := &f.features
+	fl.StringVar(&ff.cdcMode, "cdc-mode", "auto", "how changes are read: auto (change streams on a MongoDB replica set, else the revision tail), changestream or tail")
+	fl.StringVar(&ff.qdrant, "qdrant", "", "Qdrant gRPC host:port of the vector store (default: the embedded store in the data dir)")
+	fl.StringVar(&ff.qdrantAPIKey, "qdrant-api-key", "", "Qdrant API key")
+	fl.BoolVar(&ff.qdrantTLS, "qdrant-tls", false, "connect to Qdrant with TLS")
+	fl.StringVar(&ff.qdrantCollection, "qdrant-collection", "twin_chunks", "Qdrant collection of the chunks")
+	fl.StringVar(&ff.embedModel, "embed-model", "hashed", "dense embedding model: hashed (embedded), openai (any OpenAI-compatible /v1/embeddings) or sagemaker")
+	fl.StringVar(&ff.embedURL, "embed-url", "", "base URL of the OpenAI-compatible embedding server (e.g. http://tei:8080/v1)")
+	fl.StringVar(&ff.embedAPIKey, "embed-api-key", "", "API key of the embedding server")
+	fl.StringVar(&ff.embedName, "embed-name", "", "model name (openai) or endpoint name (sagemaker)")
+	fl.IntVar(&ff.embedDim, "embed-dim", 384, "dense dimension")
+	fl.StringVar(&ff.sagemakerRegion, "sagemaker-region", "", "AWS region of the SageMaker endpoint (default: the AWS configuration's)")
 }
 
 func newUpCmd(g *globals) *cobra.Command {

@@ -9,12 +9,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/twin-llm/twin/internal/embed"
 	"github.com/twin-llm/twin/internal/vectors"
@@ -104,16 +107,24 @@ func (e *Embedder) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
 		}
 		latest[j.body.DocumentID] = j
 	}
+	// The revision checks are round trips to the KV bucket: in parallel.
+	var mu sync.Mutex // guards jobs and errs
+	var checks errgroup.Group
+	checks.SetLimit(32)
 	for _, j := range latest {
-		stale, err := e.stale(ctx, &j.body)
-		if err != nil {
-			errs[j.i] = err
-			continue
-		}
-		if !stale {
-			jobs = append(jobs, j)
-		}
+		checks.Go(func() error {
+			stale, err := e.stale(ctx, &j.body)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs[j.i] = err
+			} else if !stale {
+				jobs = append(jobs, j)
+			}
+			return nil
+		})
 	}
+	_ = checks.Wait()
 	if err := e.index(ctx, jobs); err != nil {
 		for _, j := range jobs {
 			errs[j.i] = err
@@ -202,12 +213,15 @@ func (e *Embedder) index(ctx context.Context, jobs []*job) error {
 		})
 	}
 	if e.revisions != nil {
+		var puts errgroup.Group
+		puts.SetLimit(32)
 		for _, j := range jobs {
 			if j.body.Revision > 0 {
-				if err := e.revisions.Put(ctx, j.body.DocumentID, j.body.Revision); err != nil {
-					return err
-				}
+				puts.Go(func() error { return e.revisions.Put(ctx, j.body.DocumentID, j.body.Revision) })
 			}
+		}
+		if err := puts.Wait(); err != nil {
+			return fmt.Errorf("record indexed revisions: %w", err)
 		}
 	}
 	if _, err := e.pub.PublishBatch(ctx, outs); err != nil {
@@ -216,20 +230,29 @@ func (e *Embedder) index(ctx context.Context, jobs []*job) error {
 	return nil
 }
 
-// embed runs the dense model over texts in batches of maxBatch.
+// embed runs the dense model over texts in batches of maxBatch, several
+// batches at once (one per core): the embedded model is CPU-bound, and a
+// model server serves parallel requests.
 func (e *Embedder) embed(ctx context.Context, texts []string) ([][]float32, error) {
-	out := make([][]float32, 0, len(texts))
-	for start := 0; start < len(texts); start += e.maxBatch {
-		vs, err := e.dense.Embed(ctx, texts[start:min(start+e.maxBatch, len(texts))])
-		if err != nil {
-			return nil, fmt.Errorf("embed %d texts with %s: %w", len(texts), e.dense.Model(), err)
-		}
-		out = append(out, vs...)
+	out := make([][]float32, len(texts))
+	size := min(e.maxBatch, max(32, (len(texts)+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0)))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for start := 0; start < len(texts); start += size {
+		end := min(start+size, len(texts))
+		g.Go(func() error {
+			vs, err := e.dense.Embed(gctx, texts[start:end])
+			if err != nil {
+				return fmt.Errorf("embed %d texts with %s: %w", end-start, e.dense.Model(), err)
+			}
+			if len(vs) != end-start {
+				return fmt.Errorf("embed: %d vectors for %d texts", len(vs), end-start)
+			}
+			copy(out[start:end], vs)
+			return nil
+		})
 	}
-	if len(out) != len(texts) {
-		return nil, fmt.Errorf("embed: %d vectors for %d texts", len(out), len(texts))
-	}
-	return out, nil
+	return out, g.Wait()
 }
 
 // embedText is what a chunk is embedded as: its document's title gives

@@ -1,8 +1,3 @@
-// Package embed turns chunk texts into the vectors the vector store keeps:
-// a dense embedding from a model (the embedded hashed-feature model, an
-// OpenAI-compatible /v1/embeddings server, or a SageMaker endpoint) and a
-// sparse BM25 vector computed locally. No weights are ever downloaded: a
-// real model is always a server the operator points at.
 package embed
 
 import (

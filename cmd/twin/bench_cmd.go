@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/schemas"
+)
+
+func newBenchCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure the pipeline on this machine",
+	}
+	var docs, rate, freshDocs int
+	var asJSON bool
+	ingest := &cobra.Command{
+		Use:   "ingest",
+		Short: "Ingest rate from write to searchable, freshness, and the ceilings beside them",
+		Long: `Run an embedded twin in a temporary directory and measure, in one run:
+
+  - the raw JetStream async-publish rate of 4 KB messages (the messaging ceiling);
+  - the warehouse bulk-write rate alone (SQLite, 4 KB documents, bulks of 1,000);
+  - ingest: --docs generated 4 KB documents written to the warehouse in bulks, until every
+    one is searchable (CDC, featurizer, embedder, vector store), in docs/s, with its ratio to
+    both ceilings;
+  - freshness: --freshness-docs documents written one at a time at --rate docs/s, each timed
+    from its write (Twin-Origin-Time) to its index event: p50, p90, p99.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := benchIngest(cmd.Context(), g, docs, rate, freshDocs)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(g, res)
+			}
+			fmt.Fprintf(g.stdout, `raw JetStream async publish, 4 KB   %8.0f msg/s
+warehouse bulk write, 4 KB docs     %8.0f docs/s
+ingest, write to searchable         %8.0f docs/s  (%.2f of the warehouse rate, %.3f of JetStream's)
+freshness at %d docs/s             p50 %s  p90 %s  p99 %s
+`, res.PublishRate, res.WarehouseRate, res.IngestRate, res.IngestRate/res.WarehouseRate, res.IngestRate/res.PublishRate,
+				rate, res.FreshnessP50, res.FreshnessP90, res.FreshnessP99)
+			return nil
+		},
+	}
+	ingest.Flags().IntVar(&docs, "docs", 10000, "documents for the ingest rate")
+	ingest.Flags().IntVar(&rate, "rate", 200, "documents per second for the freshness run")
+	ingest.Flags().IntVar(&freshDocs, "freshness-docs", 1000, "documents of the freshness run")
+	ingest.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.AddCommand(ingest)
+	return cmd
+}
+
+type benchResult struct {
+	Docs          int     `json:"docs"`
+	PublishRate   float64 `json:"jetstream_publish_msgs_per_s"`
+	WarehouseRate float64 `json:"warehouse_docs_per_s"`
+	IngestRate    float64 `json:"ingest_docs_per_s"`
+	FreshnessP50  string  `json:"freshness_p50"`
+	FreshnessP90  string  `json:"freshness_p90"`
+	FreshnessP99  string  `json:"freshness_p99"`
+}
+
+func benchIngest(ctx context.Context, g *globals, n, rate, freshN int) (benchResult, error) {
+	res := benchResult{Docs: n}
+	dir, err := os.MkdirTemp("", "twin-bench-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	bg := *g
+	bg.data, bg.nats = dir, ""
+	bg.log = zerolog.Nop()
+	s, err := start(ctx, &bg, serveFlags{http: "off", natsListen: "off", maxMemory: 1 << 30, maxStore: 12 << 30, replicas: 1,
+		features: featureFlags{embedDim: 384, cdcMode: "tail"}})
+	if err != nil {
+		return res, err
+	}
+	defer s.close()
+
+	fmt.Fprintln(g.stderr, "raw JetStream publish...")
+	if res.PublishRate, err = benchPublish(ctx, s.js, n); err != nil {
+		return res, err
+	}
+	fmt.Fprintln(g.stderr, "warehouse bulk write...")
+	if res.WarehouseRate, err = benchWarehouse(ctx, filepath.Join(dir, "alone.db"), n); err != nil {
+		return res, err
+	}
+
+	store, err := s.warehouse(ctx)
+	if err != nil {
+		return res, err
+	}
+	index, err := s.js.Stream(ctx, "INDEX")
+	if err != nil {
+		return res, err
+	}
+	events, err := index.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	if err != nil {
+		return res, err
+	}
+	var mu sync.Mutex
+	indexed := map[string]time.Time{}     // document → when its index event arrived
+	latency := map[string]time.Duration{} // document → origin to index event
+	cc, err := events.Consume(func(m jetstream.Msg) {
+		var ev schemas.IndexEvent
+		if schemas.Decode(m.Data(), &ev) != nil || ev.Op != schemas.OpUpsert {
+			return
+		}
+		now := time.Now()
+		mu.Lock()
+		if _, ok := indexed[ev.DocumentID]; !ok {
+			indexed[ev.DocumentID] = now
+			latency[ev.DocumentID] = now.Sub(ev.OriginTime)
+		}
+		mu.Unlock()
+	})
+	if err != nil {
+		return res, err
+	}
+	defer cc.Stop()
+	cctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context, *system, zerolog.Logger, func()) error{runCDC, runFeaturizer, runEmbedder} {
+		wg.Go(func() { _ = run(cctx, s, zerolog.Nop(), func() {}) })
+	}
+	defer func() { cancel(); wg.Wait() }()
+	count := func(prefix string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		c := 0
+		for id := range indexed {
+			if strings.HasPrefix(id, prefix) {
+				c++
+			}
+		}
+		return c
+	}
+
+	fmt.Fprintf(g.stderr, "ingest of %d documents...\n", n)
+	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Now()
+	for i := 0; i < n; i += 500 {
+		batch := make([]warehouse.Document, 0, 500)
+		for j := i; j < min(i+500, n); j++ {
+			batch = append(batch, benchDoc(rng, "ingest", j))
+		}
+		if _, err := store.Upsert(ctx, batch); err != nil {
+			return res, err
+		}
+	}
+	if err := waitFor(ctx, 10*time.Minute, func() bool { return count("ingest-") >= n }); err != nil {
+		return res, fmt.Errorf("ingest: %d of %d searchable: %w", count("ingest-"), n, err)
+	}
+	res.IngestRate = float64(n) / time.Since(start).Seconds()
+
+	fmt.Fprintf(g.stderr, "freshness at %d docs/s...\n", rate)
+	every := time.Second / time.Duration(max(rate, 1))
+	tick := time.NewTicker(every)
+	for i := range freshN {
+		<-tick.C
+		if _, err := store.Upsert(ctx, []warehouse.Document{benchDoc(rng, "fresh", i)}); err != nil {
+			tick.Stop()
+			return res, err
+		}
+	}
+	tick.Stop()
+	if err := waitFor(ctx, 5*time.Minute, func() bool { return count("fresh-") >= freshN }); err != nil {
+		return res, fmt.Errorf("freshness: %d of %d searchable: %w", count("fresh-"), freshN, err)
+	}
+	var lat []time.Duration
+	mu.Lock()
+	for id, d := range latency {
+		if strings.HasPrefix(id, "fresh-") {
+			lat = append(lat, d)
+		}
+	}
+	mu.Unlock()
+	res.FreshnessP50 = percentile(lat, .50).Round(100 * time.Microsecond).String()
+	res.FreshnessP90 = percentile(lat, .90).Round(100 * time.Microsecond).String()
+	res.FreshnessP99 = percentile(lat, .99).Round(100 * time.Microsecond).String()
+	return res, nil
+}
+
+// benchPublish is the async publish rate of n 4 KB messages.
+func benchPublish(ctx context.Context, js jetstream.JetStream, n int) (float64, error) {
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "BENCH", Subjects: []string{"bench.>"},
+		MaxBytes: 1 << 30, Storage: jetstream.FileStorage}); err != nil {
+		return 0, err
+	}
+	data := make([]byte, 4096)
+	start := time.Now()
+	for range n {
+		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: "bench.publish", Data: data}); err != nil {
+			return 0, err
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return float64(n) / time.Since(start).Seconds(), js.DeleteStream(ctx, "BENCH")
+}
+
+// benchWarehouse is the bulk-write rate of n 4 KB documents alone.
+func benchWarehouse(ctx context.Context, path string, n int) (float64, error) {
+	st, err := warehouse.OpenSQLite(ctx, path)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	docs := make([]warehouse.Document, n)
+	for i := range docs {
+		docs[i] = benchDoc(rng, "alone", i)
+	}
+	start := time.Now()
+	for i := 0; i < n; i += 1000 {
+		if _, err := st.Upsert(ctx, docs[i:min(i+1000, n)]); err != nil {
+			return 0, err
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+var benchWords = strings.Fields(`stream consumer message queue durable replica cluster shard index vector
+embedding chunk token search query answer author article post repository crawl fetch extract page text
+latency throughput freshness revision checkpoint snapshot change event feature pipeline model server
+client request response retry backoff delivery acknowledge redelivery dead letter window dedup time`)
+
+// benchDoc is a generated document of about 4 KB.
+func benchDoc(rng *rand.Rand, prefix string, i int) warehouse.Document {
+	var b strings.Builder
+	for b.Len() < 4000 {
+		for w := 0; w < 12 && b.Len() < 4000; w++ {
+			b.WriteString(benchWords[rng.IntN(len(benchWords))])
+			b.WriteByte(' ')
+		}
+		b.WriteString(". ")
+		if rng.IntN(6) == 0 {
+			b.WriteString("\n\n")
+		}
+	}
+	return warehouse.Document{ID: fmt.Sprintf("%s-%d", prefix, i), Collection: warehouse.Articles, Author: "Bench Author",
+		Platform: "bench", Title: fmt.Sprintf("Generated %s %d", prefix, i), Content: b.String()}
+}
+
+func waitFor(ctx context.Context, limit time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return context.DeadlineExceeded
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[min(int(p*float64(len(s))), len(s)-1)]
+}

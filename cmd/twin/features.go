@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/twin-llm/twin/consumers/embedder"
+	"github.com/twin-llm/twin/consumers/featurizer"
+	"github.com/twin-llm/twin/internal/embed"
+	"github.com/twin-llm/twin/internal/retrieval"
+	"github.com/twin-llm/twin/internal/tokenizer"
+	"github.com/twin-llm/twin/internal/vectors"
+	"github.com/twin-llm/twin/internal/vectors/embedded"
+	"github.com/twin-llm/twin/internal/vectors/qdrant"
+	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/producers/cdc"
+	"github.com/twin-llm/twin/streams"
+)
+
+// featureFlags configure the feature pipeline: CDC, models, vector store.
+type featureFlags struct {
+	cdcMode          string
+	qdrant           string
+	qdrantAPIKey     string
+	qdrantTLS        bool
+	qdrantCollection string
+	embedModel       string
+	embedURL         string
+	embedAPIKey      string
+	embedName        string
+	embedDim         int
+	sagemakerRegion  string
+}
+
+// features are the shared pieces of the feature pipeline, opened once per
+// process on first use.
+type features struct {
+	once    sync.Once
+	err     error
+	store   vectors.Store
+	dense   embed.Dense
+	sparse  embed.Sparse
+	search  *retrieval.Searcher
+	tok     *tokenizer.Tokenizer
+	tokOnce sync.Once
+	tokErr  error
+}
+
+// vectorsAndModels opens the vector store and the embedding models.
+func (s *system) vectorsAndModels(ctx context.Context) (*retrieval.Searcher, error) {
+	f := &s.feat
+	f.once.Do(func() {
+		ff := s.flags.features
+		f.sparse = embed.NewBM25()
+		switch ff.embedModel {
+		case "", "hashed":
+			f.dense = embed.NewHashed(ff.embedDim)
+		default:
+			dense, err := remoteModel(ff)
+			if err != nil {
+				f.err = err
+				return
+			}
+			f.dense = dense
+		}
+		if ff.qdrant != "" {
+			host, port, err := net.SplitHostPort(ff.qdrant)
+			if err != nil {
+				f.err = fmt.Errorf("--qdrant %q: want host:port: %w", ff.qdrant, err)
+				return
+			}
+			p, _ := strconv.Atoi(port)
+			st, err := qdrant.Open(ctx, qdrant.Config{Host: host, Port: p, APIKey: ff.qdrantAPIKey, UseTLS: ff.qdrantTLS,
+				Collection: ff.qdrantCollection, Dim: f.dense.Dim()})
+			if err != nil {
+				f.err = fmt.Errorf("open Qdrant at %s: %w", ff.qdrant, err)
+				return
+			}
+			f.store = st
+		} else {
+			st, err := embedded.Open(filepath.Join(s.g.data, "vectors"), f.dense.Dim())
+			if err != nil {
+				f.err = fmt.Errorf("open the embedded vector store: %w", err)
+				return
+			}
+			f.store = st
+		}
+		f.search = &retrieval.Searcher{Dense: f.dense, Sparse: f.sparse, Store: f.store}
+	})
+	return f.search, f.err
+}
+
+func (s *system) tokenizer() (*tokenizer.Tokenizer, error) {
+	f := &s.feat
+	f.tokOnce.Do(func() { f.tok, f.tokErr = tokenizer.New() })
+	return f.tok, f.tokErr
+}
+
+func runCDC(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
+	store, err := s.warehouse(ctx)
+	if err != nil {
+		return err
+	}
+	mode := s.flags.features.cdcMode
+	mongo, isMongo := store.(*warehouse.MongoStore)
+	if mode == "" || mode == "auto" {
+		mode = "tail"
+		if isMongo && isReplicaSet(ctx, mongo) {
+			mode = "changestream"
+		}
+	}
+	log = log.With().Str("mode", mode).Logger()
+	switch mode {
+	case "tail":
+		cp, err := cdc.OpenCheckpoint(ctx, s.js, "tail")
+		if err != nil {
+			return err
+		}
+		var cfg cdc.TailConfig
+		if isMongo {
+			cfg.GapGrace = 30 * time.Second // several writers may commit out of order
+		}
+		ready()
+		return cdc.NewTail(store, s.pub, cp, cfg, log).Run(ctx)
+	case "changestream":
+		if !isMongo {
+			return fmt.Errorf("--cdc-mode changestream needs the MongoDB warehouse (--mongo)")
+		}
+		cp, err := cdc.OpenCheckpoint(ctx, s.js, "changestream")
+		if err != nil {
+			return err
+		}
+		ready()
+		return cdc.NewWatcher(cdc.MongoOpener(mongo.Database()), store, s.pub, cp, log).Run(ctx)
+	}
+	return fmt.Errorf("--cdc-mode %q: want auto, changestream or tail", mode)
+}
+
+func runFeaturizer(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
+	store, err := s.warehouse(ctx)
+	if err != nil {
+		return err
+	}
+	tok, err := s.tokenizer()
+	if err != nil {
+		return err
+	}
+	f := featurizer.New(featurizer.Config{Tokenizer: tok, Publisher: s.pub, Store: store})
+	ready()
+	return s.runtime.Run(ctx, "featurizer", f.Handler(), streams.Workers(8), streams.PullBatch(256))
+}
+
+func runEmbedder(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
+	search, err := s.vectorsAndModels(ctx)
+	if err != nil {
+		return err
+	}
+	revs, err := embedder.OpenKVRevisions(ctx, s.js)
+	if err != nil {
+		return err
+	}
+	e := embedder.New(embedder.Config{Dense: search.Dense, Sparse: search.Sparse, Store: search.Store,
+		Publisher: s.pub, Revisions: revs, Registerer: s.reg})
+	ready()
+	return s.runtime.RunBatch(ctx, "embedder", e, streams.Workers(1), streams.PullBatch(512), streams.Batch(256, 10*time.Millisecond))
+}
+
+// isReplicaSet asks the server's hello whether it is a replica set, the
+// only kind with change streams.
+func isReplicaSet(ctx context.Context, m *warehouse.MongoStore) bool {
+	var hello struct {
+		SetName string `bson:"setName"`
+	}
+	err := m.Database().RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello)
+	return err == nil && hello.SetName != ""
+}
+
+// remoteModel is the dense model of an embedding server.
+func remoteModel(ff featureFlags) (embed.Dense, error) {
+	switch ff.embedModel {
+	case "openai":
+		if ff.embedURL == "" || ff.embedName == "" {
+			return nil, fmt.Errorf("--embed-model openai needs --embed-url and --embed-name")
+		}
+		m, err := embed.NewOpenAI(embed.OpenAIConfig{BaseURL: ff.embedURL, APIKey: ff.embedAPIKey, Model: ff.embedName, Dim: ff.embedDim})
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
+	case "sagemaker":
+		if ff.embedName == "" {
+			return nil, fmt.Errorf("--embed-model sagemaker needs --embed-name (the endpoint name)")
+		}
+		m, err := embed.NewSageMaker(embed.SageMakerConfig{Endpoint: ff.embedName, Region: ff.sagemakerRegion, Dim: ff.embedDim})
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	return nil, fmt.Errorf("--embed-model %q: want hashed, openai or sagemaker", ff.embedModel)
+}

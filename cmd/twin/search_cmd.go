@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/twin-llm/twin/internal/retrieval"
+)
+
+func newSearchCmd(g *globals) *cobra.Command {
+	var author string
+	var k int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "search QUERY",
+		Short: "Search the twin's knowledge: hybrid dense and BM25 retrieval",
+		Long: `Search the chunks of every document in the vector store, through the gateway (--server):
+the query is embedded with the same dense model and BM25 weighting as the chunks, both
+rankings are fused by reciprocal rank, and --author keeps one author's chunks.`,
+		Example: `  twin search "how do I run a SQL query against a CSV file" --author "Simon Willison" -k 5`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{"q": {strings.Join(args, " ")}, "k": {strconv.Itoa(k)}}
+			if author != "" {
+				q.Set("author", author)
+			}
+			var res struct {
+				Hits []retrieval.Hit `json:"hits"`
+			}
+			if err := g.getJSON(cmd.Context(), "/v1/search?"+q.Encode(), &res); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(g, res)
+			}
+			if len(res.Hits) == 0 {
+				fmt.Fprintln(g.stdout, "no results")
+				return nil
+			}
+			for i, h := range res.Hits {
+				fmt.Fprintf(g.stdout, "%d. %s  (%.4f, %s, chunk %d)\n   %s\n   %s\n\n", i+1, h.Title, h.Score, h.Author, h.ChunkIndex, h.Link, oneLine(h.Text, 200))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&author, "author", "", "only this author's chunks")
+	cmd.Flags().IntVarP(&k, "k", "k", 10, "results wanted (at most 100)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"hits":[...]}`)
+	return cmd
+}

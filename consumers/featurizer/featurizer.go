@@ -1,0 +1,124 @@
+package featurizer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/twin-llm/twin/internal/tokenizer"
+	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/schemas"
+	"github.com/twin-llm/twin/streams"
+)
+
+// Getter reads a document the CDC event did not carry.
+type Getter interface {
+	Get(ctx context.Context, collection, id string) (warehouse.Document, error)
+}
+
+// Featurizer is the consumer: a warehouse change in, an embed job out.
+type Featurizer struct {
+	tok    *tokenizer.Tokenizer
+	pub    *streams.Publisher
+	store  Getter // may be nil: then events without a document are deletes
+	clean  CleanOptions
+	params map[string]ChunkParams
+}
+
+// Config assembles a featurizer.
+type Config struct {
+	Tokenizer *tokenizer.Tokenizer
+	Publisher *streams.Publisher
+	Store     Getter
+	Clean     CleanOptions
+	// Params overrides the chunking of a category (DefaultParams otherwise).
+	Params map[string]ChunkParams
+}
+
+// New returns a featurizer.
+func New(cfg Config) *Featurizer {
+	params := map[string]ChunkParams{}
+	for _, c := range warehouse.Collections() {
+		params[c] = DefaultParams(c)
+	}
+	for c, p := range cfg.Params {
+		params[c] = p
+	}
+	return &Featurizer{tok: cfg.Tokenizer, pub: cfg.Publisher, store: cfg.Store, clean: cfg.Clean, params: params}
+}
+
+// Handler is the featurizer as a streams handler.
+func (f *Featurizer) Handler() streams.Handler {
+	return streams.Decoded(func(ctx context.Context, m *streams.Msg, ev *schemas.CDCEvent) error {
+		return f.Handle(ctx, ev)
+	})
+}
+
+// Handle turns one change into one embed job: the document's new chunks,
+// replacing all it had, or the removal of every chunk.
+func (f *Featurizer) Handle(ctx context.Context, ev *schemas.CDCEvent) error {
+	doc, deleted, err := f.document(ctx, ev)
+	if err != nil {
+		return err
+	}
+	origin := ev.ChangedAt
+	job := &schemas.EmbedJob{DocumentID: ev.DocumentID, Op: schemas.OpDelete, Revision: ev.Revision, OriginTime: origin}
+	if !deleted {
+		p, ok := f.params[doc.Collection]
+		if !ok {
+			return streams.Permanent(fmt.Errorf("no chunking for collection %q", doc.Collection))
+		}
+		text := Clean(doc.Content, doc.Collection, f.clean)
+		chunks := ChunkText(text, f.tok, p)
+		job.Op = schemas.OpUpsert
+		job.Revision = max(job.Revision, doc.Revision)
+		job.AuthorID, job.Author, job.Category = doc.AuthorID, doc.Author, doc.Collection
+		job.Platform, job.Link, job.Title = doc.Platform, doc.Link, doc.Title
+		job.Chunking = p.Chunking()
+		job.Chunks = make([]schemas.Chunk, len(chunks))
+		for i, c := range chunks {
+			job.Chunks[i] = schemas.Chunk{Index: c.Index, Text: c.Text, Tokens: c.Tokens}
+		}
+	}
+	op := job.Op
+	_, err = f.pub.Publish(ctx, streams.Out{
+		Subject: schemas.SubjectEmbedJobs,
+		MsgID:   fmt.Sprintf("embed:%s:%d:%s", ev.DocumentID, job.Revision, op),
+		Body:    job,
+	})
+	return err
+}
+
+// document is the document an event is about, from the event or else the
+// warehouse; deleted when it is a tombstone or gone.
+func (f *Featurizer) document(ctx context.Context, ev *schemas.CDCEvent) (warehouse.Document, bool, error) {
+	if ev.Op == schemas.OpDelete {
+		return warehouse.Document{}, true, nil
+	}
+	var doc warehouse.Document
+	if len(ev.Document) > 0 {
+		if err := json.Unmarshal(ev.Document, &doc); err != nil {
+			return doc, false, streams.Permanent(fmt.Errorf("CDC document: %w", err))
+		}
+	} else {
+		if f.store == nil {
+			return doc, true, nil
+		}
+		var err error
+		doc, err = f.store.Get(ctx, ev.Collection, ev.DocumentID)
+		if errors.Is(err, warehouse.ErrNotFound) {
+			return doc, true, nil
+		}
+		if err != nil {
+			return doc, false, err
+		}
+	}
+	if doc.Collection == "" {
+		doc.Collection = ev.Collection
+	}
+	if doc.ID == "" {
+		doc.ID = ev.DocumentID
+	}
+	return doc, doc.Deleted, nil
+}

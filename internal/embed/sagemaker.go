@@ -1,0 +1,181 @@
+package embed
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
+)
+
+// SageMakerConfig points the SageMaker client at a real-time endpoint
+// that serves a sentence-embedding model in the Hugging Face
+// feature-extraction format, as the Text Embeddings Inference (TEI)
+// container and the Hugging Face inference toolkit do: the request body is
+// {"inputs": ["text", ...]} and the response is one pooled vector per text,
+// [[0.1, ...], ...]. Token-level output ([[[...]]], one vector per token)
+// is not pooled here: deploy the model with pooling (TEI always pools).
+type SageMakerConfig struct {
+	// Endpoint is the SageMaker endpoint name. Required.
+	Endpoint string
+	// Region is the endpoint's AWS region; empty: the AWS configuration's
+	// (AWS_REGION, the shared config file).
+	Region string
+	// Dim is the dimension of the model's vectors. Required, as for
+	// OpenAIConfig.Dim.
+	Dim int
+	// TargetVariant and InferenceComponent route the request within the
+	// endpoint (X-Amzn-SageMaker-Target-Variant and
+	// X-Amzn-SageMaker-Inference-Component); both optional.
+	TargetVariant      string
+	InferenceComponent string
+	// Truncate sends "truncate": true, asking TEI to cut texts longer than
+	// the model's maximum instead of failing the whole batch.
+	Truncate bool
+	// MaxBatch bounds the texts sent in one invocation; default 32. A
+	// SageMaker request body is at most 6 MB.
+	MaxBatch int
+	// MaxAttempts is how many times the SDK tries a request (throttling,
+	// 5xx and connection errors are retried with jittered backoff);
+	// default 3.
+	MaxAttempts int
+	// Timeout bounds one Embed batch, retries included; default 60s
+	// (SageMaker itself gives a model 60 s to answer).
+	Timeout time.Duration
+	// AWS is the SDK configuration (credentials, region, HTTP client);
+	// nil: the default chain (environment, shared files, SSO, IMDS or the
+	// task role), loaded by NewSageMaker.
+	AWS *aws.Config
+	// BaseEndpoint replaces the SageMaker runtime URL (a VPC endpoint, or a
+	// test server).
+	BaseEndpoint string
+}
+
+// SageMaker is a Dense model served by a SageMaker real-time endpoint,
+// called with aws-sdk-go-v2's InvokeEndpoint (SigV4-signed). It is safe for
+// concurrent use.
+type SageMaker struct {
+	cfg    SageMakerConfig
+	client *sagemakerruntime.Client
+}
+
+// NewSageMaker returns the client for cfg. It fails with ErrConfig when a
+// required field is missing, or when cfg.AWS is nil and the default AWS
+// configuration cannot be loaded (credentials themselves are resolved, and
+// checked, on the first call).
+func NewSageMaker(cfg SageMakerConfig) (*SageMaker, error) {
+	switch {
+	case cfg.Endpoint == "":
+		return nil, fmt.Errorf("%w: SageMaker embeddings need an endpoint name", ErrConfig)
+	case cfg.Dim <= 0:
+		return nil, fmt.Errorf("%w: SageMaker embeddings need the model's dimension", ErrConfig)
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 32
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 3
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = time.Minute
+	}
+	var awsCfg aws.Config
+	if cfg.AWS != nil {
+		awsCfg = cfg.AWS.Copy()
+	} else {
+		var opts []func(*config.LoadOptions) error
+		if cfg.Region != "" {
+			opts = append(opts, config.WithRegion(cfg.Region))
+		}
+		// Loading reads environment variables and files only; nothing
+		// here waits on the network, so no caller context is needed.
+		loaded, err := config.LoadDefaultConfig(context.Background(), opts...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: load the AWS configuration: %w", ErrConfig, err)
+		}
+		awsCfg = loaded
+	}
+	client := sagemakerruntime.NewFromConfig(awsCfg, func(o *sagemakerruntime.Options) {
+		if cfg.Region != "" {
+			o.Region = cfg.Region
+		}
+		if cfg.BaseEndpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.BaseEndpoint)
+		}
+		o.RetryMaxAttempts = cfg.MaxAttempts
+	})
+	return &SageMaker{cfg: cfg, client: client}, nil
+}
+
+// Dim is the configured dimension.
+func (m *SageMaker) Dim() int { return m.cfg.Dim }
+
+// Model names the endpoint (and variant or component) and the dimension.
+func (m *SageMaker) Model() string {
+	name := m.cfg.Endpoint
+	if m.cfg.InferenceComponent != "" {
+		name += "/" + m.cfg.InferenceComponent
+	} else if m.cfg.TargetVariant != "" {
+		name += "/" + m.cfg.TargetVariant
+	}
+	return fmt.Sprintf("sagemaker/%s/dim%d", name, m.cfg.Dim)
+}
+
+// Embed invokes the endpoint with batches of at most MaxBatch texts and
+// returns their vectors, scaled to unit length, in order. Texts that are
+// empty or only spaces are not sent and get the zero vector.
+func (m *SageMaker) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	return embedInBatches(ctx, texts, m.cfg.Dim, m.cfg.MaxBatch, m.invoke)
+}
+
+// sageMakerRequest is the feature-extraction request body.
+type sageMakerRequest struct {
+	Inputs   []string `json:"inputs"`
+	Truncate bool     `json:"truncate,omitempty"`
+}
+
+func (m *SageMaker) invoke(ctx context.Context, texts []string) ([][]float32, error) {
+	body, err := json.Marshal(sageMakerRequest{Inputs: texts, Truncate: m.cfg.Truncate})
+	if err != nil {
+		return nil, fmt.Errorf("encode the SageMaker request: %w", err)
+	}
+	in := &sagemakerruntime.InvokeEndpointInput{
+		EndpointName: aws.String(m.cfg.Endpoint),
+		Body:         body,
+		ContentType:  aws.String("application/json"),
+		Accept:       aws.String("application/json"),
+	}
+	if m.cfg.TargetVariant != "" {
+		in.TargetVariant = aws.String(m.cfg.TargetVariant)
+	}
+	if m.cfg.InferenceComponent != "" {
+		in.InferenceComponentName = aws.String(m.cfg.InferenceComponent)
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
+	defer cancel()
+	res, err := m.client.InvokeEndpoint(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("embed %d texts with SageMaker endpoint %s: %w", len(texts), m.cfg.Endpoint, err)
+	}
+	var raw [][]float64
+	if err := json.Unmarshal(res.Body, &raw); err != nil {
+		return nil, fmt.Errorf("%w: SageMaker endpoint %s did not return one vector per text ([[...], ...]): %w",
+			ErrResponse, m.cfg.Endpoint, err)
+	}
+	if len(raw) != len(texts) {
+		return nil, fmt.Errorf("%w: %d vectors for %d texts from SageMaker endpoint %s", ErrResponse, len(raw), len(texts), m.cfg.Endpoint)
+	}
+	out := make([][]float32, len(raw))
+	for i, v := range raw {
+		if len(v) != m.cfg.Dim {
+			return nil, fmt.Errorf("%w: SageMaker endpoint %s returned %d dimensions, configured %d", ErrDimension, m.cfg.Endpoint, len(v), m.cfg.Dim)
+		}
+		if out[i], err = toUnit(v); err != nil {
+			return nil, fmt.Errorf("%w: vector %d from SageMaker endpoint %s is not finite", err, i, m.cfg.Endpoint)
+		}
+	}
+	return out, nil
+}
