@@ -76,33 +76,38 @@ func (g *Gateway) listDocs(w http.ResponseWriter, r *http.Request) {
 // getDoc answers GET /v1/docs/{id}: the whole document, from whichever
 // collection holds it.
 func (g *Gateway) getDoc(w http.ResponseWriter, r *http.Request) {
-	if g.cfg.Store == nil {
-		httpserver.WriteError(w, http.StatusServiceUnavailable, "the warehouse is not available on this gateway")
-		return
-	}
-	id := r.PathValue("id")
-	for _, coll := range warehouse.Collections() {
-		d, err := g.cfg.Store.Get(r.Context(), coll, id)
-		if errors.Is(err, warehouse.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			httpserver.WriteError(w, http.StatusServiceUnavailable, "warehouse: "+err.Error())
-			return
-		}
+	d, ok := g.findDoc(w, r)
+	if ok {
 		httpserver.WriteJSON(w, http.StatusOK, d)
-		return
 	}
-	httpserver.WriteError(w, http.StatusNotFound, "no document with id "+strconv.Quote(id))
 }
 
 // deleteDoc answers DELETE /v1/docs/{id}: the document becomes a tombstone
 // with a new revision, and the change removes its chunks from the vector
 // store like any other change.
 func (g *Gateway) deleteDoc(w http.ResponseWriter, r *http.Request) {
+	d, ok := g.findDoc(w, r)
+	if !ok {
+		return
+	}
+	if d.Deleted {
+		httpserver.WriteError(w, http.StatusNotFound, "document "+strconv.Quote(d.ID)+" is already deleted")
+		return
+	}
+	res, err := g.cfg.Store.Delete(r.Context(), d.Collection, d.ID)
+	if err != nil {
+		httpserver.WriteError(w, http.StatusServiceUnavailable, "warehouse: "+err.Error())
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"id": d.ID, "revision": res.Revision, "deleted": true})
+}
+
+// findDoc looks the path's {id} up in every collection, answering the
+// request itself when it cannot.
+func (g *Gateway) findDoc(w http.ResponseWriter, r *http.Request) (warehouse.Document, bool) {
 	if g.cfg.Store == nil {
 		httpserver.WriteError(w, http.StatusServiceUnavailable, "the warehouse is not available on this gateway")
-		return
+		return warehouse.Document{}, false
 	}
 	id := r.PathValue("id")
 	for _, coll := range warehouse.Collections() {
@@ -112,18 +117,10 @@ func (g *Gateway) deleteDoc(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			httpserver.WriteError(w, http.StatusServiceUnavailable, "warehouse: "+err.Error())
-			return
+			return d, false
 		}
-		if d.Deleted {
-			break
-		}
-		res, err := g.cfg.Store.Delete(r.Context(), coll, id)
-		if err != nil {
-			httpserver.WriteError(w, http.StatusServiceUnavailable, "warehouse: "+err.Error())
-			return
-		}
-		httpserver.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "revision": res.Revision, "deleted": true})
-		return
+		return d, true
 	}
 	httpserver.WriteError(w, http.StatusNotFound, "no document with id "+strconv.Quote(id))
+	return warehouse.Document{}, false
 }

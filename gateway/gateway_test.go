@@ -1,38 +1,24 @@
 package gateway
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/twin-llm/twin/internal/httpserver"
 	"github.com/twin-llm/twin/producers/crawl"
 	"github.com/twin-llm/twin/streams"
+	"github.com/twin-llm/twin/streams/streamstest"
 )
 
 // FuzzCrawlBody sends arbitrary bodies to POST /v1/crawl on a real stack:
 // the answer is always a 202 or a 4xx with a JSON error, never a 5xx or a
 // panic.
 func FuzzCrawlBody(f *testing.F) {
-	srv, err := streams.StartServer(streams.ServerConfig{DataDir: f.TempDir(), MaxMemory: 64 << 20, MaxStore: 1 << 30, Log: zerolog.Nop()})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect()
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	if err := streams.DefaultTopology().FitStore(900<<20).Apply(context.Background(), js); err != nil {
-		f.Fatal(err)
-	}
+	js := streamstest.Start(f)
 	hs := httpserver.New(nil, zerolog.Nop())
 	New(Config{JS: js, Log: zerolog.Nop(), Crawl: crawl.NewPublisher(streams.NewPublisher(js), false)}).Register(hs)
 	handler := hs.Handler()

@@ -29,6 +29,7 @@ import (
 	"github.com/twin-llm/twin/internal/warehouse/ferrettest"
 	"github.com/twin-llm/twin/producers/crawl"
 	"github.com/twin-llm/twin/streams"
+	"github.com/twin-llm/twin/streams/streamstest"
 )
 
 // stack is the crawl path on real parts: an embedded JetStream server with
@@ -85,21 +86,8 @@ var crawlOpts = crawl.Options{Author: "Ann Example", Source: "test"}
 
 func newStackB(t testing.TB, o stackOptions) *stack {
 	t.Helper()
-	srv, err := streams.StartServer(streams.ServerConfig{DataDir: t.TempDir(), MaxMemory: 64 << 20, MaxStore: 1 << 30, Log: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
+	js := streamstest.Start(t)
 	topo := streams.DefaultTopology().FitStore(900 << 20)
-	if err := topo.Apply(context.Background(), js); err != nil {
-		t.Fatal(err)
-	}
 	if o.store == nil {
 		o.store = sqliteStore
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
+	"github.com/twin-llm/twin/streams/streamstest"
 )
 
 type env struct {
@@ -26,20 +27,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	srv, err := streams.StartServer(streams.ServerConfig{DataDir: t.TempDir(), MaxMemory: 64 << 20, MaxStore: 1 << 30, Log: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
-	if err := streams.DefaultTopology().FitStore(900<<20).Apply(context.Background(), js); err != nil {
-		t.Fatal(err)
-	}
+	js := streamstest.Start(t)
 	return &env{js: js, pub: streams.NewPublisher(js)}
 }
 
