@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	}
 	var docs, rate, freshDocs int
 	var asJSON bool
+	var cpuProfile string
 	ingest := &cobra.Command{
 		Use:   "ingest",
 		Short: "Ingest rate from write to searchable, freshness, and the ceilings beside them",
@@ -41,6 +43,17 @@ func newBenchCmd(g *globals) *cobra.Command {
     from its write (Twin-Origin-Time) to its index event: p50, p90, p99.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			res, err := benchIngest(cmd.Context(), g, docs, rate, freshDocs)
 			if err != nil {
 				return err
@@ -61,6 +74,7 @@ freshness at %d docs/s             p50 %s  p90 %s  p99 %s
 	ingest.Flags().IntVar(&rate, "rate", 200, "documents per second for the freshness run")
 	ingest.Flags().IntVar(&freshDocs, "freshness-docs", 1000, "documents of the freshness run")
 	ingest.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	ingest.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	cmd.AddCommand(ingest)
 	return cmd
 }
@@ -86,7 +100,7 @@ func benchIngest(ctx context.Context, g *globals, n, rate, freshN int) (benchRes
 	bg.data, bg.nats = dir, ""
 	bg.log = zerolog.Nop()
 	s, err := start(ctx, &bg, serveFlags{http: "off", natsListen: "off", maxMemory: 1 << 30, maxStore: 12 << 30, replicas: 1,
-		features: featureFlags{embedDim: 384, cdcMode: "tail"}})
+		features: featureFlags{cdcMode: "tail"}})
 	if err != nil {
 		return res, err
 	}

@@ -38,6 +38,7 @@ type featureFlags struct {
 	embedName        string
 	embedDim         int
 	sagemakerRegion  string
+	searchMode       string
 }
 
 // features are the shared pieces of the feature pipeline, opened once per
@@ -93,7 +94,15 @@ func (s *system) vectorsAndModels(ctx context.Context) (*retrieval.Searcher, err
 			}
 			f.store = st
 		}
-		f.search = &retrieval.Searcher{Dense: f.dense, Sparse: f.sparse, Store: f.store}
+		mode := ff.searchMode
+		if mode == "" || mode == "auto" {
+			mode = retrieval.DefaultMode(f.dense)
+		}
+		if mode != retrieval.Hybrid && mode != retrieval.Sparse && mode != retrieval.Dense {
+			f.err = fmt.Errorf("--search-mode %q: want auto, hybrid, sparse or dense", ff.searchMode)
+			return
+		}
+		f.search = &retrieval.Searcher{Dense: f.dense, Sparse: f.sparse, Store: f.store, Mode: mode}
 	})
 	return f.search, f.err
 }

@@ -37,7 +37,8 @@ func addServeFlags(cmd *cobra.Command, f *serveFlags) {
 	fl.StringVar(&ff.embedURL, "embed-url", "", "base URL of the OpenAI-compatible embedding server (e.g. http://tei:8080/v1)")
 	fl.StringVar(&ff.embedAPIKey, "embed-api-key", "", "API key of the embedding server")
 	fl.StringVar(&ff.embedName, "embed-name", "", "model name (openai) or endpoint name (sagemaker)")
-	fl.IntVar(&ff.embedDim, "embed-dim", 384, "dense dimension")
+	fl.IntVar(&ff.embedDim, "embed-dim", 0, "dense dimension (hashed: 1024 by default; openai and sagemaker: required)")
+	fl.StringVar(&ff.searchMode, "search-mode", "auto", "hybrid (dense and BM25 fused), sparse (BM25) or dense; auto: sparse with the hashed model, hybrid with a real one")
 	fl.StringVar(&ff.sagemakerRegion, "sagemaker-region", "", "AWS region of the SageMaker endpoint (default: the AWS configuration's)")
 }
 

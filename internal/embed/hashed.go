@@ -162,6 +162,10 @@ func (h *Hashed) embed(text string) []float32 {
 		clear(s.families[i])
 	}
 	h.features(s, text)
+	// Drop the references into text, so the pool does not keep it alive.
+	clear(s.toks)
+	clear(s.distinct)
+	clear(s.index)
 
 	out := make([]float32, h.dim)
 	weights := [3]float64{h.cfg.wordW, h.cfg.ngW, h.cfg.bigramW}

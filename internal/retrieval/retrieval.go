@@ -28,11 +28,32 @@ type Hit struct {
 	ChunkIndex int     `json:"chunk_index"`
 }
 
+// Modes of search.
+const (
+	Hybrid = "hybrid" // dense and sparse candidates fused by reciprocal rank
+	Sparse = "sparse" // BM25 alone
+	Dense  = "dense"  // the dense model alone
+)
+
 // Searcher runs searches.
 type Searcher struct {
 	Dense  embed.Dense
 	Sparse embed.Sparse
 	Store  vectors.Store
+	// Mode is Hybrid (the default), Sparse or Dense. Fusion pays only when
+	// both sides are good: with the embedded hashed model, which is
+	// lexical and weaker than BM25, it is better left out (see
+	// docs/features.md for the measurements).
+	Mode string
+}
+
+// DefaultMode is the search mode that suits a dense model: BM25 alone for
+// the embedded hashed features, hybrid for a real encoder.
+func DefaultMode(d embed.Dense) string {
+	if _, ok := d.(*embed.Hashed); ok {
+		return Sparse
+	}
+	return Hybrid
 }
 
 // Request is one search.
@@ -49,8 +70,7 @@ var ErrEmptyQuery = errors.New("empty query")
 // MaxK bounds how many results one search returns.
 const MaxK = 100
 
-// Search runs r as a hybrid search: dense and sparse candidates fused by
-// reciprocal rank.
+// Search runs r in the searcher's mode.
 func (s *Searcher) Search(ctx context.Context, r Request) ([]Hit, error) {
 	q := strings.TrimSpace(r.Query)
 	if q == "" {
@@ -61,11 +81,17 @@ func (s *Searcher) Search(ctx context.Context, r Request) ([]Hit, error) {
 		k = 10
 	}
 	k = min(k, MaxK)
-	dense, err := s.Dense.Embed(ctx, []string{q})
-	if err != nil {
-		return nil, fmt.Errorf("embed query: %w", err)
+	query := vectors.Query{Limit: k}
+	if s.Mode != Sparse {
+		dense, err := s.Dense.Embed(ctx, []string{q})
+		if err != nil {
+			return nil, fmt.Errorf("embed query: %w", err)
+		}
+		query.Dense = dense[0]
 	}
-	query := vectors.Query{Dense: dense[0], Sparse: s.Sparse.Query(q), Limit: k}
+	if s.Mode != Dense {
+		query.Sparse = s.Sparse.Query(q)
+	}
 	if r.Author != "" {
 		query.Filter.AuthorIDs = []string{warehouse.AuthorID(r.Author)}
 	}
