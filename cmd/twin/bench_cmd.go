@@ -65,8 +65,9 @@ func newBenchCmd(g *globals) *cobra.Command {
 warehouse bulk write, 4 KB docs     %8.0f docs/s
 ingest, write to searchable         %8.0f docs/s  (%.2f of the warehouse rate, %.3f of JetStream's)
 freshness at %d docs/s             p50 %s  p90 %s  p99 %s
+handler busy time over the ingest:  %v
 `, res.PublishRate, res.WarehouseRate, res.IngestRate, res.IngestRate/res.WarehouseRate, res.IngestRate/res.PublishRate,
-				rate, res.FreshnessP50, res.FreshnessP90, res.FreshnessP99)
+				rate, res.FreshnessP50, res.FreshnessP90, res.FreshnessP99, res.Stages)
 			return nil
 		},
 	}
@@ -87,6 +88,32 @@ type benchResult struct {
 	FreshnessP50  string  `json:"freshness_p50"`
 	FreshnessP90  string  `json:"freshness_p90"`
 	FreshnessP99  string  `json:"freshness_p99"`
+	// Stages is, per consumer, the share of the ingest's wall time its
+	// handlers were busy: the one near 1 (or over, with several workers)
+	// is the bottleneck.
+	Stages map[string]float64 `json:"stage_busy"`
+}
+
+// stageBusy reads twin_stage_seconds: handler time per stage over wall.
+func stageBusy(s *system, wall time.Duration) map[string]float64 {
+	out := map[string]float64{}
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		return out
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "twin_stage_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "stage" {
+					out[l.GetValue()] = m.GetHistogram().GetSampleSum() / wall.Seconds()
+				}
+			}
+		}
+	}
+	return out
 }
 
 func benchIngest(ctx context.Context, g *globals, n, rate, freshN int) (benchResult, error) {
@@ -180,7 +207,9 @@ func benchIngest(ctx context.Context, g *globals, n, rate, freshN int) (benchRes
 	if err := waitFor(ctx, 10*time.Minute, func() bool { return count("ingest-") >= n }); err != nil {
 		return res, fmt.Errorf("ingest: %d of %d searchable: %w", count("ingest-"), n, err)
 	}
-	res.IngestRate = float64(n) / time.Since(start).Seconds()
+	took := time.Since(start)
+	res.IngestRate = float64(n) / took.Seconds()
+	res.Stages = stageBusy(s, took)
 
 	fmt.Fprintf(g.stderr, "freshness at %d docs/s...\n", rate)
 	every := time.Second / time.Duration(max(rate, 1))

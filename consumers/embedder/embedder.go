@@ -95,11 +95,26 @@ type job struct {
 func (e *Embedder) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
 	errs := make(streams.BatchErrors, len(msgs))
 	var jobs []*job
-	latest := map[string]*job{} // per document, the newest revision in the batch
+	// Decoding (validating every chunk's text) is a good part of the work:
+	// on every core.
+	decoded := make([]*job, len(msgs))
+	var dec errgroup.Group
+	dec.SetLimit(runtime.GOMAXPROCS(0))
 	for i, m := range msgs {
-		j := &job{i: i}
-		if err := schemas.Decode(m.Data, &j.body); err != nil {
-			errs[i] = err
+		dec.Go(func() error {
+			j := &job{i: i}
+			if err := schemas.Decode(m.Data, &j.body); err != nil {
+				errs[i] = err
+				return nil
+			}
+			decoded[i] = j
+			return nil
+		})
+	}
+	_ = dec.Wait()
+	latest := map[string]*job{} // per document, the newest revision in the batch
+	for _, j := range decoded {
+		if j == nil {
 			continue
 		}
 		if prev, ok := latest[j.body.DocumentID]; ok && prev.body.Revision > j.body.Revision {
@@ -169,7 +184,7 @@ func (e *Embedder) index(ctx context.Context, jobs []*job) error {
 			texts = append(texts, embedText(&j.body, c.Text))
 		}
 	}
-	dense, err := e.embed(ctx, texts)
+	dense, sparse, err := e.embed(ctx, texts)
 	if err != nil {
 		return err
 	}
@@ -183,7 +198,7 @@ func (e *Embedder) index(ctx context.Context, jobs []*job) error {
 			points = append(points, vectors.Point{
 				ID:      j.ids[k],
 				Dense:   dense[n],
-				Sparse:  e.sparse.Document(texts[n]),
+				Sparse:  sparse[n],
 				Payload: payload(&j.body, c, e.dense.Model(), e.sparse.Model()),
 			})
 			n++
@@ -232,12 +247,15 @@ func (e *Embedder) index(ctx context.Context, jobs []*job) error {
 
 // embed runs the dense model over texts in batches of maxBatch, several
 // batches at once (one per core): the embedded model is CPU-bound, and a
-// model server serves parallel requests.
-func (e *Embedder) embed(ctx context.Context, texts []string) ([][]float32, error) {
-	out := make([][]float32, len(texts))
-	size := min(e.maxBatch, max(32, (len(texts)+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0)))
+// model server serves parallel requests. The sparse vectors are computed
+// beside, in the same batches.
+func (e *Embedder) embed(ctx context.Context, texts []string) ([][]float32, []vectors.Sparse, error) {
+	dense := make([][]float32, len(texts))
+	sparse := make([]vectors.Sparse, len(texts))
+	procs := runtime.GOMAXPROCS(0)
+	size := min(e.maxBatch, max(32, (len(texts)+procs-1)/procs))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
+	g.SetLimit(procs)
 	for start := 0; start < len(texts); start += size {
 		end := min(start+size, len(texts))
 		g.Go(func() error {
@@ -248,11 +266,14 @@ func (e *Embedder) embed(ctx context.Context, texts []string) ([][]float32, erro
 			if len(vs) != end-start {
 				return fmt.Errorf("embed: %d vectors for %d texts", len(vs), end-start)
 			}
-			copy(out[start:end], vs)
+			copy(dense[start:end], vs)
+			for i := start; i < end; i++ {
+				sparse[i] = e.sparse.Document(texts[i])
+			}
 			return nil
 		})
 	}
-	return out, g.Wait()
+	return dense, sparse, g.Wait()
 }
 
 // embedText is what a chunk is embedded as: its document's title gives
