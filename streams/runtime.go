@@ -94,7 +94,7 @@ func Heartbeat(d time.Duration) Option {
 func defaultOptions() Options {
 	return Options{
 		Workers:       1,
-		PullBatch:     128,
+		PullBatch:     500, // nats.go's own default; slow consumers set less
 		Heartbeat:     5 * time.Second,
 		BackoffBase:   time.Second,
 		BackoffMax:    time.Minute,
