@@ -66,6 +66,12 @@ const (
 	StreamDLQ          = "DLQ"
 )
 
+// BucketBytes is the store the components' KV buckets (CDC checkpoints,
+// indexed revisions) may reserve beside the streams: JetStream reserves a
+// bucket's MaxBytes like a stream's, so a store sized for the streams alone
+// would refuse the buckets.
+const BucketBytes = 512 * mib
+
 // MaxPayload is the largest message the embedded server accepts. The
 // largest stream limit below (DLQ) stays under it; an external server must
 // allow at least DOCS's MaxMsgSize.

@@ -123,8 +123,8 @@ func start(ctx context.Context, g *globals, f serveFlags) (*system, error) {
 			return nil, err
 		}
 		s.embedded = ns
-		// Leave a little of the store for KV buckets and object stores.
-		s.topo = s.topo.FitStore(int64(f.maxStore) * 9 / 10)
+		// Leave room for the KV buckets, and a little slack.
+		s.topo = s.topo.FitStore(int64(f.maxStore)*9/10 - streams.BucketBytes)
 		if s.nc, err = ns.Connect(s.connOptions()...); err != nil {
 			s.close()
 			return nil, fmt.Errorf("connect to embedded NATS: %w", err)

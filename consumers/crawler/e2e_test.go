@@ -87,7 +87,7 @@ var crawlOpts = crawl.Options{Author: "Ann Example", Source: "test"}
 func newStackB(t testing.TB, o stackOptions) *stack {
 	t.Helper()
 	js := streamstest.Start(t)
-	topo := streams.DefaultTopology().FitStore(900 << 20)
+	topo := streamstest.Topology()
 	if o.store == nil {
 		o.store = sqliteStore
 	}

@@ -31,8 +31,14 @@ func Start(tb testing.TB) jetstream.JetStream {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := streams.DefaultTopology().FitStore(900<<20).Apply(context.Background(), js); err != nil {
+	if err := Topology().Apply(context.Background(), js); err != nil {
 		tb.Fatal(err)
 	}
 	return js
+}
+
+// Topology is the twin topology fitted to the test server's store, with
+// room for the KV buckets.
+func Topology() streams.Topology {
+	return streams.DefaultTopology().FitStore(900<<20 - streams.BucketBytes)
 }
