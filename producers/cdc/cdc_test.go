@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -390,4 +391,36 @@ func FuzzChangeEvent(f *testing.F) {
 			t.Fatal("an accepted event without a body")
 		}
 	})
+}
+
+// TestChangeStreamsOnARealReplicaSet needs a MongoDB replica set (FerretDB
+// has no change streams): TWIN_TEST_MONGO=mongodb://host:27017/?replicaSet=rs0.
+func TestChangeStreamsOnARealReplicaSet(t *testing.T) {
+	uri := os.Getenv("TWIN_TEST_MONGO")
+	if uri == "" {
+		t.Skip("TWIN_TEST_MONGO is not set: change streams need a real MongoDB replica set")
+	}
+	e := newEnv(t)
+	ctx := context.Background()
+	store, err := warehouse.OpenMongo(ctx, uri, fmt.Sprintf("twin_cdc_test_%d", time.Now().UnixNano()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		store.Database().Drop(context.Background())
+		store.Close()
+	}()
+	store.Upsert(ctx, []warehouse.Document{doc("before", "written before the watcher")})
+	cp, _ := OpenCheckpoint(ctx, e.js, "changestream")
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); NewWatcher(MongoOpener(store.Database()), store, e.pub, cp, zerolog.Nop()).Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	e.waitEvents(t, 1) // the snapshot
+	store.Upsert(ctx, []warehouse.Document{doc("after", "written while watching")})
+	store.Delete(ctx, warehouse.Articles, "before")
+	evs := e.waitEvents(t, 3)
+	if evs[1].DocumentID != "after" || evs[2].DocumentID != "before" || evs[2].Op != schemas.OpDelete {
+		t.Fatalf("events %+v: want the snapshot, the insert, then the delete", evs)
+	}
 }
