@@ -414,7 +414,10 @@ func TestChangeStreamsOnARealReplicaSet(t *testing.T) {
 	cp, _ := OpenCheckpoint(ctx, e.js, "changestream")
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { defer close(done); NewWatcher(MongoOpener(store.Database()), store, e.pub, cp, zerolog.Nop()).Run(rctx) }()
+	go func() {
+		defer close(done)
+		NewWatcher(MongoOpener(store.Database()), store, e.pub, cp, zerolog.Nop()).Run(rctx)
+	}()
 	defer func() { cancel(); <-done }()
 	e.waitEvents(t, 1) // the snapshot
 	store.Upsert(ctx, []warehouse.Document{doc("after", "written while watching")})
