@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -28,35 +30,68 @@ func (g *globals) connectNATS() (*nats.Conn, jetstream.JetStream, error) {
 
 // getJSON fetches path from the gateway into v.
 func (g *globals) getJSON(ctx context.Context, path string, v any) error {
-	return g.doJSON(ctx, http.MethodGet, path, v)
+	return g.doJSON(ctx, http.MethodGet, path, nil, v)
+}
+
+// postJSON sends body to the gateway and decodes the answer into v.
+func (g *globals) postJSON(ctx context.Context, path string, body, v any) error {
+	return g.doJSON(ctx, http.MethodPost, path, body, v)
 }
 
 // deleteJSON sends DELETE path to the gateway and decodes the answer into v.
 func (g *globals) deleteJSON(ctx context.Context, path string, v any) error {
-	return g.doJSON(ctx, http.MethodDelete, path, v)
+	return g.doJSON(ctx, http.MethodDelete, path, nil, v)
 }
 
-func (g *globals) doJSON(ctx context.Context, method, path string, v any) error {
+// doJSON is one request to the gateway: body (when not nil) as JSON, a 2xx
+// answer decoded into v, anything else an *httpError with the gateway's
+// message. An error answer is decoded into v too: a 400 of POST /v1/crawl
+// still carries the reason of each URL.
+func (g *globals) doJSON(ctx context.Context, method, path string, body, v any) error {
+	var reqBody io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		reqBody = bytes.NewReader(data)
+	}
 	url := strings.TrimRight(g.server, "/") + path
-	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	req, err := http.NewRequestWithContext(ctx, method, url, reqBody)
 	if err != nil {
 		return fmt.Errorf("--server %q: %w", g.server, err)
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Do(req)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		return fmt.Errorf("reach twin at %s (is twin up running? set --server or TWIN_SERVER): %w", g.server, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if resp.StatusCode/100 != 2 {
 		var e struct {
 			Error string `json:"error"`
 		}
-		_ = json.NewDecoder(resp.Body).Decode(&e)
+		_ = json.Unmarshal(raw, &e)
+		if e.Error == "" {
+			e.Error = strings.TrimSpace(string(raw))
+		}
+		_ = json.Unmarshal(raw, v)
 		return fmt.Errorf("%s %s: %w", method, url, &httpError{status: resp.StatusCode, msg: e.Error})
 	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	return nil
+}
+
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.status, http.StatusText(e.status), e.msg)
 }

@@ -71,20 +71,11 @@ is restricted to it.`,
 				return err
 			}
 			fmt.Fprintf(g.stderr, "corpus: %d documents (%d bad lines)\n", sum.published, len(sum.bad))
-			began := time.Now()
-			last := time.Time{}
-			if err := waitStored(ctx, js, sum.lastSeq); err != nil {
+			took, err := g.waitImported(ctx, js, sum)
+			if err != nil {
 				return err
 			}
-			if err := g.waitSearchable(ctx, js, sum.ids, func(n, total int) {
-				if n == total || time.Since(last) > time.Second {
-					last = time.Now()
-					fmt.Fprintf(g.stderr, "\rsearchable %d/%d", n, total)
-				}
-			}); err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stderr, "\nindexed in %s; running %d queries\n", time.Since(began).Round(time.Millisecond), len(qs))
+			fmt.Fprintf(g.stderr, "indexed in %s; running %d queries\n", took.Round(time.Millisecond), len(qs))
 			res, err := g.runQueries(ctx, qs, judged, author, k, concurrency)
 			if err != nil {
 				return err

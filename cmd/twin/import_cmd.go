@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/twin-llm/twin/consumers/crawler"
@@ -79,19 +80,9 @@ skipped. Importing the same file twice stores nothing new.`,
 			if err != nil || !wait {
 				return err
 			}
-			began, last := time.Now(), time.Time{}
-			if err := waitStored(cmd.Context(), js, sum.lastSeq); err != nil {
-				return err
-			}
-			err = g.waitSearchable(cmd.Context(), js, sum.ids, func(n, total int) {
-				if n == total || time.Since(last) > time.Second {
-					last = time.Now()
-					fmt.Fprintf(g.stderr, "\rsearchable %d/%d", n, total)
-				}
-			})
-			fmt.Fprintln(g.stderr)
+			took, err := g.waitImported(cmd.Context(), js, sum)
 			if err == nil {
-				fmt.Fprintf(g.stdout, "%d documents searchable in %s\n", len(sum.ids), time.Since(began).Round(time.Millisecond))
+				fmt.Fprintf(g.stdout, "%d documents searchable in %s\n", len(sum.ids), took.Round(time.Millisecond))
 			}
 			return err
 		},
@@ -100,6 +91,23 @@ skipped. Importing the same file twice stores nothing new.`,
 	cmd.Flags().StringVar(&kind, "kind", schemas.KindArticle, "kind of the documents: article, post or repository")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until every imported document is searchable")
 	return cmd
+}
+
+// waitImported waits until the documents of an import are stored and then
+// searchable, showing progress on stderr, and returns how long it took.
+func (g *globals) waitImported(ctx context.Context, js jetstream.JetStream, sum importSummary) (time.Duration, error) {
+	began, last := time.Now(), time.Time{}
+	if err := waitStored(ctx, js, sum.lastSeq); err != nil {
+		return 0, err
+	}
+	err := g.waitSearchable(ctx, js, sum.ids, func(n, total int) {
+		if n == total || time.Since(last) > time.Second {
+			last = time.Now()
+			fmt.Fprintf(g.stderr, "\rsearchable %d/%d", n, total)
+		}
+	})
+	fmt.Fprintln(g.stderr)
+	return time.Since(began), err
 }
 
 // openImport opens a plain or gzipped file.
