@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -51,13 +52,7 @@ func (g *Gateway) listDocs(w http.ResponseWriter, r *http.Request) {
 		}
 		opts.Limit = n
 	}
-	var docs []warehouse.Document
-	var err error
-	if author := q.Get("author"); author != "" {
-		docs, err = g.cfg.Store.ListByAuthor(r.Context(), warehouse.AuthorID(author), opts)
-	} else {
-		docs, err = g.cfg.Store.List(r.Context(), opts)
-	}
+	docs, err := g.documents(r.Context(), q.Get("author"), opts)
 	if errors.Is(err, warehouse.ErrInvalid) {
 		httpserver.WriteError(w, http.StatusBadRequest, err.Error())
 		return
@@ -123,4 +118,12 @@ func (g *Gateway) findDoc(w http.ResponseWriter, r *http.Request) (warehouse.Doc
 	}
 	httpserver.WriteError(w, http.StatusNotFound, "no document with id "+strconv.Quote(id))
 	return warehouse.Document{}, false
+}
+
+// documents lists the warehouse's documents, or one author's.
+func (g *Gateway) documents(ctx context.Context, author string, opts warehouse.ListOptions) ([]warehouse.Document, error) {
+	if author != "" {
+		return g.cfg.Store.ListByAuthor(ctx, warehouse.AuthorID(author), opts)
+	}
+	return g.cfg.Store.List(ctx, opts)
 }

@@ -30,14 +30,7 @@ func (g *Gateway) reindex(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	opts := warehouse.ListOptions{IncludeDeleted: true}
-	var docs []warehouse.Document
-	var err error
-	if req.Author != "" {
-		docs, err = g.cfg.Store.ListByAuthor(r.Context(), warehouse.AuthorID(req.Author), opts)
-	} else {
-		docs, err = g.cfg.Store.List(r.Context(), opts)
-	}
+	docs, err := g.documents(r.Context(), req.Author, warehouse.ListOptions{IncludeDeleted: true})
 	if err != nil {
 		httpserver.WriteError(w, http.StatusServiceUnavailable, "warehouse: "+err.Error())
 		return

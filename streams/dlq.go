@@ -96,10 +96,7 @@ func (d *DLQ) List(ctx context.Context, consumer string) ([]DeadLetterEntry, err
 	if err != nil {
 		return nil, fmt.Errorf("open DLQ stream: %w", err)
 	}
-	subject := schemas.SubjectDLQAll
-	if consumer != "" {
-		subject = schemas.DLQ(consumer)
-	}
+	subject := dlqSubject(consumer)
 	if n, err := countSubject(ctx, stream, subject); err != nil || n == 0 {
 		return nil, err
 	}
@@ -206,10 +203,7 @@ func (d *DLQ) Purge(ctx context.Context, consumer string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("open DLQ stream: %w", err)
 	}
-	subject := schemas.SubjectDLQAll
-	if consumer != "" {
-		subject = schemas.DLQ(consumer)
-	}
+	subject := dlqSubject(consumer)
 	before, err := countSubject(ctx, stream, subject)
 	if err != nil {
 		return 0, err
@@ -231,4 +225,12 @@ func countSubject(ctx context.Context, stream jetstream.Stream, subject string) 
 		n += c
 	}
 	return n, nil
+}
+
+// dlqSubject is the DLQ subject of consumer, or of every consumer.
+func dlqSubject(consumer string) string {
+	if consumer == "" {
+		return schemas.SubjectDLQAll
+	}
+	return schemas.DLQ(consumer)
 }
