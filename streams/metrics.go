@@ -46,7 +46,3 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	return m
 }
-
-// Stage returns the twin_stage_seconds observer of one named stage, for
-// stages that are not consumers (a rag step, say).
-func (m *Metrics) Stage(name string) prometheus.Observer { return m.stage.WithLabelValues(name) }
