@@ -10,21 +10,28 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
 
+// newMu serializes ferretdb.New, which writes a package-level version
+// record of FerretDB's: parallel tests starting servers would race on it.
+var newMu sync.Mutex
+
 // Start runs FerretDB on a loopback port until the test ends and returns
 // its MongoDB URI.
 func Start(tb testing.TB) string {
 	tb.Helper()
+	newMu.Lock()
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
 		Logger:    logger(),
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + tb.TempDir() + "/",
 	})
+	newMu.Unlock()
 	if err != nil {
 		tb.Fatalf("start FerretDB: %v", err)
 	}
