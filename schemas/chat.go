@@ -103,8 +103,11 @@ type Trace struct {
 	Author    string       `json:"author,omitempty"`
 	Steps     []TraceStep  `json:"steps,omitempty"`
 	Events    []TraceEvent `json:"events,omitempty"`
-	TotalMS   float64      `json:"total_ms,omitempty"`
-	CreatedAt time.Time    `json:"created_at,omitzero"`
+	// FirstTokenMS is the time from the request's arrival at the rag
+	// worker to its first answer token.
+	FirstTokenMS float64   `json:"first_token_ms,omitempty"`
+	TotalMS      float64   `json:"total_ms,omitempty"`
+	CreatedAt    time.Time `json:"created_at,omitzero"`
 }
 
 // Schema returns "trace/v1".

@@ -56,7 +56,7 @@ func fullMessages() []Message {
 				StartedAt: at(9), LatencyMS: 12.5, TokensIn: 100, TokensOut: 20, Model: "twin-7b", Error: "none",
 			}},
 			Events:  []TraceEvent{{Step: "generate", Kind: "redaction", Detail: "an e-mail address"}},
-			TotalMS: 40.25, CreatedAt: at(9),
+			FirstTokenMS: 12.5, TotalMS: 40.25, CreatedAt: at(9),
 		},
 		TrainingTrigger{
 			ID: "sft-2025-03-14", Kind: TrainingSFT, Reason: "new documents", Dataset: Dataset{URI: "s3://b/ds/", Examples: 1200},

@@ -71,6 +71,9 @@ func ChatReplies(requestID string) string {
 	return "twin.chat.replies." + requestID
 }
 
+// FeedbackRating is the kind of feedback that rates an answer.
+const FeedbackRating = "rating"
+
 // FeedbackSubject returns the subject of one kind of user feedback
 // ("twin.feedback.<kind>", for example "twin.feedback.rating"), which carries
 // the Feedback message. It is not called Feedback like the other subject

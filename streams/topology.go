@@ -119,6 +119,8 @@ func DefaultTopology() Topology {
 				Description: "answers chat questions", AckWait: time.Minute, MaxDeliver: 3, MaxAckPending: 64},
 			{Name: "monitor", Stream: StreamMonitor, FilterSubject: schemas.SubjectMonitorTraces,
 				Description: "stores prompt traces", AckWait: 30 * time.Second, MaxDeliver: 10, MaxAckPending: 1024},
+			{Name: "monitor-feedback", Stream: StreamFeedback, FilterSubject: schemas.SubjectFeedbackAll,
+				Description: "joins feedback to its trace", AckWait: 30 * time.Second, MaxDeliver: 10, MaxAckPending: 1024},
 		},
 	}
 }
