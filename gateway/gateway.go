@@ -1,6 +1,8 @@
-// Package gateway is twin's public HTTP interface: the REST API and, with
-// later components, the WebSocket chat and the web page. It is stateless;
-// any number of replicas can serve the same system.
+// Package gateway is twin's public HTTP interface: the REST API, the
+// WebSocket chat and (in gateway/web) the web page. It is stateless: a
+// chat reply lives in the CHAT_REPLIES stream, not in the gateway, so any
+// number of replicas can serve the same system and a client can resume on
+// any of them.
 package gateway
 
 import (
@@ -10,11 +12,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/twin-llm/twin/gateway/web"
 	"github.com/twin-llm/twin/internal/httpserver"
 	"github.com/twin-llm/twin/internal/retrieval"
 	"github.com/twin-llm/twin/internal/warehouse"
@@ -23,37 +29,106 @@ import (
 )
 
 // Config is what the gateway serves from. Crawl, Store and Search may be
-// nil: their routes then answer 503.
+// nil: their routes then answer 503. The chat needs JS and Publisher.
 type Config struct {
-	JS        jetstream.JetStream
+	JS jetstream.JetStream
+	// NC carries the live chat replies (core NATS subscriptions); nil
+	// means JS's own connection.
+	NC        *nats.Conn
 	Log       zerolog.Logger
 	Crawl     *crawl.Publisher
 	Store     warehouse.Store
 	Search    *retrieval.Searcher
 	Publisher *streams.Publisher
+	// Traces finds the trace of a chat request whose reply has left
+	// CHAT_REPLIES (kept 15 minutes), so older answers can still be
+	// rated. Nil: only requests still in CHAT_REPLIES can be.
+	Traces TraceFinder
+	// Metrics registers the gateway's metrics; nil leaves them
+	// unregistered.
+	Metrics prometheus.Registerer
+	Auth    AuthConfig
+	Chat    ChatConfig
 }
 
 // Gateway serves the API of one system.
 type Gateway struct {
-	cfg Config
+	cfg     Config
+	nc      *nats.Conn
+	chat    ChatConfig // cfg.Chat with its defaults
+	limits  parseLimits
+	auth    *authenticator
+	metrics *gatewayMetrics
+	ips     *ipLimiters
+	// limiterKey names a request's per-address limiter; tests replace it
+	// to play clients from other addresses over loopback.
+	limiterKey func(*http.Request) string
+	// ctx is the parent of every chat connection's context; Shutdown
+	// cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	connsMu  sync.Mutex // guards conns, reserved and shutdown
+	conns    map[*chatConn]struct{}
+	reserved int // connection slots taken: upgrading or open
+	shutdown bool
+	connsWG  sync.WaitGroup // one per reserved slot
+
+	streamMu sync.Mutex // guards replies
+	replies  jetstream.Stream
 }
 
-// New returns a gateway.
-func New(cfg Config) *Gateway { return &Gateway{cfg: cfg} }
+// New returns a gateway. An invalid cfg.Auth is logged and makes every
+// /v1 route answer 500: serving without the auth that was asked for would
+// be worse. Call AuthConfig.Validate first to fail at start instead.
+func New(cfg Config) *Gateway {
+	g := &Gateway{
+		cfg:     cfg,
+		nc:      cfg.NC,
+		chat:    cfg.Chat.withDefaults(),
+		auth:    newAuthenticator(cfg.Auth),
+		metrics: newMetrics(cfg.Metrics),
+		conns:   make(map[*chatConn]struct{}),
+
+		limiterKey: limiterKey,
+	}
+	if g.nc == nil && cfg.JS != nil {
+		g.nc = cfg.JS.Conn()
+	}
+	g.limits = parseLimits{maxQueryChars: g.chat.MaxQueryChars, maxCommentChars: g.chat.MaxCommentChars}
+	g.ips = newIPLimiters(limitOf(g.chat.IPAskRate), g.chat.IPAskBurst, g.chat.MaxIPs, g.chat.IPIdle)
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	if g.auth.invalid != nil {
+		cfg.Log.Error().Err(g.auth.invalid).Msg("gateway auth is misconfigured: every /v1 request is refused")
+	}
+	return g
+}
 
 // maxBody bounds every request body the API reads.
 const maxBody = 1 << 20
 
-// Register adds the gateway's routes to srv.
+// Register adds the gateway's routes to srv, every one behind the auth of
+// Config.Auth.
 func (g *Gateway) Register(srv *httpserver.Server) {
-	srv.Handle("GET /v1/status", http.HandlerFunc(g.status))
-	srv.Handle("POST /v1/crawl", http.HandlerFunc(g.crawl))
-	srv.Handle("GET /v1/docs", http.HandlerFunc(g.listDocs))
-	srv.Handle("GET /v1/docs/{id}", http.HandlerFunc(g.getDoc))
-	srv.Handle("DELETE /v1/docs/{id}", http.HandlerFunc(g.deleteDoc))
-	srv.Handle("GET /v1/search", http.HandlerFunc(g.search))
-	srv.Handle("POST /v1/reindex", http.HandlerFunc(g.reindex))
+	api := func(pattern string, h http.HandlerFunc) { srv.Handle(pattern, g.requireAuth(h, false)) }
+	api("GET /v1/status", g.status)
+	api("POST /v1/crawl", g.crawl)
+	api("GET /v1/docs", g.listDocs)
+	api("GET /v1/docs/{id}", g.getDoc)
+	api("DELETE /v1/docs/{id}", g.deleteDoc)
+	api("GET /v1/search", g.search)
+	api("POST /v1/reindex", g.reindex)
+	api("POST /v1/feedback", g.postFeedback)
+	api("GET /v1/authors", g.authors)
+	srv.Handle("GET /v1/chat", g.requireAuth(http.HandlerFunc(g.serveChat), true))
+	// The page itself is public: a browser cannot send a bearer header to
+	// load it, and it holds nothing but code; its API calls carry the token.
+	srv.Handle("GET /", web.Handler())
 }
+
+// RequireAuth wraps h with the gateway's authentication, for routes
+// registered elsewhere that belong to the API.
+func (g *Gateway) RequireAuth(h http.Handler) http.Handler { return g.requireAuth(h, false) }
 
 // status answers GET /v1/status: every stream and consumer with its lag,
 // the JSON that `twin status --json` prints.

@@ -83,6 +83,22 @@ func (p *Publisher) Publish(ctx context.Context, out Out) (*jetstream.PubAck, er
 	return ack, nil
 }
 
+// PublishAsync publishes one message without waiting: the future reports
+// its ack. Publishes from one Publisher reach the stream in order, which
+// lets a producer stream many small messages (the tokens of an answer) and
+// await their acks once at the end.
+func (p *Publisher) PublishAsync(ctx context.Context, out Out) (jetstream.PubAckFuture, error) {
+	m, err := p.Msg(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	f, err := p.js.PublishMsgAsync(m)
+	if err != nil {
+		return nil, fmt.Errorf("publish to %s: %w", out.Subject, err)
+	}
+	return f, nil
+}
+
 // PublishBatch publishes outs asynchronously and returns once every one is
 // acknowledged, or with the failures joined (each naming its index). On
 // error some messages may be stored: publish again with the same MsgIDs to

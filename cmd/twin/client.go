@@ -64,6 +64,9 @@ func (g *globals) doJSON(ctx context.Context, method, path string, body, v any) 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if g.token != "" {
+		req.Header.Set("Authorization", "Bearer "+g.token)
+	}
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		return fmt.Errorf("reach twin at %s (is twin up running? set --server or TWIN_SERVER): %w", g.server, err)

@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
 
 	"github.com/twin-llm/twin/gateway"
+	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/producers/crawl"
 	"github.com/twin-llm/twin/streams"
 )
@@ -14,28 +19,112 @@ import (
 // lagInterval is how often consumer lag is read from the server.
 const lagInterval = 3 * time.Second
 
+// gatewayFlags configure who may use the gateway and the chat's limits.
+type gatewayFlags struct {
+	tokens        []string
+	jwtSecretFile string
+	allowOpen     bool
+	origins       []string
+	maxConns      int
+	maxInFlight   int
+	askRate       float64
+	ipAskRate     float64
+	maxFrame      int
+}
+
+func addGatewayFlags(fl *pflag.FlagSet, f *gatewayFlags) {
+	fl.StringSliceVar(&f.tokens, "auth-token", nil, "bearer tokens the API accepts (each at least 16 bytes; repeat or comma-separate); with none and no JWT secret, only loopback clients are served")
+	fl.StringVar(&f.jwtSecretFile, "auth-jwt-secret-file", "", "file holding the HMAC secret (at least 32 bytes) of HS256 JWTs the API accepts")
+	fl.BoolVar(&f.allowOpen, "allow-open", false, "serve clients from any address without a token (only behind a proxy that authenticates)")
+	fl.StringSliceVar(&f.origins, "chat-origin", nil, "extra origins allowed to open the chat WebSocket (host patterns such as app.example.com); the page's own origin is always allowed")
+	fl.IntVar(&f.maxConns, "chat-max-conns", gateway.DefaultMaxConns, "most chat WebSocket connections at once (-1: no limit)")
+	fl.IntVar(&f.maxInFlight, "chat-max-in-flight", gateway.DefaultMaxInFlight, "questions one connection may have unanswered at once")
+	fl.Float64Var(&f.askRate, "chat-ask-rate", gateway.DefaultAskRate, "questions per second one connection may ask, sustained (-1: no limit)")
+	fl.Float64Var(&f.ipAskRate, "chat-ip-ask-rate", gateway.DefaultIPAskRate, "questions per second one client address may ask over all its connections (-1: no limit; loopback is exempt)")
+	fl.IntVar(&f.maxFrame, "chat-max-frame", gateway.DefaultMaxFrameBytes, "largest WebSocket frame a client may send, in bytes")
+}
+
+// config turns the flags into the gateway's auth and chat settings.
+func (f gatewayFlags) config() (gateway.AuthConfig, gateway.ChatConfig, error) {
+	auth := gateway.AuthConfig{Tokens: f.tokens, AllowOpen: f.allowOpen}
+	if f.jwtSecretFile != "" {
+		secret, err := os.ReadFile(f.jwtSecretFile)
+		if err != nil {
+			return auth, gateway.ChatConfig{}, fmt.Errorf("--auth-jwt-secret-file: %w", err)
+		}
+		auth.JWTSecret = trimNewline(secret)
+	}
+	if err := auth.Validate(); err != nil {
+		return auth, gateway.ChatConfig{}, err
+	}
+	chat := gateway.ChatConfig{OriginPatterns: f.origins, MaxConns: f.maxConns, MaxInFlight: f.maxInFlight,
+		AskRate: f.askRate, IPAskRate: f.ipAskRate, MaxFrameBytes: int64(f.maxFrame)}
+	return auth, chat, nil
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// traceFinder finds a request's trace in the warehouse, for feedback on
+// answers older than the replies stream keeps.
+type traceFinder struct{ store warehouse.TraceStore }
+
+func (t traceFinder) TraceByRequest(ctx context.Context, requestID string) (string, error) {
+	rec, err := t.store.TraceByRequest(ctx, requestID)
+	if errors.Is(err, warehouse.ErrNotFound) {
+		return "", gateway.ErrTraceNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	return rec.TraceID, nil
+}
+
 func runGateway(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
+	auth, chat, err := s.flags.gateway.config()
+	if err != nil {
+		return err
+	}
+	cfg := gateway.Config{JS: s.js, NC: s.nc, Log: log, Crawl: crawl.NewPublisher(s.pub, s.flags.crawl.local),
+		Publisher: s.pub, Metrics: s.reg, Auth: auth, Chat: chat}
 	store, err := s.warehouse(ctx)
 	if err != nil {
-		log.Warn().Err(err).Msg("warehouse unavailable: /v1/docs answers 503")
+		log.Warn().Err(err).Msg("warehouse unavailable: /v1/docs and /v1/authors answer 503")
+	} else {
+		cfg.Store = store
+		if ts, ok := store.(warehouse.TraceStore); ok {
+			cfg.Traces = traceFinder{ts}
+		}
 	}
-	search, err := s.vectorsAndModels(ctx)
-	if err != nil {
+	if cfg.Search, err = s.vectorsAndModels(ctx); err != nil {
 		log.Warn().Err(err).Msg("vector store unavailable: /v1/search answers 503")
+		cfg.Search = nil
 	}
-	gateway.New(gateway.Config{
-		JS:        s.js,
-		Log:       log,
-		Crawl:     crawl.NewPublisher(s.pub, s.flags.crawl.local),
-		Store:     store,
-		Search:    search,
-		Publisher: s.pub,
-	}).Register(s.http)
+	g := gateway.New(cfg)
+	g.Register(s.http)
+	s.gw.Store(g)
 	lag := streams.NewLagCollector(s.js, log)
 	if err := s.reg.Register(lag); err != nil {
 		return err
 	}
 	ready()
 	lag.Run(ctx, lagInterval)
-	return nil
+	// The HTTP server's shutdown does not close WebSockets: say goodbye
+	// (1001) so that clients reconnect elsewhere and resume.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return g.Shutdown(sctx)
+}
+
+// gatewayConnections is the number of open chat connections of this
+// process's gateway.
+func (s *system) gatewayConnections() int {
+	if g := s.gw.Load(); g != nil {
+		return g.Connections()
+	}
+	return 0
 }

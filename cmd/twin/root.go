@@ -28,6 +28,7 @@ type globals struct {
 	logFormat  string
 	logLevel   string
 	server     string
+	token      string
 	nats       string
 	data       string
 
@@ -88,11 +89,12 @@ Flags win over the environment, the environment over the file.`,
 	pf.StringVar(&g.logFormat, "log-format", "json", "log format: json or console")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	pf.StringVar(&g.server, "server", defaultServer, "URL of a running twin's HTTP gateway, for client commands")
+	pf.StringVar(&g.token, "token", "", "bearer token (or JWT) that client commands send to a gateway started with auth")
 	pf.StringVar(&g.nats, "nats", "", "NATS server URL; client commands default to "+defaultNATS+",\nwhile up and run use this server instead of the embedded one")
 	pf.StringVar(&g.data, "data", defaultDataDir(), "data directory (embedded NATS store, warehouse, vectors)")
 
 	root.AddCommand(newUpCmd(g), newRunCmd(g), newCrawlCmd(g), newImportCmd(g), newDocsCmd(g), newExtractCmd(g),
-		newSearchCmd(g), newReindexCmd(g), newEvalCmd(g), newBenchCmd(g),
+		newSearchCmd(g), newChatCmd(g), newReindexCmd(g), newEvalCmd(g), newBenchCmd(g),
 		newStatusCmd(g), newDLQCmd(g), newStreamsCmd(g), newVersionCmd(g))
 	return root
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/twin-llm/twin/gateway"
 	"github.com/twin-llm/twin/internal/config"
 	"github.com/twin-llm/twin/internal/httpserver"
 	"github.com/twin-llm/twin/internal/metrics"
@@ -34,6 +35,8 @@ type serveFlags struct {
 	mongoDB    string
 	crawl      crawlFlags
 	features   featureFlags
+	chat       chatFlags
+	gateway    gatewayFlags
 }
 
 // crawlFlags configure the crawler and what the gateway accepts.
@@ -73,6 +76,8 @@ type system struct {
 	storeErr  error
 
 	feat features // vector store and models, opened on first use
+
+	gw atomic.Pointer[gateway.Gateway] // set once the gateway component runs
 }
 
 // warehouse opens the warehouse store once: MongoDB with --mongo, else

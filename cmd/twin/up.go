@@ -39,7 +39,9 @@ func addServeFlags(cmd *cobra.Command, f *serveFlags) {
 	fl.StringVar(&ff.embedName, "embed-name", "", "model name (openai) or endpoint name (sagemaker)")
 	fl.IntVar(&ff.embedDim, "embed-dim", 0, "dense dimension (hashed: 1024 by default; openai and sagemaker: required)")
 	fl.StringVar(&ff.searchMode, "search-mode", "auto", "hybrid (dense and BM25 fused), sparse (BM25) or dense; auto: sparse with the hashed model, hybrid with a real one")
-	fl.StringVar(&ff.sagemakerRegion, "sagemaker-region", "", "AWS region of the SageMaker endpoint (default: the AWS configuration's)")
+	fl.StringVar(&ff.sagemakerRegion, "sagemaker-region", "", "AWS region of the SageMaker endpoints (default: the AWS configuration's)")
+	addChatFlags(fl, &f.chat)
+	addGatewayFlags(fl, &f.gateway)
 }
 
 func newUpCmd(g *globals) *cobra.Command {

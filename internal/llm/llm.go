@@ -1,6 +1,29 @@
 // Package llm generates the twin's answers: one Model interface with the
 // embedded extractive answerer, an OpenAI-compatible chat-completions
 // client and a SageMaker endpoint client, all streamed.
+//
+// # Models
+//
+//   - Extractive (NewExtractive, or the zero value): the embedded default.
+//     No weights, no network, deterministic: it answers with the author's
+//     own sentences from the ranked passages, says it is quoting, and
+//     cites each passage as [n]. Usage is counted in words.
+//   - OpenAI (NewOpenAI): any OpenAI-compatible /v1/chat/completions
+//     server (vLLM, TGI, llama.cpp, Ollama, OpenAI) through openai-go,
+//     streamed with server-sent events.
+//   - SageMaker (NewSageMaker): a SageMaker real-time endpoint serving the
+//     TGI container's Messages API, through aws-sdk-go-v2's
+//     InvokeEndpointWithResponseStream.
+//
+// Every model emits text as it is produced and returns the Usage the
+// server reports, or an estimate when it reports none. A failure after a
+// stream has begun wraps ErrIncomplete (what was emitted is partial); a
+// cancelled context ends a stream at once and the error wraps ctx.Err();
+// an error of emit is returned as it is; a configuration that cannot
+// work is ErrConfig.
+//
+// README.md says what the fake servers of the tests prove and what they
+// do not.
 package llm
 
 import (

@@ -69,4 +69,15 @@
 // other change. Deleting an absent or already deleted document is a no-op.
 // Upserting a deleted document revives it with a new revision, even when its
 // content is the same as before the deletion.
+//
+// # Prompt traces
+//
+// Both stores also implement TraceStore, for the prompt monitor: traces
+// (one per chat request, keyed by trace id, the trace kept as JSON beside
+// request_id, author_id and created_at) and feedback (ratings keyed by
+// request id and FeedbackKey, stored apart so that a rating may come before
+// its trace and survives a rewrite of it; joined on read). They take no
+// revisions and reach no CDC. ExpireTraces deletes old traces and the
+// feedback no trace needs any more; on MongoDB, SetTraceRetention also asks
+// the server to do it with TTL indexes, which FerretDB does not have.
 package warehouse

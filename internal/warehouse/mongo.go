@@ -160,7 +160,7 @@ func (s *MongoStore) ensureIndexes(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return s.ensureTraceIndexes(ctx)
 }
 
 // Close disconnects and closes every subscription channel.

@@ -35,6 +35,8 @@ func sqliteMigrations() []string {
 	);
 	CREATE UNIQUE INDEX users_revision ON users(revision);
 	` + documentTableSQL(Articles) + documentTableSQL(Posts) + documentTableSQL(Repositories),
+		// 2: prompt traces and the feedback on them (sqlite_traces.go).
+		traceTablesSQL,
 	}
 }
 

@@ -46,6 +46,7 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) Store, opts suiteOption
 		{"InvalidInputIsErrInvalid", testInvalid},
 		{"SubscribeFiresAfterWrite", testSubscribe},
 	}
+	cases = append(cases, traceCases()...)
 	if opts.concurrent {
 		cases = append(cases, storeCase{"ConcurrentUpsertsGetUniqueRevisions", testConcurrentUpserts})
 	}

@@ -1,0 +1,227 @@
+package monitor
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/twin-llm/twin/schemas"
+)
+
+// stageHelp is the help of twin_stage_seconds exactly as package streams
+// registers it: a registry refuses one name with two helps, and the monitor
+// adds the chat steps to the runtime's histogram instead of a rival one.
+// TestNewSharesMetricsOnOneRegistry fails when they drift apart.
+const stageHelp = "Time one pipeline stage spent on a message or batch; for consumers the stage is the consumer name."
+
+// maxLabelValues bounds the distinct values of each label fed from a trace
+// (step names, models, event kinds): they come from another process, and
+// one that put ids in them would otherwise grow the series without end.
+const maxLabelValues = 64
+
+// maxLabelLen bounds one label value, in bytes.
+const maxLabelLen = 64
+
+// Values of the label rating of twin_feedback_total, and direction of
+// twin_llm_tokens_total.
+const (
+	ratingUp     = "up"
+	ratingDown   = "down"
+	directionIn  = "in"
+	directionOut = "out"
+	labelOther   = "other"   // a value past maxLabelValues
+	labelUnknown = "unknown" // an empty value
+)
+
+// msToSeconds turns a trace's milliseconds into Prometheus's seconds.
+const msToSeconds = 1e-3
+
+// metrics are the monitor's Prometheus metrics.
+type metrics struct {
+	stage      prometheus.ObserverVec // stage
+	firstToken prometheus.Observer
+	chat       prometheus.Observer
+	tokens     *prometheus.CounterVec // model, direction
+	guardrail  *prometheus.CounterVec // kind
+	stepErrors *prometheus.CounterVec // stage
+	feedback   *prometheus.CounterVec // rating
+	expired    prometheus.Counter
+
+	stages, models, kinds *labelValues
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	stage := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "twin_stage_seconds",
+		Help:    stageHelp,
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+	}, []string{"stage"})
+	firstToken := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "twin_chat_first_token_seconds",
+		Help:    "From a chat request's arrival at the rag worker to its first answer token, per request with an answer.",
+		Buckets: []float64{.05, .1, .25, .5, 1, 2, 3, 5, 10, 20, 30, 60},
+	})
+	chat := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "twin_chat_seconds",
+		Help:    "The rag worker's whole time on a chat request, per request.",
+		Buckets: []float64{.1, .25, .5, 1, 2, 3, 5, 10, 20, 30, 60, 120},
+	})
+	tokens := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "twin_llm_tokens_total",
+		Help: "Tokens sent to (in) and received from (out) a model by the chat pipeline, per model, from the prompt traces.",
+	}, []string{"model", "direction"})
+	guardrail := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "twin_guardrail_events_total",
+		Help: "Guardrail events of chat requests (refusal, redaction, ...), by kind, from the prompt traces.",
+	}, []string{"kind"})
+	stepErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "twin_chat_step_errors_total",
+		Help: "Chat pipeline steps that failed, by step, from the prompt traces.",
+	}, []string{"stage"})
+	feedback := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "twin_feedback_total",
+		Help: "Ratings of answers, up or down.",
+	}, []string{"rating"})
+	expired := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "twin_traces_expired_total",
+		Help: "Prompt traces deleted by the retention sweep.",
+	})
+
+	m := &metrics{stages: newLabelValues(), models: newLabelValues(), kinds: newLabelValues()}
+	var err error
+	if m.stage, err = register(reg, stage); err != nil {
+		return nil, err
+	}
+	if m.firstToken, err = register(reg, firstToken); err != nil {
+		return nil, err
+	}
+	if m.chat, err = register(reg, chat); err != nil {
+		return nil, err
+	}
+	if m.tokens, err = register(reg, tokens); err != nil {
+		return nil, err
+	}
+	if m.guardrail, err = register(reg, guardrail); err != nil {
+		return nil, err
+	}
+	if m.stepErrors, err = register(reg, stepErrors); err != nil {
+		return nil, err
+	}
+	if m.feedback, err = register(reg, feedback); err != nil {
+		return nil, err
+	}
+	if m.expired, err = register(reg, expired); err != nil {
+		return nil, err
+	}
+	// Both ratings show from the start, so that a rate of down votes is
+	// defined before the first one.
+	m.feedback.WithLabelValues(ratingUp)
+	m.feedback.WithLabelValues(ratingDown)
+	return m, nil
+}
+
+// register registers c on reg, or returns the identical collector already
+// there: twin_stage_seconds is the streams runtime's too, and a second
+// monitor on one registry shares the first one's metrics.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if reg == nil {
+		return c, nil
+	}
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("register metrics: %w", err)
+}
+
+// observeTrace records one trace, which the store has just taken for the
+// first time. Zero durations are absent ones (omitempty), not instant
+// steps: a request refused before its first token has no first token time.
+func (m *metrics) observeTrace(t *schemas.Trace) {
+	for _, s := range t.Steps {
+		stage := m.stages.value(s.Name)
+		if s.LatencyMS > 0 {
+			m.stage.WithLabelValues(stage).Observe(s.LatencyMS * msToSeconds)
+		}
+		if s.Error != "" {
+			m.stepErrors.WithLabelValues(stage).Inc()
+		}
+		// Only the steps that called a model: the others' token counts
+		// (the prompt builder's estimate, say) are not tokens a model
+		// was sent, and would count the generation's input twice.
+		if s.Model == "" {
+			continue
+		}
+		model := m.models.value(s.Model)
+		if s.TokensIn > 0 {
+			m.tokens.WithLabelValues(model, directionIn).Add(float64(s.TokensIn))
+		}
+		if s.TokensOut > 0 {
+			m.tokens.WithLabelValues(model, directionOut).Add(float64(s.TokensOut))
+		}
+	}
+	for _, e := range t.Events {
+		m.guardrail.WithLabelValues(m.kinds.value(e.Kind)).Inc()
+	}
+	if t.FirstTokenMS > 0 {
+		m.firstToken.Observe(t.FirstTokenMS * msToSeconds)
+	}
+	if t.TotalMS > 0 {
+		m.chat.Observe(t.TotalMS * msToSeconds)
+	}
+}
+
+func (m *metrics) observeFeedback(rating int) {
+	switch rating {
+	case schemas.RatingUp:
+		m.feedback.WithLabelValues(ratingUp).Inc()
+	case schemas.RatingDown:
+		m.feedback.WithLabelValues(ratingDown).Inc()
+	}
+}
+
+// labelValues admits at most maxLabelValues distinct values of one label;
+// later newcomers are counted as "other".
+type labelValues struct {
+	mu   sync.Mutex // guards seen
+	seen map[string]struct{}
+}
+
+func newLabelValues() *labelValues { return &labelValues{seen: make(map[string]struct{})} }
+
+// value is the label value to use for s: s made valid UTF-8 (the client
+// panics on anything else) and short, "unknown" when empty, "other" once
+// the label has seen enough distinct values.
+func (l *labelValues) value(s string) string {
+	s = strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD"))
+	if s == "" {
+		return labelUnknown
+	}
+	if len(s) > maxLabelLen {
+		cut := maxLabelLen
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.seen[s]; ok {
+		return s
+	}
+	if len(l.seen) >= maxLabelValues {
+		return labelOther
+	}
+	l.seen[s] = struct{}{}
+	return s
+}

@@ -1,0 +1,86 @@
+package rag
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/twin-llm/twin/internal/llm"
+)
+
+func TestMatchAuthor(t *testing.T) {
+	t.Parallel()
+	names := []string{"Simon Willison", "Paul Iusztin", "Maxime Labonne", "Paul Graham"}
+	tests := []struct{ q, want string }{
+		{"What does Simon Willison think about SQLite?", "Simon Willison"},
+		{"simon willison's take on datasette", "Simon Willison"},
+		{"What did Simon write about jq?", "Simon Willison"},         // a first name only one author has
+		{"What does Paul think about essays?", ""},                   // two Pauls: no guess
+		{"What does Paul Graham think about essays?", "Paul Graham"}, // the full name settles it
+		{"How do LLM twins work?", ""},                               // nobody named
+		{"what would labonne say about merging models", "Maxime Labonne"},
+	}
+	for _, tt := range tests {
+		if got := matchAuthor(tt.q, names); got != tt.want {
+			t.Errorf("matchAuthor(%q) = %q, want %q", tt.q, got, tt.want)
+		}
+	}
+}
+
+func TestMatchCategory(t *testing.T) {
+	t.Parallel()
+	if got := matchCategory("Which repository has your datasette plugins?"); got != "repositories" {
+		t.Errorf("got %q", got)
+	}
+	if got := matchCategory("What did you post about SQLite?"); got != "" {
+		t.Errorf("got %q, want no category", got)
+	}
+}
+
+func TestLexicalVariants(t *testing.T) {
+	t.Parallel()
+	got := lexicalVariants("What does Simon Willison think about indexing SQLite tables?", "Simon Willison", 3)
+	want := []string{
+		"What does Simon Willison think about indexing SQLite tables?",
+		"indexing sqlite tables",
+		"indexing index indexs sqlite sqlites tables table",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	if got := lexicalVariants("What is jq?", "", 1); len(got) != 1 {
+		t.Errorf("n=1 gave %q", got)
+	}
+	// A question of question words only has no keyword variant.
+	if got := lexicalVariants("What do you think?", "", 3); len(got) != 1 {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestBuildPromptFitsTheBudget(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("This sentence is about SQLite and nothing else. ", 200)
+	passages := []llm.Passage{
+		{ID: "1", Title: "First", Link: "https://a.example/1", Text: "Short first passage."},
+		{ID: "2", Title: "Second", Text: long},
+		{ID: "3", Title: "Third", Text: "Never reached."},
+	}
+	msgs, used := buildPrompt("Simon Willison", "What about SQLite?", passages, 600)
+	if len(msgs) != 2 || msgs[0].Role != llm.RoleSystem || msgs[1].Content != "What about SQLite?" {
+		t.Fatalf("messages: %+v", msgs)
+	}
+	if n := estimateTokens(msgs[0].Content) + estimateTokens(msgs[1].Content); n > 600 {
+		t.Errorf("prompt is %d tokens, budget 600", n)
+	}
+	if len(used) != 2 || used[0].Text != "Short first passage." {
+		t.Fatalf("used %d passages: %+v", len(used), used)
+	}
+	if !strings.HasSuffix(used[1].Text, "nothing else.") || len(used[1].Text) >= len(long) {
+		t.Errorf("second passage not cut at a sentence: ...%q", used[1].Text[max(0, len(used[1].Text)-30):])
+	}
+	for _, want := range []string{"Simon Willison's voice", "[1] First (https://a.example/1)", "[2] Second"} {
+		if !strings.Contains(msgs[0].Content, want) {
+			t.Errorf("system prompt lacks %q", want)
+		}
+	}
+}

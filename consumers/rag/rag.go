@@ -1,0 +1,562 @@
+// Package rag is the rag worker: it answers the chat questions of
+// twin.chat.requests in the author's voice. Each question goes through the
+// input guardrail, self-query (which author, which category), query
+// expansion, a filtered search per query merged by reciprocal rank,
+// reranking, a prompt trimmed to the model's budget, and streamed
+// generation through the output guardrail. Tokens and the final answer go
+// to twin.chat.replies.<request>; one trace per request, with every step,
+// goes to twin.monitor.traces.
+package rag
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"github.com/rs/zerolog"
+
+	"github.com/twin-llm/twin/internal/llm"
+	"github.com/twin-llm/twin/internal/rerank"
+	"github.com/twin-llm/twin/internal/retrieval"
+	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/schemas"
+	"github.com/twin-llm/twin/streams"
+)
+
+// Searcher runs one filtered search.
+type Searcher interface {
+	Search(ctx context.Context, r retrieval.Request) ([]retrieval.Hit, error)
+}
+
+// Authors lists the authors the warehouse knows.
+type Authors interface {
+	Authors(ctx context.Context) ([]warehouse.Author, error)
+}
+
+// Publisher publishes replies and traces.
+type Publisher interface {
+	PublishAsync(ctx context.Context, out streams.Out) (jetstream.PubAckFuture, error)
+}
+
+// Replies reads what was already answered, so a redelivered request whose
+// answer is complete is not generated again (jetstream.Stream does it).
+type Replies interface {
+	GetLastMsgForSubject(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error)
+}
+
+// Config wires the worker. Search, Authors, Rerank, LLM and Publisher are
+// required; the numbers have defaults.
+type Config struct {
+	Search    Searcher
+	Authors   Authors
+	Rerank    rerank.Reranker
+	LLM       llm.Model
+	Publisher Publisher
+	// QueryLLM, when set, extracts the author and writes the expanded
+	// queries; without it the worker matches names and makes lexical
+	// variants.
+	QueryLLM llm.Model
+	// Replies, when set, lets a redelivered request whose done message is
+	// already stored be acked without generating again.
+	Replies Replies
+	// Guard is the input and output guardrails; nil: NewGuard(MaxQueryChars, nil).
+	Guard *Guard
+
+	Expansions    int           // queries searched per question, the original included; default 3
+	PerQuery      int           // hits per query; default 20
+	Candidates    int           // merged hits that are reranked; default 30
+	TopK          int           // passages kept after reranking; default 5
+	ContextTokens int           // prompt budget; default 3000
+	MaxTokens     int           // answer budget; default 512
+	MaxQueryChars int           // longer questions are refused; default 4000
+	Timeout       time.Duration // one whole answer; default 60s
+	Log           zerolog.Logger
+}
+
+// Worker answers chat requests.
+type Worker struct {
+	cfg     Config
+	authors *authorCache
+}
+
+// New returns a worker for cfg.
+func New(cfg Config) (*Worker, error) {
+	switch {
+	case cfg.Search == nil, cfg.Authors == nil, cfg.Rerank == nil, cfg.LLM == nil, cfg.Publisher == nil:
+		return nil, errors.New("rag: Search, Authors, Rerank, LLM and Publisher are required")
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&cfg.Expansions, 3)
+	def(&cfg.PerQuery, 20)
+	def(&cfg.Candidates, 30)
+	def(&cfg.TopK, 5)
+	def(&cfg.ContextTokens, 3000)
+	def(&cfg.MaxTokens, 512)
+	def(&cfg.MaxQueryChars, 4000)
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = time.Minute
+	}
+	if cfg.Guard == nil {
+		g, err := NewGuard(cfg.MaxQueryChars, nil)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Guard = g
+	}
+	return &Worker{cfg: cfg, authors: &authorCache{src: cfg.Authors, ttl: 10 * time.Second}}, nil
+}
+
+// Handle answers one request. Failures of the pipeline (a search backend
+// down, the model failing) are answered with an error done message rather
+// than retried: a person is waiting, and asking again is their call. Only
+// a failure to publish the reply is retried.
+func (w *Worker) Handle(ctx context.Context, msg *streams.Msg) error {
+	var req schemas.ChatRequest
+	if err := schemas.Decode(msg.Data, &req); err != nil {
+		// A client that sent a usable id is told, not left waiting.
+		var probe struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(msg.Data, &probe) == nil && schemas.ValidToken(probe.ID) {
+			w.finish(ctx, &answer{req: schemas.ChatRequest{ID: probe.ID}, traceID: msg.TraceID()},
+				&schemas.ReplyError{Code: "invalid", Message: err.Error()})
+		}
+		return err
+	}
+	if w.cfg.Replies != nil && msg.Delivered > 1 && w.answered(ctx, req.ID) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	defer cancel()
+	traceID := msg.TraceID()
+	if traceID == "" {
+		traceID = nuid.Next()
+	}
+	a := &answer{w: w, req: req, traceID: traceID, start: time.Now()}
+	a.trace = schemas.Trace{TraceID: traceID, RequestID: req.ID, Query: req.Query, CreatedAt: a.start.UTC()}
+	return a.run(ctx)
+}
+
+// answered reports whether the request's done message is already stored.
+func (w *Worker) answered(ctx context.Context, id string) bool {
+	m, err := w.cfg.Replies.GetLastMsgForSubject(ctx, schemas.ChatReplies(id))
+	if err != nil {
+		return false
+	}
+	return strings.HasPrefix(m.Header.Get(schemas.HeaderSchema), "reply_done/")
+}
+
+// answer is the state of one request on its way through the pipeline.
+type answer struct {
+	w       *Worker
+	req     schemas.ChatRequest
+	traceID string
+	start   time.Time
+	trace   schemas.Trace
+	futures []jetstream.PubAckFuture
+	seq     int
+	text    strings.Builder
+	first   time.Time
+}
+
+func (a *answer) run(ctx context.Context) error {
+	cfg := a.w.cfg
+	// Input guardrail.
+	t0 := time.Now()
+	refusal := cfg.Guard.CheckInput(a.req.Query)
+	var verdict any = "accepted"
+	if refusal != nil {
+		verdict = refusal
+	}
+	a.step("guard_input", a.req.Query, verdict, t0, nil)
+	if refusal != nil {
+		a.trace.Events = append(a.trace.Events, schemas.TraceEvent{Step: "guard_input", Kind: "refusal", Detail: refusal.Reason})
+		return a.finishWith(ctx, &schemas.ReplyError{Code: "refused", Message: "I can't answer that: " + refusal.Reason + "."})
+	}
+
+	sq := a.selfQuery(ctx)
+	a.trace.Author = sq.Author
+	queries := a.expand(ctx, sq.Author)
+
+	hits, err := a.search(ctx, queries, sq)
+	if err != nil {
+		return a.finishWith(ctx, &schemas.ReplyError{Code: "unavailable", Message: "search failed: " + err.Error()})
+	}
+	passages, err := a.rerank(ctx, hits)
+	if err != nil {
+		return a.finishWith(ctx, &schemas.ReplyError{Code: "unavailable", Message: "rerank failed: " + err.Error()})
+	}
+
+	t0 = time.Now()
+	author := sq.Author
+	if author == "" {
+		author = soleAuthor(hits, passages)
+	}
+	messages, used := buildPrompt(author, a.req.Query, passages, cfg.ContextTokens)
+	a.step("prompt", a.req.Query, map[string]any{"author": author, "passages": len(used), "messages": messages}, t0, nil)
+	a.lastStep().TokensOut = estimateTokens(messages[0].Content) + estimateTokens(messages[1].Content)
+
+	if err := a.generate(ctx, messages, used); err != nil {
+		return err
+	}
+	return nil
+}
+
+// selfQuery decides the author and category filters.
+func (a *answer) selfQuery(ctx context.Context) selfQuery {
+	cfg := a.w.cfg
+	t0 := time.Now()
+	sq := selfQuery{Author: a.req.Author, Category: a.req.Category, Via: "request"}
+	var stepErr error
+	var usage llm.Usage
+	if sq.Author == "" {
+		sq.Via = "none"
+		names, err := a.w.authors.get(ctx)
+		stepErr = err
+		switch {
+		case err != nil:
+		case cfg.QueryLLM != nil && len(names) > 0:
+			name, u, err := llmAuthor(ctx, cfg.QueryLLM, a.req.Query, names)
+			usage, stepErr = u, err
+			if name != "" {
+				sq.Author, sq.Via = name, "llm"
+			}
+		default:
+			if name := matchAuthor(a.req.Query, names); name != "" {
+				sq.Author, sq.Via = name, "match"
+			}
+		}
+	}
+	if sq.Category == "" {
+		sq.Category = matchCategory(a.req.Query)
+	}
+	a.step("self_query", a.req.Query, sq, t0, stepErr)
+	if cfg.QueryLLM != nil && sq.Via != "request" {
+		s := a.lastStep()
+		s.Model, s.TokensIn, s.TokensOut = cfg.QueryLLM.Name(), usage.PromptTokens, usage.CompletionTokens
+	}
+	return sq
+}
+
+// expand returns the queries to search, the question first.
+func (a *answer) expand(ctx context.Context, author string) []string {
+	cfg := a.w.cfg
+	t0 := time.Now()
+	var queries []string
+	var err error
+	var usage llm.Usage
+	if cfg.QueryLLM != nil && cfg.Expansions > 1 {
+		queries, usage, err = llmVariants(ctx, cfg.QueryLLM, a.req.Query, cfg.Expansions)
+	}
+	if len(queries) < 2 {
+		queries = lexicalVariants(a.req.Query, author, cfg.Expansions)
+	}
+	a.step("expand", a.req.Query, queries, t0, err)
+	if cfg.QueryLLM != nil {
+		s := a.lastStep()
+		s.Model, s.TokensIn, s.TokensOut = cfg.QueryLLM.Name(), usage.PromptTokens, usage.CompletionTokens
+	}
+	return queries
+}
+
+// search runs every query under the filters and merges the hits by point
+// id with reciprocal rank fusion: a chunk that several phrasings find
+// ranks above one that a single phrasing finds.
+func (a *answer) search(ctx context.Context, queries []string, sq selfQuery) ([]retrieval.Hit, error) {
+	cfg := a.w.cfg
+	t0 := time.Now()
+	type merged struct {
+		hit   retrieval.Hit
+		score float64
+	}
+	byID := map[string]*merged{}
+	var order []string
+	var firstErr error
+	for _, q := range queries {
+		r := retrieval.Request{Query: q, Author: sq.Author, K: cfg.PerQuery}
+		if sq.Category != "" {
+			r.Category = []string{sq.Category}
+		}
+		hits, err := cfg.Search.Search(ctx, r)
+		if err != nil {
+			if errors.Is(err, retrieval.ErrEmptyQuery) {
+				continue
+			}
+			firstErr = err
+			break
+		}
+		for rank, h := range hits {
+			m, ok := byID[h.ID]
+			if !ok {
+				m = &merged{hit: h}
+				byID[h.ID] = m
+				order = append(order, h.ID)
+			}
+			m.score += 1 / float64(60+rank+1)
+		}
+	}
+	out := make([]retrieval.Hit, 0, len(order))
+	for _, id := range order {
+		m := byID[id]
+		m.hit.Score = m.score
+		out = append(out, m.hit)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
+	if len(out) > cfg.Candidates {
+		out = out[:cfg.Candidates]
+	}
+	a.step("search", strings.Join(queries, "\n"), hitSummaries(out), t0, firstErr)
+	return out, firstErr
+}
+
+// rerank scores the candidates against the question and keeps the best.
+func (a *answer) rerank(ctx context.Context, hits []retrieval.Hit) ([]llm.Passage, error) {
+	cfg := a.w.cfg
+	t0 := time.Now()
+	texts := make([]string, len(hits))
+	for i, h := range hits {
+		texts[i] = h.Text
+	}
+	var scores []float64
+	var err error
+	if len(hits) > 0 {
+		scores, err = cfg.Rerank.Score(ctx, a.req.Query, texts)
+		if err == nil && len(scores) != len(hits) {
+			err = fmt.Errorf("reranker %s returned %d scores for %d passages", cfg.Rerank.Name(), len(scores), len(hits))
+		}
+	}
+	var passages []llm.Passage
+	if err == nil {
+		idx := make([]int, len(hits))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(i, j int) bool { return scores[idx[i]] > scores[idx[j]] })
+		for _, i := range idx[:min(cfg.TopK, len(idx))] {
+			h := hits[i]
+			passages = append(passages, llm.Passage{ID: h.ID, DocumentID: h.DocumentID, Title: h.Title,
+				Link: h.Link, Text: h.Text, Score: scores[i]})
+		}
+	}
+	summary := make([]map[string]any, len(passages))
+	for i, p := range passages {
+		summary[i] = map[string]any{"id": p.ID, "document_id": p.DocumentID, "title": p.Title, "score": p.Score}
+	}
+	a.step("rerank", a.req.Query, summary, t0, err)
+	a.lastStep().Model = cfg.Rerank.Name()
+	return passages, err
+}
+
+// generate streams the model's answer through the output guardrail as
+// tokens, word by word, then the done message.
+func (a *answer) generate(ctx context.Context, messages []llm.Message, passages []llm.Passage) error {
+	cfg := a.w.cfg
+	t0 := time.Now()
+	red := cfg.Guard.NewRedactor()
+	var pubErr error
+	usage, genErr := cfg.LLM.Stream(ctx, llm.Request{Messages: messages, Question: a.req.Query, Passages: passages,
+		MaxTokens: cfg.MaxTokens}, func(s string) error {
+		pubErr = a.tokens(ctx, red.Write(s))
+		return pubErr
+	})
+	if pubErr == nil {
+		pubErr = a.tokens(ctx, red.Flush())
+	}
+	if pubErr != nil {
+		return pubErr // the reply could not be stored: retry the request
+	}
+	a.step("generate", messages[len(messages)-1].Content, a.text.String(), t0, genErr)
+	s := a.lastStep()
+	s.Model, s.TokensIn, s.TokensOut = cfg.LLM.Name(), usage.PromptTokens, usage.CompletionTokens
+
+	t0 = time.Now()
+	redactions := red.Redactions()
+	kinds := make([]string, 0, len(redactions))
+	for kind := range redactions {
+		kinds = append(kinds, kind)
+	}
+	sort.Strings(kinds)
+	for _, kind := range kinds {
+		a.trace.Events = append(a.trace.Events, schemas.TraceEvent{Step: "guard_output", Kind: "redaction",
+			Detail: fmt.Sprintf("%d %s", redactions[kind], kind)})
+	}
+	a.step("guard_output", "", redactions, t0, nil)
+
+	var replyErr *schemas.ReplyError
+	if genErr != nil {
+		replyErr = &schemas.ReplyError{Code: "generation_failed", Message: "the model failed: " + genErr.Error()}
+	}
+	done := a.done(replyErr)
+	done.Sources = sources(passages)
+	return a.publishDone(ctx, done)
+}
+
+// tokens publishes text word by word. The words keep their spaces, so the
+// tokens concatenate to the answer.
+func (a *answer) tokens(ctx context.Context, text string) error {
+	for text != "" {
+		i := strings.IndexFunc(text, isSpace)
+		if i < 0 {
+			i = len(text)
+		} else {
+			// A word takes the spaces after it.
+			j := strings.IndexFunc(text[i:], func(r rune) bool { return !isSpace(r) })
+			if j < 0 {
+				i = len(text)
+			} else {
+				i += j
+			}
+		}
+		word := text[:i]
+		text = text[i:]
+		a.seq++
+		if a.seq == 1 {
+			a.first = time.Now()
+		}
+		a.text.WriteString(word)
+		f, err := a.w.cfg.Publisher.PublishAsync(ctx, streams.Out{
+			Subject: schemas.ChatReplies(a.req.ID),
+			MsgID:   fmt.Sprintf("reply:%s:%d", a.req.ID, a.seq),
+			Body:    &schemas.ReplyToken{Type: schemas.ReplyTypeToken, ID: a.req.ID, Seq: a.seq, Text: word},
+			TraceID: a.traceID,
+		})
+		if err != nil {
+			return err
+		}
+		a.futures = append(a.futures, f)
+	}
+	return nil
+}
+
+func isSpace(r rune) bool { return r == ' ' || r == '\n' || r == '\t' || r == '\r' }
+
+func (a *answer) done(e *schemas.ReplyError) *schemas.ReplyDone {
+	return &schemas.ReplyDone{Type: schemas.ReplyTypeDone, ID: a.req.ID, Answer: a.text.String(), TraceID: a.traceID, Error: e}
+}
+
+// finishWith ends a request that produced no answer.
+func (a *answer) finishWith(ctx context.Context, e *schemas.ReplyError) error {
+	return a.publishDone(ctx, a.done(e))
+}
+
+// publishDone publishes the done message and the trace, and returns once
+// every message of the reply is stored: only then is the request acked.
+func (a *answer) publishDone(ctx context.Context, done *schemas.ReplyDone) error {
+	// The answer's deadline may be what ended it; the client must still
+	// hear so.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	now := time.Now()
+	if !a.first.IsZero() {
+		a.trace.FirstTokenMS = ms(a.first.Sub(a.start))
+	}
+	a.trace.TotalMS = ms(now.Sub(a.start))
+	pub := a.w.cfg.Publisher
+	f, err := pub.PublishAsync(ctx, streams.Out{Subject: schemas.ChatReplies(a.req.ID),
+		MsgID: "reply:" + a.req.ID + ":done", Body: done, TraceID: a.traceID})
+	if err != nil {
+		return err
+	}
+	a.futures = append(a.futures, f)
+	f, err = pub.PublishAsync(ctx, streams.Out{Subject: schemas.SubjectMonitorTraces,
+		MsgID: "trace:" + a.req.ID, Body: &a.trace, TraceID: a.traceID})
+	if err != nil {
+		return err
+	}
+	a.futures = append(a.futures, f)
+	return awaitAll(ctx, a.futures)
+}
+
+// finish publishes a done message outside the pipeline, best effort.
+func (w *Worker) finish(ctx context.Context, a *answer, e *schemas.ReplyError) {
+	a.w = w
+	f, err := w.cfg.Publisher.PublishAsync(ctx, streams.Out{Subject: schemas.ChatReplies(a.req.ID),
+		MsgID: "reply:" + a.req.ID + ":done", Body: a.done(e), TraceID: a.traceID})
+	if err == nil {
+		err = awaitAll(ctx, []jetstream.PubAckFuture{f})
+	}
+	if err != nil {
+		w.cfg.Log.Warn().Err(err).Str("request", a.req.ID).Msg("could not tell the client its request is invalid")
+	}
+}
+
+func awaitAll(ctx context.Context, fs []jetstream.PubAckFuture) error {
+	for _, f := range fs {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("publish reply: %w", err)
+		case <-ctx.Done():
+			return fmt.Errorf("publish reply: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// step records one pipeline step in the trace.
+func (a *answer) step(name, input string, output any, started time.Time, err error) {
+	s := schemas.TraceStep{Name: name, Input: input, StartedAt: started.UTC(), LatencyMS: ms(time.Since(started))}
+	if output != nil {
+		if b, jerr := json.Marshal(output); jerr == nil {
+			s.Output = b
+		}
+	}
+	if err != nil {
+		s.Error = err.Error()
+	}
+	a.trace.Steps = append(a.trace.Steps, s)
+}
+
+func (a *answer) lastStep() *schemas.TraceStep { return &a.trace.Steps[len(a.trace.Steps)-1] }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// sources lists the documents of the passages, once each, best first.
+func sources(passages []llm.Passage) []schemas.Source {
+	seen := map[string]bool{}
+	var out []schemas.Source
+	for _, p := range passages {
+		if seen[p.DocumentID] {
+			continue
+		}
+		seen[p.DocumentID] = true
+		out = append(out, schemas.Source{DocumentID: p.DocumentID, Title: p.Title, Link: p.Link, Score: p.Score})
+	}
+	return out
+}
+
+// soleAuthor names the author when every kept passage has the same one,
+// so the twin speaks as them even when the question named nobody.
+func soleAuthor(hits []retrieval.Hit, passages []llm.Passage) string {
+	byID := map[string]string{}
+	for _, h := range hits {
+		byID[h.ID] = h.Author
+	}
+	name := ""
+	for _, p := range passages {
+		n := byID[p.ID]
+		if name != "" && n != name {
+			return ""
+		}
+		name = n
+	}
+	return name
+}
+
+func hitSummaries(hits []retrieval.Hit) []map[string]any {
+	out := make([]map[string]any, len(hits))
+	for i, h := range hits {
+		out[i] = map[string]any{"id": h.ID, "document_id": h.DocumentID, "title": h.Title, "score": h.Score}
+	}
+	return out
+}

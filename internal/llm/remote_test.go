@@ -1,0 +1,57 @@
+package llm
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestPromptMessagesFallBackToQuestionAndPassages(t *testing.T) {
+	t.Parallel()
+	given := []Message{{Role: RoleSystem, Content: "s"}, {Role: RoleUser, Content: "u"}}
+	for _, tc := range []struct {
+		name      string
+		req       Request
+		wantRoles []string
+		wantIn    []string // texts the last-but-one message must hold
+		wantErr   bool
+	}{
+		{"the messages win", Request{Messages: given, Question: "ignored"}, []string{RoleSystem, RoleUser}, nil, false},
+		{"a question alone", Request{Question: "Why?"}, []string{RoleUser}, nil, false},
+		{"a question and passages", Request{Question: "Why?", Passages: []Passage{{Title: "On queues", Text: "Queues help."}, {Text: "Backoff."}}},
+			[]string{RoleSystem, RoleUser}, []string{"[1] On queues: Queues help.", "[2] Backoff."}, false},
+		{"nothing to ask", Request{Question: "  ", Passages: []Passage{{Text: "x"}}}, nil, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			msgs, err := promptMessages(tc.req)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err %v, want error %v", err, tc.wantErr)
+			}
+			var roles []string
+			for _, m := range msgs {
+				roles = append(roles, m.Role)
+			}
+			if !slices.Equal(roles, tc.wantRoles) {
+				t.Fatalf("roles %q, want %q", roles, tc.wantRoles)
+			}
+			if len(msgs) > 0 && tc.req.Question != "" && len(tc.req.Messages) == 0 && msgs[len(msgs)-1].Content != tc.req.Question {
+				t.Errorf("last message %q, want the question", msgs[len(msgs)-1].Content)
+			}
+			for _, want := range tc.wantIn {
+				if !strings.Contains(msgs[0].Content, want) {
+					t.Errorf("system message %q does not hold %q", msgs[0].Content, want)
+				}
+			}
+		})
+	}
+}
+
+func TestEstimateTokensIsAboutFourBytesEach(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string]int{"": 0, "a": 1, "abcd": 1, "abcde": 2, strings.Repeat("x", 400): 100} {
+		if got := estimateTokens(text); got != want {
+			t.Errorf("estimateTokens(%d bytes) = %d, want %d", len(text), got, want)
+		}
+	}
+}
