@@ -55,7 +55,7 @@ func fullMessages() []Message {
 				Name: "generate", Input: "prompt", Output: json.RawMessage(`{"text":"An engine computes."}`),
 				StartedAt: at(9), LatencyMS: 12.5, TokensIn: 100, TokensOut: 20, Model: "twin-7b", Error: "none",
 			}},
-			Events:  []TraceEvent{{Step: "generate", Kind: "redaction", Detail: "an e-mail address"}},
+			Events:       []TraceEvent{{Step: "generate", Kind: "redaction", Detail: "an e-mail address"}},
 			FirstTokenMS: 12.5, TotalMS: 40.25, CreatedAt: at(9),
 		},
 		TrainingTrigger{
