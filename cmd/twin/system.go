@@ -291,7 +291,13 @@ func (s *system) banner(comps []component, took time.Duration) {
 		fmt.Fprintf(w, "nats     %s\n", s.nc.ConnectedUrlRedacted())
 	}
 	if s.httpAddr != "" {
-		fmt.Fprintf(w, "http     http://%s  (/metrics /healthz /readyz /v1/status)\n", s.httpAddr)
+		routes := "/metrics /healthz /readyz"
+		for _, c := range comps {
+			if c.name == "gateway" {
+				routes = "chat page at /, WebSocket /v1/chat, REST /v1/..., " + routes
+			}
+		}
+		fmt.Fprintf(w, "http     http://%s  (%s)\n", s.httpAddr, routes)
 	}
 	names := make([]string, len(comps))
 	for i, c := range comps {
