@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -25,7 +27,9 @@ import (
 
 func newBenchChatCmd(g *globals) *cobra.Command {
 	var c, n, docs, idle int
+	var think time.Duration
 	var asJSON bool
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "chat",
 		Short: "Measure chat latency and memory per idle WebSocket connection",
@@ -42,14 +46,20 @@ Targets on 2 cores: first token p99 <= 50 ms at 50 clients; <= 30 KB per idle co
 The client process needs --idle file descriptors (ulimit -n).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := benchChat(cmd.Context(), g, c, n, docs, idle)
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
+			}
+			res, err := benchChat(cmd.Context(), g, c, n, docs, idle, think)
+			stop()
 			if err != nil {
 				return err
 			}
 			if asJSON {
 				return json.NewEncoder(g.stdout).Encode(res)
 			}
-			fmt.Fprintf(g.stdout, "chat over %d connections, %d questions, %d documents indexed\n", res.Clients, res.Questions, res.Docs)
+			fmt.Fprintf(g.stdout, "chat over %d connections, %d questions, think time %s, %d documents indexed\n",
+				res.Clients, res.Questions, res.Think, res.Docs)
 			fmt.Fprintf(g.stdout, "first token   p50 %-9s p99 %s\n", res.FirstTokenP50, res.FirstTokenP99)
 			fmt.Fprintf(g.stdout, "whole answer  p50 %-9s p99 %s   (%.0f answers/s)\n", res.TotalP50, res.TotalP99, res.AnswersPerSec)
 			fmt.Fprintf(g.stdout, "idle connections %d: %.1f KB each on the server (heap %.1f KB + stacks %.1f KB)\n",
@@ -61,9 +71,28 @@ The client process needs --idle file descriptors (ulimit -n).`,
 	fl.IntVarP(&c, "clients", "c", 50, "concurrent chat connections")
 	fl.IntVarP(&n, "questions", "n", 1000, "questions asked in all")
 	fl.IntVar(&docs, "docs", 2000, "generated 4 KB documents indexed before the run")
+	fl.DurationVar(&think, "think", 0, "pause of each client between an answer and its next question (0: ask at once, a closed loop at saturation)")
 	fl.IntVar(&idle, "idle", 10000, "idle connections for the memory measurement (0: none)")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
+	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the server side to this file (go tool pprof)")
 	return cmd
+}
+
+// startCPUProfile profiles the process into path until stop; an empty
+// path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // chatBenchResult is what `twin bench chat` reports.
@@ -71,6 +100,7 @@ type chatBenchResult struct {
 	Clients       int     `json:"clients"`
 	Questions     int     `json:"questions"`
 	Docs          int     `json:"docs"`
+	Think         string  `json:"think"`
 	FirstTokenP50 string  `json:"first_token_p50"`
 	FirstTokenP99 string  `json:"first_token_p99"`
 	TotalP50      string  `json:"total_p50"`
@@ -97,35 +127,37 @@ type clientReport struct {
 func newBenchChatClientsCmd(g *globals) *cobra.Command {
 	var url string
 	var c, n, idle int
+	var think time.Duration
 	cmd := &cobra.Command{
 		Use:    "chat-clients",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			rep := chatClients(ctx, url, c, n)
+			rep := chatClients(ctx, url, c, n, think)
 			if err := json.NewEncoder(g.stdout).Encode(rep); err != nil {
 				return err
 			}
 			if idle <= 0 {
 				return nil
 			}
-			conns := make([]*websocket.Conn, 0, idle)
+			// The benchmark says when: after its baseline.
+			in := bufio.NewReader(cmd.InOrStdin())
+			if _, err := in.ReadString('\n'); err != nil {
+				return nil
+			}
+			conns, err := dialIdle(ctx, url, idle)
 			defer func() {
 				for _, c := range conns {
 					c.CloseNow()
 				}
 			}()
-			for range idle {
-				conn, _, err := websocket.Dial(ctx, url, nil)
-				if err != nil {
-					return fmt.Errorf("idle connection %d: %w", len(conns)+1, err)
-				}
-				conns = append(conns, conn)
+			if err != nil {
+				return err
 			}
 			fmt.Fprintln(g.stdout, "idle-open")
 			// Hold them until the benchmark closes our stdin.
-			_, _ = bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+			_, _ = in.ReadString('\n')
 			return nil
 		},
 	}
@@ -133,11 +165,47 @@ func newBenchChatClientsCmd(g *globals) *cobra.Command {
 	cmd.Flags().IntVarP(&c, "clients", "c", 50, "")
 	cmd.Flags().IntVarP(&n, "questions", "n", 1000, "")
 	cmd.Flags().IntVar(&idle, "idle", 0, "")
+	cmd.Flags().DurationVar(&think, "think", 0, "")
 	return cmd
 }
 
+// dialIdle opens n connections that ask nothing, a few dials at a time.
+// Each answers the server's pings (CloseRead reads for it), as a browser
+// tab left open does.
+func dialIdle(ctx context.Context, url string, n int) ([]*websocket.Conn, error) {
+	conns := make([]*websocket.Conn, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 16 {
+		wg.Go(func() {
+			for i := range next {
+				c, _, err := websocket.Dial(ctx, url, nil)
+				if err != nil {
+					errs[i] = fmt.Errorf("idle connection %d: %w", i+1, err)
+					continue
+				}
+				c.CloseRead(context.WithoutCancel(ctx))
+				conns[i] = c
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var open []*websocket.Conn
+	for _, c := range conns {
+		if c != nil {
+			open = append(open, c)
+		}
+	}
+	return open, errors.Join(errs...)
+}
+
 // chatClients asks n questions over c connections and times each answer.
-func chatClients(ctx context.Context, url string, c, n int) clientReport {
+func chatClients(ctx context.Context, url string, c, n int, think time.Duration) clientReport {
 	var mu sync.Mutex
 	var rep clientReport
 	fail := func(err error) {
@@ -165,6 +233,10 @@ func chatClients(ctx context.Context, url string, c, n int) clientReport {
 			defer conn.CloseNow()
 			conn.SetReadLimit(8 << 20)
 			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			// Clients start spread over one think time, as people do.
+			if think > 0 {
+				time.Sleep(time.Duration(rng.Int64N(int64(think))))
+			}
 			for i := range next {
 				id := "bench" + strconv.Itoa(i)
 				q := fmt.Sprintf("What do you say about %s and %s %s?", benchWords[rng.IntN(len(benchWords))],
@@ -178,6 +250,7 @@ func chatClients(ctx context.Context, url string, c, n int) clientReport {
 				rep.FirstToken = append(rep.FirstToken, first)
 				rep.Total = append(rep.Total, total)
 				mu.Unlock()
+				time.Sleep(think)
 			}
 		})
 	}
@@ -227,15 +300,15 @@ func heapAndStacks() (heap, stack uint64) {
 }
 
 // runClients starts the client process and returns its report once the
-// latency run is over; idleOpen then says when its idle connections are
-// open, and release ends it.
-func runClients(ctx context.Context, url string, c, n, idle int) (rep clientReport, idleOpen func() error, release func() error, err error) {
+// latency run is over; idleOpen then has it open its idle connections and
+// returns once they are, and release ends it.
+func runClients(ctx context.Context, url string, c, n, idle int, think time.Duration) (rep clientReport, idleOpen func() error, release func() error, err error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return rep, nil, nil, err
 	}
 	cmd := exec.CommandContext(ctx, exe, "bench", "chat-clients", "--url", url, "-c", strconv.Itoa(c),
-		"-n", strconv.Itoa(n), "--idle", strconv.Itoa(idle), "--log-level", "error")
+		"-n", strconv.Itoa(n), "--idle", strconv.Itoa(idle), "--think", think.String(), "--log-level", "error")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -261,6 +334,9 @@ func runClients(ctx context.Context, url string, c, n, idle int) (rep clientRepo
 		if idle <= 0 {
 			return nil
 		}
+		if _, err := io.WriteString(stdin, "open\n"); err != nil {
+			return err
+		}
 		if !lines.Scan() || lines.Text() != "idle-open" {
 			return fmt.Errorf("the client process could not open %d idle connections", idle)
 		}
@@ -274,8 +350,8 @@ func runClients(ctx context.Context, url string, c, n, idle int) (rep clientRepo
 }
 
 // benchChat runs the system with docs indexed, then the client process.
-func benchChat(ctx context.Context, g *globals, c, n, docs, idle int) (chatBenchResult, error) {
-	res := chatBenchResult{Clients: c, Questions: n, Docs: docs, Idle: idle}
+func benchChat(ctx context.Context, g *globals, c, n, docs, idle int, think time.Duration) (chatBenchResult, error) {
+	res := chatBenchResult{Clients: c, Questions: n, Docs: docs, Idle: idle, Think: think.String()}
 	dir, err := os.MkdirTemp("", "twin-bench-chat-")
 	if err != nil {
 		return res, err
@@ -356,7 +432,7 @@ func benchChat(ctx context.Context, g *globals, c, n, docs, idle int) (chatBench
 	fmt.Fprintf(g.stderr, "%d questions over %d connections...\n", n, c)
 	url := "ws://" + s.httpAddr + "/v1/chat"
 	heap0, stack0 := heapAndStacks()
-	rep, idleOpen, release, err := runClients(ctx, url, c, n, idle)
+	rep, idleOpen, release, err := runClients(ctx, url, c, n, idle, think)
 	if err != nil {
 		return res, err
 	}

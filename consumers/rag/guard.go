@@ -23,22 +23,59 @@ var defaultInjectionPatterns = []string{
 }
 
 // A redaction rule replaces what must never leave in an answer: contact
-// details and credentials that a crawled page happened to contain.
+// details and credentials that a crawled page happened to contain. The
+// hint is a cheap test that the text may hold a match: answers are checked
+// as they stream, many times each, and almost never hold one.
 type redaction struct {
 	kind string
 	re   *regexp.Regexp
+	hint func(s string) bool
 }
 
-var defaultRedactions = []struct{ kind, pattern string }{
-	{"email", `[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`},
-	{"private_key", `-----BEGIN [A-Z ]*PRIVATE KEY-----`},
-	{"aws_key", `\b(AKIA|ASIA)[0-9A-Z]{16}\b`},
-	{"api_key", `\b(sk|rk|pk)-[A-Za-z0-9_-]{20,}`},
-	{"github_token", `\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})`},
-	{"slack_token", `\bxox[abprs]-[A-Za-z0-9-]{10,}`},
-	{"jwt", `\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`},
-	{"secret", `(?i)\b(api[_-]?key|secret|password|passwd|token)\s*[:=]\s*["']?[^\s"']{6,}`},
-	{"phone", `(\+\d{1,3}[\s.-]?)?(\(\d{2,4}\)|\b\d{2,4})[\s.-]?\d{3,4}[\s.-]\d{3,4}\b`},
+func containsAny(subs ...string) func(string) bool {
+	return func(s string) bool {
+		for _, sub := range subs {
+			if strings.Contains(s, sub) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// digits reports whether s holds at least n ASCII digits.
+func digits(n int) func(string) bool {
+	return func(s string) bool {
+		for i := 0; i < len(s) && n > 0; i++ {
+			if s[i] >= '0' && s[i] <= '9' {
+				n--
+			}
+		}
+		return n == 0
+	}
+}
+
+// secretWord is the hint of "password = ...": a separator, then a word.
+func secretWord(s string) bool {
+	if !strings.ContainsAny(s, ":=") {
+		return false
+	}
+	return containsAny("key", "secret", "passw", "token")(strings.ToLower(s))
+}
+
+var defaultRedactions = []struct {
+	kind, pattern string
+	hint          func(string) bool
+}{
+	{"email", `[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`, containsAny("@")},
+	{"private_key", `-----BEGIN [A-Z ]*PRIVATE KEY-----`, containsAny("-----BEGIN")},
+	{"aws_key", `\b(AKIA|ASIA)[0-9A-Z]{16}\b`, containsAny("AKIA", "ASIA")},
+	{"api_key", `\b(sk|rk|pk)-[A-Za-z0-9_-]{20,}`, containsAny("sk-", "rk-", "pk-")},
+	{"github_token", `\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})`, containsAny("_")},
+	{"slack_token", `\bxox[abprs]-[A-Za-z0-9-]{10,}`, containsAny("xox")},
+	{"jwt", `\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`, containsAny("eyJ")},
+	{"secret", `(?i)\b(api[_-]?key|secret|password|passwd|token)\s*[:=]\s*["']?[^\s"']{6,}`, secretWord},
+	{"phone", `(\+\d{1,3}[\s.-]?)?(\(\d{2,4}\)|\b\d{2,4})[\s.-]?\d{3,4}[\s.-]\d{3,4}\b`, digits(8)},
 }
 
 // Guard holds the compiled guardrails. It is safe for concurrent use.
@@ -61,7 +98,7 @@ func NewGuard(maxChars int, extra []string) (*Guard, error) {
 		g.injections = append(g.injections, re)
 	}
 	for _, r := range defaultRedactions {
-		g.redactions = append(g.redactions, redaction{r.kind, regexp.MustCompile(r.pattern)})
+		g.redactions = append(g.redactions, redaction{r.kind, regexp.MustCompile(r.pattern), r.hint})
 	}
 	return g, nil
 }
@@ -90,7 +127,7 @@ func (g *Guard) CheckInput(q string) *Refusal {
 func (g *Guard) redactAll(s string) (string, []string) {
 	var kinds []string
 	for _, r := range g.redactions {
-		if !r.re.MatchString(s) {
+		if !r.hint(s) || !r.re.MatchString(s) {
 			continue
 		}
 		s = r.re.ReplaceAllLiteralString(s, "["+r.kind+" redacted]")
@@ -103,6 +140,9 @@ func (g *Guard) redactAll(s string) (string, []string) {
 func (g *Guard) spans(s string) [][2]int {
 	var out [][2]int
 	for _, r := range g.redactions {
+		if !r.hint(s) {
+			continue
+		}
 		for _, m := range r.re.FindAllStringIndex(s, -1) {
 			out = append(out, [2]int{m[0], m[1]})
 		}

@@ -164,8 +164,7 @@ type answer struct {
 	start   time.Time
 	trace   schemas.Trace
 	futures []jetstream.PubAckFuture
-	seq     int
-	text    strings.Builder
+	text    string // the answer as published
 	first   time.Time
 }
 
@@ -363,19 +362,25 @@ func (a *answer) generate(ctx context.Context, messages []llm.Message, passages 
 	cfg := a.w.cfg
 	t0 := time.Now()
 	red := cfg.Guard.NewRedactor()
+	ts := newTokenStream(ctx, cfg.Publisher, a.req.ID, a.traceID)
 	var pubErr error
 	usage, genErr := cfg.LLM.Stream(ctx, llm.Request{Messages: messages, Question: a.req.Query, Passages: passages,
 		MaxTokens: cfg.MaxTokens}, func(s string) error {
-		pubErr = a.tokens(ctx, red.Write(s))
+		pubErr = ts.write(red.Write(s))
 		return pubErr
 	})
 	if pubErr == nil {
-		pubErr = a.tokens(ctx, red.Flush())
+		pubErr = ts.write(red.Flush())
 	}
+	if err := ts.close(); pubErr == nil {
+		pubErr = err
+	}
+	a.futures = append(a.futures, ts.futures...)
+	a.first, a.text = ts.first, ts.text.String()
 	if pubErr != nil {
 		return pubErr // the reply could not be stored: retry the request
 	}
-	a.step("generate", messages[len(messages)-1].Content, a.text.String(), t0, genErr)
+	a.step("generate", messages[len(messages)-1].Content, a.text, t0, genErr)
 	s := a.lastStep()
 	s.Model, s.TokensIn, s.TokensOut = cfg.LLM.Name(), usage.PromptTokens, usage.CompletionTokens
 
@@ -401,47 +406,8 @@ func (a *answer) generate(ctx context.Context, messages []llm.Message, passages 
 	return a.publishDone(ctx, done)
 }
 
-// tokens publishes text word by word. The words keep their spaces, so the
-// tokens concatenate to the answer.
-func (a *answer) tokens(ctx context.Context, text string) error {
-	for text != "" {
-		i := strings.IndexFunc(text, isSpace)
-		if i < 0 {
-			i = len(text)
-		} else {
-			// A word takes the spaces after it.
-			j := strings.IndexFunc(text[i:], func(r rune) bool { return !isSpace(r) })
-			if j < 0 {
-				i = len(text)
-			} else {
-				i += j
-			}
-		}
-		word := text[:i]
-		text = text[i:]
-		a.seq++
-		if a.seq == 1 {
-			a.first = time.Now()
-		}
-		a.text.WriteString(word)
-		f, err := a.w.cfg.Publisher.PublishAsync(ctx, streams.Out{
-			Subject: schemas.ChatReplies(a.req.ID),
-			MsgID:   fmt.Sprintf("reply:%s:%d", a.req.ID, a.seq),
-			Body:    &schemas.ReplyToken{Type: schemas.ReplyTypeToken, ID: a.req.ID, Seq: a.seq, Text: word},
-			TraceID: a.traceID,
-		})
-		if err != nil {
-			return err
-		}
-		a.futures = append(a.futures, f)
-	}
-	return nil
-}
-
-func isSpace(r rune) bool { return r == ' ' || r == '\n' || r == '\t' || r == '\r' }
-
 func (a *answer) done(e *schemas.ReplyError) *schemas.ReplyDone {
-	return &schemas.ReplyDone{Type: schemas.ReplyTypeDone, ID: a.req.ID, Answer: a.text.String(), TraceID: a.traceID, Error: e}
+	return &schemas.ReplyDone{Type: schemas.ReplyTypeDone, ID: a.req.ID, Answer: a.text, TraceID: a.traceID, Error: e}
 }
 
 // finishWith ends a request that produced no answer.
