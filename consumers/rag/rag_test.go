@@ -335,3 +335,57 @@ func TestBackendFailureIsAnsweredNotRetried(t *testing.T) {
 		t.Errorf("the search step does not record the error: %+v", tr.Steps)
 	}
 }
+
+// scripted is a language model that answers the self-query and expansion
+// prompts from a script, as a served model would.
+type scripted struct{ prompts []string }
+
+func (s *scripted) Name() string { return "scripted-llm" }
+
+func (s *scripted) Stream(_ context.Context, req llm.Request, emit func(string) error) (llm.Usage, error) {
+	p := req.Messages[len(req.Messages)-1].Content
+	s.prompts = append(s.prompts, p)
+	out := "none"
+	switch {
+	case strings.Contains(p, "Which of the authors"):
+		out = "Simon Willison."
+	case strings.Contains(p, "different versions"):
+		out = "1. Apache Bench failed requests length\n2. ab -l option"
+	}
+	return llm.Usage{PromptTokens: 10, CompletionTokens: 3}, emit(out)
+}
+
+func TestQueryLLMPicksTheAuthorAndWritesTheQueries(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	m := &scripted{}
+	f.w.cfg.QueryLLM = m
+	if err := f.ask(t, schemas.ChatRequest{ID: "llmq", Query: "Why were my benchmark requests failing?"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	tr := f.trace(t, "llmq")
+	var sq selfQuery
+	if err := json.Unmarshal(tr.Steps[1].Output, &sq); err != nil || sq.Author != "Simon Willison" || sq.Via != "llm" {
+		t.Fatalf("self_query %s", tr.Steps[1].Output)
+	}
+	var queries []string
+	if err := json.Unmarshal(tr.Steps[2].Output, &queries); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Why were my benchmark requests failing?", "Apache Bench failed requests length", "ab -l option"}
+	if strings.Join(queries, "|") != strings.Join(want, "|") {
+		t.Fatalf("queries %q, want %q", queries, want)
+	}
+	for _, s := range tr.Steps[1:3] {
+		if s.Model != "scripted-llm" || s.TokensIn != 10 || s.TokensOut != 3 {
+			t.Errorf("step %s: model %q, tokens %d/%d", s.Name, s.Model, s.TokensIn, s.TokensOut)
+		}
+	}
+	if !strings.Contains(m.prompts[0], "Simon Willison; Paul Iusztin") {
+		t.Errorf("the self-query prompt does not list the authors: %q", m.prompts[0])
+	}
+	_, dones := f.reply(t, "llmq")
+	if len(dones) != 1 || len(dones[0].Sources) == 0 || dones[0].Sources[0].DocumentID != "ab/apache-bench-length-errors" {
+		t.Fatalf("done %+v", dones)
+	}
+}
