@@ -7,8 +7,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
+
+	"github.com/twin-llm/twin/internal/awsclient"
 )
 
 // SageMakerConfig points the SageMaker reranker at a real-time endpoint
@@ -76,31 +77,11 @@ func NewSageMaker(cfg SageMakerConfig) (*SageMaker, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = time.Minute
 	}
-	var awsCfg aws.Config
-	if cfg.AWS != nil {
-		awsCfg = cfg.AWS.Copy()
-	} else {
-		var opts []func(*config.LoadOptions) error
-		if cfg.Region != "" {
-			opts = append(opts, config.WithRegion(cfg.Region))
-		}
-		// Loading reads environment variables and files only; nothing
-		// here waits on the network, so no caller context is needed.
-		loaded, err := config.LoadDefaultConfig(context.Background(), opts...)
-		if err != nil {
-			return nil, fmt.Errorf("%w: load the AWS configuration: %w", ErrConfig, err)
-		}
-		awsCfg = loaded
+	client, err := awsclient.NewSageMakerRuntime(awsclient.SageMaker{Region: cfg.Region,
+		MaxAttempts: cfg.MaxAttempts, AWS: cfg.AWS, BaseEndpoint: cfg.BaseEndpoint})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	client := sagemakerruntime.NewFromConfig(awsCfg, func(o *sagemakerruntime.Options) {
-		if cfg.Region != "" {
-			o.Region = cfg.Region
-		}
-		if cfg.BaseEndpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.BaseEndpoint)
-		}
-		o.RetryMaxAttempts = cfg.MaxAttempts
-	})
 	return &SageMaker{cfg: cfg, client: client}, nil
 }
 
