@@ -139,12 +139,7 @@ func TestChatEndToEnd(t *testing.T) {
 	if err := wsjson.Write(ctx, c2, map[string]any{"type": "feedback", "id": "e2e1", "rating": 1, "comment": "spot on"}); err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(p.nats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natsOf(t, p)
 	fb := lastMessage[schemas.Feedback](t, js, streams.StreamFeedback, schemas.SubjectFeedbackAll)
 	if fb.RequestID != "e2e1" || fb.Rating != 1 || fb.TraceID != done.TraceID {
 		t.Fatalf("feedback %+v", fb)
@@ -178,6 +173,21 @@ func TestChatEndToEnd(t *testing.T) {
 	if err != nil || !strings.Contains(out, "Sources:") || !strings.Contains(out, "ab/apache-bench-length-errors") {
 		t.Fatalf("twin chat: %q %v", out, err)
 	}
+}
+
+// natsOf connects to the NATS server of p for the rest of the test.
+func natsOf(t *testing.T, p *upProcess) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(p.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
 
 // lastMessage is the newest message of subject in stream, decoded.
@@ -240,12 +250,7 @@ func TestWebPageInChromium(t *testing.T) {
 	if err := chromedp.Do(tab, chromedp.Click(css(".answer .rate-down")), chromedp.WaitVisible(css(".answer .rated"))); err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(p.nats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natsOf(t, p)
 	fb := lastMessage[schemas.Feedback](t, js, streams.StreamFeedback, schemas.SubjectFeedbackAll)
 	if fb.Rating != -1 || fb.TraceID == "" {
 		t.Fatalf("feedback from the page: %+v", fb)
