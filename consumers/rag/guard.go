@@ -46,12 +46,13 @@ func containsAny(subs ...string) func(string) bool {
 // digits reports whether s holds at least n ASCII digits.
 func digits(n int) func(string) bool {
 	return func(s string) bool {
-		for i := 0; i < len(s) && n > 0; i++ {
+		left := n
+		for i := 0; i < len(s) && left > 0; i++ {
 			if s[i] >= '0' && s[i] <= '9' {
-				n--
+				left--
 			}
 		}
-		return n == 0
+		return left == 0
 	}
 }
 

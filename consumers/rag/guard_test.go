@@ -114,3 +114,13 @@ func FuzzRedactor(f *testing.F) {
 		}
 	})
 }
+
+func TestHintsAreReusable(t *testing.T) {
+	t.Parallel()
+	h := digits(8)
+	for i := 0; i < 3; i++ {
+		if h("call 12 34") || !h("+1 415 555 0134") {
+			t.Fatalf("call %d: the digit hint changed with use", i)
+		}
+	}
+}
