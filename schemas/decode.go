@@ -70,6 +70,23 @@ func Decode(data []byte, v Message) error {
 		return err
 	}
 
+	if e.fast != nil && rv.Type().Elem() == e.typ {
+		// One pass straight into a new value; anything it cannot vouch for
+		// (see fastdecode.go) falls through to the general path below.
+		nv := reflect.New(e.typ).Elem()
+		if fastDecode(e.fast, data, nv) {
+			rv.Elem().Set(nv)
+			return nil
+		}
+	}
+
+	return decodeGeneral(data, v, rv, e)
+}
+
+// decodeGeneral is Decode's general path: the body is parsed for the JSON
+// Schema library and validated, then unmarshaled into v.
+func decodeGeneral(data []byte, v Message, rv reflect.Value, e *registryEntry) error {
+	name := v.Schema()
 	if len(bytes.TrimSpace(data)) == 0 {
 		return &ValidationError{Schema: name, Message: "empty body"}
 	}
@@ -110,6 +127,9 @@ func Encode(v Message) ([]byte, error) {
 	}
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
 		return nil, fmt.Errorf("schemas: Encode(nil %T)", v)
+	}
+	if data, ok := fastEncode(v); ok {
+		return data, nil // json.Marshal's bytes, faster (see fastencode.go)
 	}
 	data, err := json.Marshal(v)
 	if err != nil {
@@ -164,6 +184,8 @@ type registryEntry struct {
 	schema *jsonschema.Schema
 	typ    reflect.Type // the message type registered for the schema
 	fields *structFields
+	fast   *fastObject // nil: the schema always takes the general path
+	source any         // the schema document, until compileFast has read it
 }
 
 func (r *schemaRegistry) entry(name string) (*registryEntry, error) {
@@ -198,6 +220,8 @@ func (r *schemaRegistry) build() {
 		}
 		e.typ = reflect.TypeOf(m)
 		e.fields = jsonFields(e.typ)
+		e.fast = compileFast(e.source, e.typ)
+		e.source = nil
 		entries[name] = e
 	}
 	r.entries = entries
@@ -212,6 +236,11 @@ func compile(c *jsonschema.Compiler, name string) (*registryEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The fast path compiles its own reading of the same document.
+	source, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
 	// The resource URL is the schema's $id, so no loader is ever asked to
 	// fetch anything.
 	url := "https://twin.dev/schemas/" + fileName(name)
@@ -222,7 +251,7 @@ func compile(c *jsonschema.Compiler, name string) (*registryEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &registryEntry{schema: sch}, nil
+	return &registryEntry{schema: sch, source: source}, nil
 }
 
 // validateDateTime accepts an RFC 3339 date-time exactly when encoding/json

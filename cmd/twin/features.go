@@ -179,7 +179,9 @@ func runEmbedder(ctx context.Context, s *system, log zerolog.Logger, ready func(
 	e := embedder.New(embedder.Config{Dense: search.Dense, Sparse: search.Sparse, Store: search.Store,
 		Publisher: s.pub, Revisions: revs, Registerer: s.reg})
 	ready()
-	return s.runtime.RunBatch(ctx, "embedder", e, streams.Workers(1), streams.PullBatch(512), streams.Batch(256, 10*time.Millisecond))
+	// Two workers: one batch embeds while the other writes and waits for its
+	// acks. The embedder keeps them off each other's documents.
+	return s.runtime.RunBatch(ctx, "embedder", e, streams.Workers(2), streams.PullBatch(512), streams.Batch(256, 10*time.Millisecond))
 }
 
 // isReplicaSet asks the server's hello whether it is a replica set, the

@@ -52,6 +52,9 @@ type Embedder struct {
 	revisions Revisions
 	maxBatch  int
 	freshness prometheus.Observer
+	// indexing keeps concurrent batches (the runtime may run several
+	// workers) off each other's documents.
+	indexing inFlight
 }
 
 // Config assembles an embedder.
@@ -122,6 +125,21 @@ func (e *Embedder) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
 		}
 		latest[j.body.DocumentID] = j
 	}
+	// From the revision check to the last write, a document belongs to
+	// this batch alone: with two batches at once, both could pass the
+	// check and each prune the other's points.
+	docs := make([]string, 0, len(latest))
+	for id := range latest {
+		docs = append(docs, id)
+	}
+	release, err := e.indexing.acquire(ctx, docs)
+	if err != nil {
+		for _, j := range latest {
+			errs[j.i] = err
+		}
+		return errs
+	}
+	defer release()
 	// The revision checks are round trips to the KV bucket: in parallel.
 	var mu sync.Mutex // guards jobs and errs
 	var checks errgroup.Group
@@ -153,6 +171,54 @@ func (e *Embedder) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
 		}
 	}
 	return errs
+}
+
+// inFlight is the set of documents some batch is indexing.
+//
+// Invariant: a batch takes all of its documents at once or none, and waits
+// with none held, so two batches can never wait for each other.
+type inFlight struct {
+	mu   sync.Mutex // guards docs
+	docs map[string]chan struct{}
+}
+
+// acquire waits until none of ids is being indexed, takes them all, and
+// returns the function that gives them back.
+func (f *inFlight) acquire(ctx context.Context, ids []string) (func(), error) {
+	for {
+		f.mu.Lock()
+		var busy chan struct{}
+		for _, id := range ids {
+			if ch, ok := f.docs[id]; ok {
+				busy = ch
+				break
+			}
+		}
+		if busy == nil {
+			if f.docs == nil {
+				f.docs = make(map[string]chan struct{})
+			}
+			done := make(chan struct{})
+			for _, id := range ids {
+				f.docs[id] = done
+			}
+			f.mu.Unlock()
+			return func() {
+				f.mu.Lock()
+				for _, id := range ids {
+					delete(f.docs, id)
+				}
+				f.mu.Unlock()
+				close(done)
+			}, nil
+		}
+		f.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // stale reports whether a newer revision of the document is indexed.
@@ -189,6 +255,7 @@ func (e *Embedder) index(ctx context.Context, jobs []*job) error {
 		return err
 	}
 	points := make([]vectors.Point, 0, len(texts))
+	denseModel, sparseModel := e.dense.Model(), e.sparse.Model()
 	n := 0
 	for _, j := range jobs {
 		if j.body.Op == schemas.OpDelete {
@@ -199,7 +266,7 @@ func (e *Embedder) index(ctx context.Context, jobs []*job) error {
 				ID:      j.ids[k],
 				Dense:   dense[n],
 				Sparse:  sparse[n],
-				Payload: payload(&j.body, c, e.dense.Model(), e.sparse.Model()),
+				Payload: payload(&j.body, c, denseModel, sparseModel),
 			})
 			n++
 		}
@@ -209,13 +276,24 @@ func (e *Embedder) index(ctx context.Context, jobs []*job) error {
 			return fmt.Errorf("upsert %d points: %w", len(points), err)
 		}
 	}
+	// After the upsert: the new version is searchable before the old one
+	// disappears, so a search never finds the document missing. All at
+	// once, so that a store can commit them together.
+	var prunes errgroup.Group
+	prunes.SetLimit(64)
+	for _, j := range jobs {
+		prunes.Go(func() error {
+			if _, err := e.store.DeleteDocument(ctx, j.body.DocumentID, j.ids); err != nil {
+				return fmt.Errorf("prune %s: %w", j.body.DocumentID, err)
+			}
+			return nil
+		})
+	}
+	if err := prunes.Wait(); err != nil {
+		return err
+	}
 	outs := make([]streams.Out, 0, len(jobs))
 	for _, j := range jobs {
-		// After the upsert: the new version is searchable before the old
-		// one disappears, so a search never finds the document missing.
-		if _, err := e.store.DeleteDocument(ctx, j.body.DocumentID, j.ids); err != nil {
-			return fmt.Errorf("prune %s: %w", j.body.DocumentID, err)
-		}
 		op := schemas.OpUpsert
 		if j.body.Op == schemas.OpDelete {
 			op = schemas.OpDelete
@@ -245,10 +323,10 @@ func (e *Embedder) index(ctx context.Context, jobs []*job) error {
 	return nil
 }
 
-// embed runs the dense model over texts in batches of maxBatch, several
-// batches at once (one per core): the embedded model is CPU-bound, and a
-// model server serves parallel requests. The sparse vectors are computed
-// beside, in the same batches.
+// embed runs the models over texts in batches of maxBatch, several batches
+// at once (one per core): the embedded model is CPU-bound, and a model
+// server serves parallel requests. The sparse vectors are computed beside,
+// in the same batches.
 func (e *Embedder) embed(ctx context.Context, texts []string) ([][]float32, []vectors.Sparse, error) {
 	dense := make([][]float32, len(texts))
 	sparse := make([]vectors.Sparse, len(texts))
@@ -259,17 +337,17 @@ func (e *Embedder) embed(ctx context.Context, texts []string) ([][]float32, []ve
 	for start := 0; start < len(texts); start += size {
 		end := min(start+size, len(texts))
 		g.Go(func() error {
-			vs, err := e.dense.Embed(gctx, texts[start:end])
+			// Both models at once: the embedded ones share their analysis
+			// of each text.
+			vs, sp, err := embed.Documents(gctx, e.dense, e.sparse, texts[start:end])
 			if err != nil {
 				return fmt.Errorf("embed %d texts with %s: %w", end-start, e.dense.Model(), err)
 			}
-			if len(vs) != end-start {
+			if len(vs) != end-start || len(sp) != end-start {
 				return fmt.Errorf("embed: %d vectors for %d texts", len(vs), end-start)
 			}
 			copy(dense[start:end], vs)
-			for i := start; i < end; i++ {
-				sparse[i] = e.sparse.Document(texts[i])
-			}
+			copy(sparse[start:end], sp)
 			return nil
 		})
 	}

@@ -150,3 +150,29 @@ func TestUndecodableEmbedJobGoesToTheDLQ(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestConcurrentBatchesOfOneDocumentKeepTheNewestRevision(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	// Two workers get two revisions of one document at once, many times
+	// over: whatever the interleaving, the newest must be all that is left.
+	for rev := int64(1); rev <= 40; rev += 2 {
+		older := job(rev, schemas.OpUpsert, "older text one", "older text two", "older text three")
+		newer := job(rev+1, schemas.OpUpsert, "newer text")
+		done := make(chan struct{})
+		go func() { defer close(done); f.handle(t, older) }()
+		f.handle(t, newer)
+		<-done
+		hits, err := f.store.Search(context.Background(), vectors.Query{Sparse: embed.NewBM25().Query("text"), Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) != 1 || hits[0].Payload.Text != "newer text" {
+			texts := []string{}
+			for _, h := range hits {
+				texts = append(texts, h.Payload.Text)
+			}
+			t.Fatalf("revisions %d and %d indexed at once left %q, want only the newer", rev, rev+1, texts)
+		}
+	}
+}

@@ -1,7 +1,8 @@
 package featurizer
 
 import (
-	"strings"
+	"slices"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -111,16 +112,20 @@ type Chunk struct {
 // tok must not be nil.
 func ChunkText(text string, tok *tokenizer.Tokenizer, p ChunkParams) []Chunk {
 	p = p.sane()
-	// Spans rather than tokenizer.Tokens: all the chunker needs, in
-	// half the memory and without pointers for the collector to scan.
-	toks := make([]span, 0, len(text)/3+1)
-	for t := range tok.Tokens(text) {
-		toks = append(toks, span{t.Start, t.End, strings.HasPrefix(t.Text, "##")})
-	}
+	// Spans rather than tokenizer.Tokens: all the chunker needs, without
+	// pointers for the collector to scan, and without building a Token
+	// per piece. The buffers are reused across calls.
+	buf := chunkBuffers.Get().(*chunkBuffer)
+	defer chunkBuffers.Put(buf)
+	toks := tok.AppendSpans(buf.toks[:0], text)
+	buf.toks = toks
 	if len(toks) == 0 {
 		return nil
 	}
 	c := chunker{text: text, tok: tok, toks: toks, p: p}
+	c.rank = slices.Grow(buf.rank[:0], len(toks))[:len(toks)]
+	clear(c.rank)
+	buf.rank = c.rank
 	c.rankCuts()
 	chunks := make([]Chunk, 0, len(toks)/(p.Size-p.Overlap)+1)
 	for s, prev := 0, 0; ; {
@@ -170,11 +175,16 @@ const (
 	rankParagraph             // a blank line
 )
 
-// span is where a token of the text is, and whether it continues a word.
-type span struct {
-	start, end int
-	piece      bool
+// chunkBuffer is the scratch of one ChunkText call.
+type chunkBuffer struct {
+	toks []span
+	rank []int8
 }
+
+var chunkBuffers = sync.Pool{New: func() any { return new(chunkBuffer) }}
+
+// span is where a token of the text is, and whether it continues a word.
+type span = tokenizer.Span
 
 // chunker holds the state of one ChunkText call.
 type chunker struct {
@@ -186,19 +196,19 @@ type chunker struct {
 	rank []int8
 }
 
-// rankCuts ranks every boundary between tokens.
+// rankCuts ranks every boundary between tokens, into c.rank (zeroed, one
+// per token).
 func (c *chunker) rankCuts() {
 	sentence, line := rankHigh, rankLow
 	if c.p.Strategy == StrategyCode {
 		sentence, line = rankLow, rankHigh
 	}
-	c.rank = make([]int8, len(c.toks))
 	for b := 1; b < len(c.toks); b++ {
 		prev, next := c.toks[b-1], c.toks[b]
-		if next.start < prev.end || next.piece {
+		if next.Start < prev.End || next.Continues {
 			continue // rankNone
 		}
-		newlines, blank, space := scanGap(c.text[prev.end:next.start])
+		newlines, blank, space := scanGap(c.text[prev.End:next.Start])
 		r := rankJoin
 		switch {
 		case blank:
@@ -246,7 +256,7 @@ func scanGap(gap string) (newlines int, blank, space bool) {
 func (c *chunker) endsSentence(b int, space bool) bool {
 	for i := b - 1; i >= 0 && i >= b-3; i-- {
 		t := c.toks[i]
-		switch c.text[t.start:t.end] {
+		switch c.text[t.Start:t.End] {
 		case ".", "!", "?":
 			return space
 		case "。", "！", "？", "…":
@@ -392,10 +402,10 @@ func (c *chunker) chunk(s, e int) chunkAt {
 // last space before it, taking in what the tokenizer dropped there, and
 // the indentation of the line if the token is the first of its line.
 func (c *chunker) startByte(s int) int {
-	start := c.toks[s].start
+	start := c.toks[s].Start
 	prevEnd := 0
 	if s > 0 {
-		prevEnd = c.toks[s-1].end
+		prevEnd = c.toks[s-1].End
 	}
 	if prevEnd >= start {
 		return start
@@ -426,10 +436,10 @@ func (c *chunker) startByte(s int) int {
 // endByte returns where a chunk ending before token e ends: after its last
 // token and what the tokenizer dropped right after it, up to a space.
 func (c *chunker) endByte(e int) int {
-	end := c.toks[e-1].end
+	end := c.toks[e-1].End
 	next := len(c.text)
 	if e < len(c.toks) {
-		next = c.toks[e].start
+		next = c.toks[e].Start
 	}
 	for end < next {
 		r, size := utf8.DecodeRuneInString(c.text[end:next])

@@ -199,19 +199,25 @@ func (c *cleaner) prose(raw string) []byte {
 		c.tmp = append(append(c.tmp[:0], indent...), b...)
 		return c.tmp
 	}
+	// Copy the runs between spaces whole, one space between two runs.
 	out := append(c.tmp[:0], indent...)
 	start := len(out)
-	space := false
-	for _, b := range c.buf {
-		if b == ' ' {
-			space = len(out) > start
-			continue
+	i := 0
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
+	for i < len(b) {
+		j := bytes.IndexByte(b[i:], ' ')
+		if j < 0 {
+			out = append(out, b[i:]...)
+			break
 		}
-		if space {
+		out = append(out, b[i:i+j]...)
+		for i += j; i < len(b) && b[i] == ' '; i++ {
+		}
+		if i < len(b) {
 			out = append(out, ' ')
-			space = false
 		}
-		out = append(out, b)
 	}
 	if len(out) == start {
 		out = out[:0] // indentation alone is a blank line
@@ -237,10 +243,7 @@ func (c *cleaner) mapRunes(dst []byte, s string) ([]byte, bool) {
 			default:
 				// Most text is runs of printable ASCII: copy them
 				// whole.
-				j := i + 1
-				for j < len(s) && s[j] >= 0x20 && s[j] < 0x7f {
-					j++
-				}
+				j := printableRun(s, i+1)
 				m.dst = append(m.dst, s[i:j]...)
 				m.last = rune(s[j-1])
 				i = j
@@ -272,6 +275,29 @@ func (c *cleaner) mapRunes(dst []byte, s string) ([]byte, bool) {
 		}
 	}
 	return m.dst, m.nonASCII
+}
+
+// printableRun returns the index of the first byte from i on that is not
+// printable ASCII (0x20 to 0x7e), or len(s), testing eight bytes at a time.
+func printableRun(s string, i int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// A byte below 0x20, a 0x7f (a zero byte after the XOR), or a
+		// high bit: the byte loop below decides.
+		del := x ^ (ones * 0x7f)
+		if ((x-ones*0x20)&^x|(del-ones)&^del|x)&highs != 0 {
+			break
+		}
+	}
+	for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f {
+		i++
+	}
+	return i
 }
 
 // mapper is the output of mapRunes. gap records that a pictograph was

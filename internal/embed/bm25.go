@@ -35,6 +35,8 @@ type BM25 struct {
 	stop    map[string]struct{}
 	stem    bool
 	queryTF bool // query values are term counts instead of 1
+
+	docs scratchPool // analyzers with their word caches (analysis.go)
 }
 
 // BM25Option configures a BM25.
@@ -78,15 +80,10 @@ func (m *BM25) Model() string {
 // Document returns a chunk's vector: for each term, its saturated term
 // frequency tf·(k1+1) / (tf + k1·(1 − b + b·dl/avgdl)).
 func (m *BM25) Document(text string) vectors.Sparse {
-	ids := m.termIDs(text)
-	if len(ids) == 0 {
-		return vectors.Sparse{}
-	}
-	norm := m.k1 * (1 - m.b + m.b*float64(len(ids))/m.avgDocLen)
-	return runs(ids, func(tf int) float32 {
-		f := float64(tf)
-		return float32(f * (m.k1 + 1) / (f + norm))
-	})
+	s := m.scratchFor()
+	defer m.docs.put(s)
+	s.a.analyze(text)
+	return m.document(s)
 }
 
 // Query returns a query's vector: 1 per distinct term, so a query's score

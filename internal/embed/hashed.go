@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync"
 )
 
 // DefaultDim is the hashed model's dimension when none is given. Hashing
@@ -33,9 +32,9 @@ const DefaultDim = 1024
 //
 // It is safe for concurrent use.
 type Hashed struct {
-	dim     int
-	cfg     hashedConfig
-	scratch sync.Pool // *hashedScratch
+	dim  int
+	cfg  hashedConfig
+	docs scratchPool // analyzers with their word caches (analysis.go)
 }
 
 // hashedConfig holds the feature choices. They are fixed for a model
@@ -105,8 +104,10 @@ func (h *Hashed) Embed(ctx context.Context, texts []string) ([][]float32, error)
 	return out, nil
 }
 
-// hashedScratch is reused between texts, so that embedding allocates
-// little but its result.
+// hashedScratch holds features' work: the word-by-word definition of the
+// model's features, which the tests use to see them unhashed (exact).
+// Embedding goes through the analyzer (analysis.go), which adds the same
+// features in the same order.
 type hashedScratch struct {
 	toks     []string
 	index    map[string]int // distinct word → its position in distinct
@@ -153,37 +154,13 @@ func (h *Hashed) newScratch() *hashedScratch {
 }
 
 func (h *Hashed) embed(text string) []float32 {
-	s, _ := h.scratch.Get().(*hashedScratch)
-	if s == nil {
-		s = h.newScratch()
-	}
-	defer h.scratch.Put(s)
-	for i := range s.families {
-		clear(s.families[i])
-	}
-	h.features(s, text)
-	// Drop the references into text, so the pool does not keep it alive.
-	clear(s.toks)
-	clear(s.distinct)
-	clear(s.index)
-
-	out := make([]float32, h.dim)
-	weights := [3]float64{h.cfg.wordW, h.cfg.ngW, h.cfg.bigramW}
-	for f, vec := range s.families {
-		n := norm(vec)
-		if n == 0 || weights[f] == 0 {
-			continue
-		}
-		scale := weights[f] / n
-		for i, x := range vec {
-			out[i] += float32(x * scale)
-		}
-	}
-	normalize(out)
-	return out
+	s := h.scratchFor()
+	defer h.docs.put(s)
+	s.a.analyze(text)
+	return h.vector(s)
 }
 
-// features adds the features of text to s. They are added in text order,
+// features adds the features of text to s, word by word. They are added in text order,
 // never in map order, so that the float sums, and so the vectors, are
 // bit-for-bit reproducible.
 func (h *Hashed) features(s *hashedScratch, text string) {

@@ -75,11 +75,14 @@ type Token struct {
 }
 
 // Tokenizer splits text into all-MiniLM-L6-v2 word pieces. Build it once
-// with New and share it: it is immutable, so safe for concurrent use.
+// with New and share it: it is safe for concurrent use. Its only state is a
+// cache of how words missing from the vocabulary split, which changes no
+// result.
 type Tokenizer struct {
 	vocab         *vocabulary
 	special       [len(specialTokens)]int
 	unk, cls, sep int
+	oov           *splits // how words missing from the vocabulary split
 }
 
 // New indexes the embedded vocabulary. It takes about a millisecond: call
@@ -92,7 +95,7 @@ func New() (*Tokenizer, error) {
 	if v.size() != vocabSize {
 		return nil, fmt.Errorf("tokenizer: embedded vocabulary has %d entries, want %d", v.size(), vocabSize)
 	}
-	t := &Tokenizer{vocab: v}
+	t := &Tokenizer{vocab: v, oov: &splits{}}
 	for i, s := range specialTokens {
 		id := v.lookup([]byte(s), false)
 		if id < 0 {
@@ -143,6 +146,23 @@ func (t *Tokenizer) Tokens(text string) iter.Seq[Token] {
 	}
 }
 
+// Span is where a word piece of a text is, without the piece: the token's
+// offsets, and whether it continues a word (its vocabulary entry starts
+// with "##").
+type Span struct {
+	Start, End int
+	Continues  bool
+}
+
+// AppendSpans appends the spans of the word pieces of text to dst, one per
+// token of Tokenize, for callers that only cut the text (a chunker): it
+// builds no Token.
+func (t *Tokenizer) AppendSpans(dst []Span, text string) []Span {
+	w := walker{t: t, spanning: true, spans: dst}
+	w.run(text)
+	return w.spans
+}
+
 // Count returns the number of word pieces of text, without [CLS] and
 // [SEP]: len(Tokenize(text)), without building the tokens.
 func (t *Tokenizer) Count(text string) int {
@@ -158,6 +178,8 @@ type walker struct {
 	out      []Token
 	counting bool // count tokens instead of appending them to out
 	count    int
+	spanning bool // append spans instead
+	spans    []Span
 	// yield, when set, takes the tokens instead; stop is set when it
 	// says to.
 	yield func(Token) bool
@@ -183,11 +205,20 @@ type walker struct {
 	start  int
 }
 
-// piece is a token before it is delivered.
-type piece struct{ id, start, end int }
+// piece is a token before it is delivered; cont marks a continuation
+// piece ("##...").
+type piece struct {
+	id, start, end int
+	cont           bool
+}
 
 func (w *walker) emit(id, start, end int) {
-	w.pending = append(w.pending, piece{id, start, end})
+	w.pending = append(w.pending, piece{id, start, end, false})
+}
+
+// emitPiece emits a piece of a split word.
+func (w *walker) emitPiece(id, start, end int, cont bool) {
+	w.pending = append(w.pending, piece{id, start, end, cont})
 }
 
 // deliver hands the pieces of the word just done to whoever takes them.
@@ -195,6 +226,10 @@ func (w *walker) deliver() {
 	switch {
 	case w.counting:
 		w.count += len(w.pending)
+	case w.spanning:
+		for _, p := range w.pending {
+			w.spans = append(w.spans, Span{Start: p.start, End: p.end, Continues: p.cont})
+		}
 	case w.yield != nil:
 		for _, p := range w.pending {
 			if w.stop {
@@ -463,6 +498,24 @@ func (w *walker) wordPiece() {
 		w.emit(id, start, end)
 		return
 	}
+	// A word that splits costs a lookup per candidate piece, a dozen for
+	// a long word: remember the split of words whose bytes map one to one
+	// to the text (all the common ones), in offsets from their start.
+	if w.simple {
+		if pieces, ok := t.oov.get(w.word); ok {
+			for k, p := range pieces {
+				w.emitPiece(int(p.id), start+int(p.from), start+int(p.to), k > 0)
+			}
+			return
+		}
+		defer func() {
+			pieces := make([]split, len(w.pending))
+			for k, p := range w.pending {
+				pieces[k] = split{id: int32(p.id), from: uint8(p.start - start), to: uint8(p.end - start)}
+			}
+			t.oov.put(w.word, pieces)
+		}()
+	}
 	for i := 0; i < len(w.word); {
 		cont, longest := i > 0, v.maxWord
 		if cont {
@@ -485,7 +538,7 @@ func (w *walker) wordPiece() {
 			return
 		}
 		from, to := w.span(i, j)
-		w.emit(id, from, to)
+		w.emitPiece(id, from, to, cont)
 		i = j
 	}
 }

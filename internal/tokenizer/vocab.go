@@ -129,6 +129,11 @@ func prefix(b []byte) uint64 {
 	if len(b) >= 8 {
 		return binary.LittleEndian.Uint64(b)
 	}
+	if cap(b) >= 8 {
+		// The word being split lives in a larger buffer: load 8 bytes
+		// and keep those of b.
+		return binary.LittleEndian.Uint64(b[:8]) & (1<<(8*len(b)) - 1)
+	}
 	var p uint64
 	for i, c := range b {
 		p |= uint64(c) << (8 * i)

@@ -207,7 +207,7 @@ func Event(d *warehouse.Document) (streams.Out, error) {
 	if d.Deleted {
 		op = schemas.OpDelete
 	} else {
-		b, err := json.Marshal(d)
+		b, err := encodeDocument(d)
 		if err != nil {
 			return streams.Out{}, fmt.Errorf("encode document %s: %w", d.ID, err)
 		}

@@ -8,6 +8,8 @@ import (
 	"hash/crc32"
 	"math"
 	"slices"
+	"sync"
+	"unsafe"
 
 	"github.com/twin-llm/twin/internal/vectors"
 )
@@ -93,13 +95,67 @@ func groupFrame(frames []*frame) *frame {
 	return g
 }
 
+// frameBuffers keeps frame buffers between writes. A batch's frame is
+// megabytes, and allocating each afresh had the runtime zero and the
+// collector sweep gigabytes over a bulk load. Unlike a sync.Pool it keeps
+// them across collections: fresh memory costs a page fault a page.
+var frameBuffers freeList[[]byte]
+
+// maxPooledFrame bounds the buffers frameBuffers keeps.
+const maxPooledFrame = 32 << 20
+
 // newFrame starts a frame of count elements whose body will take about
-// size bytes.
+// size bytes. Release it once its bytes are written.
 func newFrame(kind byte, count, size int) *frame {
-	f := &frame{b: make([]byte, frameHeader, frameHeader+size+16)}
+	b, _ := frameBuffers.get()
+	b = slices.Grow(b[:0], frameHeader+size+16)[:frameHeader]
+	f := &frame{b: b}
 	f.b = append(f.b, kind)
 	f.b = binary.AppendUvarint(f.b, uint64(count))
 	return f
+}
+
+// freeList is a small stack of buffers for reuse, safe for concurrent
+// use.
+type freeList[T any] struct {
+	mu   sync.Mutex // guards free
+	free []T
+}
+
+// maxFree bounds how many buffers a free list keeps: a few batches in
+// flight and a compaction.
+const maxFree = 4
+
+func (l *freeList[T]) get() (T, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var v T
+	if n := len(l.free); n > 0 {
+		v = l.free[n-1]
+		l.free = l.free[:n-1]
+		return v, true
+	}
+	return v, false
+}
+
+func (l *freeList[T]) put(v T) {
+	l.mu.Lock()
+	if len(l.free) < maxFree {
+		l.free = append(l.free, v)
+	}
+	l.mu.Unlock()
+}
+
+// release gives the frame's buffer back for reuse: the frame must not be
+// used after.
+func (f *frame) release() {
+	if f == nil || f.b == nil {
+		return
+	}
+	if cap(f.b) <= maxPooledFrame {
+		frameBuffers.put(f.b[:0])
+	}
+	f.b = nil
 }
 
 // bytes fills in the frame header and returns the whole frame.
@@ -128,13 +184,9 @@ func pointSize(p *vectors.Point, extra []byte) int {
 func (f *frame) point(p *vectors.Point, extra []byte) {
 	f.b = slices.Grow(f.b, pointSize(p, extra))
 	f.str(p.ID)
-	n := len(f.b)
-	f.b = f.b[:n+4*len(p.Dense)]
-	for i, x := range p.Dense {
-		binary.LittleEndian.PutUint32(f.b[n+4*i:], math.Float32bits(x))
-	}
+	f.b = appendFloats(f.b, p.Dense)
 	f.b = binary.AppendUvarint(f.b, uint64(len(p.Sparse.Indices)))
-	n = len(f.b)
+	n := len(f.b)
 	f.b = f.b[:n+8*len(p.Sparse.Indices)]
 	for i, t := range p.Sparse.Indices {
 		binary.LittleEndian.PutUint32(f.b[n+8*i:], t)
@@ -148,6 +200,21 @@ func (f *frame) point(p *vectors.Point, extra []byte) {
 	f.str(pl.Text)
 	f.b = binary.AppendUvarint(f.b, uint64(len(extra)))
 	f.b = append(f.b, extra...)
+}
+
+// littleEndian is whether this machine stores numbers as the files do.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// appendFloats appends xs as little-endian float32s: on a little-endian
+// machine a copy of their memory, which is what a point is mostly made of.
+func appendFloats(b []byte, xs []float32) []byte {
+	if littleEndian && len(xs) > 0 {
+		return append(b, unsafe.Slice((*byte)(unsafe.Pointer(&xs[0])), 4*len(xs))...)
+	}
+	for _, x := range xs {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+	}
+	return b
 }
 
 // decoder reads a frame body; the first error sticks and later reads

@@ -168,9 +168,16 @@ type entry struct {
 // prepare builds the entry of p, whose Dense has the index dimension and
 // is already normalized when normalized is set (as it is in the log).
 func prepare(p vectors.Point, extra []byte, stride int, normalized bool) entry {
+	return prepareInto(p, extra, stride, normalized, make([]float32, stride), make([]int8, stride))
+}
+
+// prepareInto is prepare with the entry's vector and codes in vec and
+// codes, of stride values each.
+func prepareInto(p vectors.Point, extra []byte, stride int, normalized bool, vec []float32, codes []int8) entry {
 	p.Payload.Extra = nil
-	e := entry{point: p, extra: extra, vec: make([]float32, stride), codes: make([]int8, stride)}
-	copy(e.vec, p.Dense)
+	e := entry{point: p, extra: extra, vec: vec, codes: codes}
+	n := copy(e.vec, p.Dense)
+	clear(e.vec[n:])
 	if !normalized {
 		var norm float64
 		for _, x := range p.Dense {
@@ -193,29 +200,60 @@ func prepare(p vectors.Point, extra []byte, stride int, normalized bool) entry {
 // measured from the codes chosen, so the bound it feeds holds however
 // they were rounded.
 func quantize(v []float32, codes []int8) (scale, resid float32) {
+	// Points are checked for NaN before they get here, so a plain
+	// comparison finds the largest magnitude, as max(m, x, -x) would.
 	var m float32
 	for _, x := range v {
-		m = max(m, x, -x)
+		if a := float32(math.Abs(float64(x))); a > m {
+			m = a
+		}
 	}
 	if m == 0 {
 		clear(codes)
 		return 0, 0
 	}
 	scale, inv := m/127, 127/m
+	codes = codes[:len(v)]
 	var r float64
 	for i, x := range v {
 		c := x * inv
-		if c >= 0 {
-			c += 0.5
-		} else {
-			c -= 0.5
-		}
+		// ±0.5 by the sign, without a branch to mispredict: half the
+		// coordinates of a vector are negative, in no order.
+		c += float32(math.Copysign(0.5, float64(c)))
 		q := max(-127, min(127, int32(c))) // int32 truncates: c rounds half away from zero
 		codes[i] = int8(q)
 		d := float64(x) - float64(scale)*float64(q)
 		r += d * d
 	}
 	return scale, float32(math.Sqrt(r))
+}
+
+// slab holds the vectors and codes of a change's entries.
+type slab struct {
+	vecs  []float32
+	codes []int8
+}
+
+// slabs keeps slabs between upserts, for the reason frameBuffers does.
+var slabs freeList[*slab]
+
+func newSlab(points, stride int) *slab {
+	s, _ := slabs.get()
+	if s == nil {
+		s = &slab{}
+	}
+	n := points * stride
+	if cap(s.vecs) < n {
+		s.vecs, s.codes = make([]float32, n), make([]int8, n)
+	}
+	s.vecs, s.codes = s.vecs[:n], s.codes[:n]
+	return s
+}
+
+func (s *slab) release() {
+	if s != nil && cap(s.vecs) <= 16<<20 {
+		slabs.put(s)
+	}
 }
 
 // put inserts e, replacing the point with the same id.

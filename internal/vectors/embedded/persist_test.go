@@ -631,3 +631,55 @@ func TestGroupCommitIsOneRecord(t *testing.T) {
 	defer s.Close()
 	checkSame(t, "reopened after a group commit", dump(t, s), want)
 }
+
+// TestQueuedDeletesShareACommit queues the prunes of two documents, as
+// concurrent DeleteDocument calls do, and checks that one record holds
+// both, that each counts what it removed, and that they replay.
+func TestQueuedDeletesShareACommit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	rng := rand.New(rand.NewPCG(5, 5))
+	mustUpsert(t, s, testPoints(rng, "doc-a", 0, 3))
+	mustUpsert(t, s, testPoints(rng, "doc-b", 0, 2))
+	keep := testPoints(rng, "doc-a", 0, 1)[0].ID
+	a, err := s.queueDelete("doc-a", []string{keep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.queueDelete("doc-b", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.queueDelete("doc-b", nil) // the same points, not yet gone
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := s.log.size
+	s.writeMu.Lock()
+	s.commit()
+	s.writeMu.Unlock()
+	for i, c := range []*change{a, b, again} {
+		if !c.done || c.err != nil {
+			t.Fatalf("change %d: done %v, err %v", i, c.done, c.err)
+		}
+	}
+	if a.removed != 2 || b.removed+again.removed != 2 {
+		t.Errorf("removed %d of doc-a and %d+%d of doc-b, want 2 and 2 in all", a.removed, b.removed, again.removed)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, logName(s.log.gen)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := int64(len(data)) - before; n <= 0 || data[before+frameHeader] != kindGroup {
+		t.Fatalf("the log grew by %d bytes, starting with kind %d; want one group record", n, data[before+frameHeader])
+	}
+	if n, _ := s.Count(t.Context(), vectors.Filter{}); n != 1 {
+		t.Errorf("%d points after the prunes, want 1", n)
+	}
+	want := dump(t, s)
+	s.Close()
+	s = mustOpen(t, dir)
+	defer s.Close()
+	checkSame(t, "reopened after queued deletes", dump(t, s), want)
+}

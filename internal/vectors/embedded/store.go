@@ -214,6 +214,10 @@ func (s *Store) Upsert(ctx context.Context, points []vectors.Point) error {
 	if !c.done {
 		s.commit()
 	}
+	// Done, by this call or a concurrent one holding writeMu before:
+	// nothing reads the entries any more.
+	c.slab.release()
+	c.slab, c.entries = nil, nil
 	return c.err
 }
 
@@ -222,21 +226,26 @@ func (s *Store) prepareUpsert(points []vectors.Point) (*change, error) {
 	entries := make([]entry, len(points))
 	extras := make([][]byte, len(points))
 	size := 0
-	for i, p := range points {
-		if err := s.check(&p); err != nil {
+	for i := range points {
+		if err := s.check(&points[i]); err != nil {
 			return nil, err
 		}
+	}
+	// The entries' vectors and codes live in one slab, reused once the
+	// change is committed (the index copies them).
+	slab := newSlab(len(points), s.stride)
+	for i, p := range points {
 		var extra []byte
 		if len(p.Payload.Extra) > 0 {
 			var err error
-			if extra, err = json.Marshal(p.Payload.Extra); err != nil {
+			if extra, err = marshalExtra(p.Payload.Extra); err != nil {
 				return nil, fmt.Errorf("embedded: payload extra of point %s: %w", p.ID, err)
 			}
 		}
 		// The store keeps its own copies of everything the caller could
 		// change after Upsert returns.
 		p.Sparse = vectors.Sparse{Indices: slices.Clone(p.Sparse.Indices), Values: slices.Clone(p.Sparse.Values)}
-		entries[i] = prepare(p, extra, s.stride, false)
+		entries[i] = prepareInto(p, extra, s.stride, false, slab.vecs[i*s.stride:(i+1)*s.stride:(i+1)*s.stride], slab.codes[i*s.stride:(i+1)*s.stride:(i+1)*s.stride])
 		extras[i] = extra
 		size += pointSize(&entries[i].point, extra)
 	}
@@ -245,16 +254,21 @@ func (s *Store) prepareUpsert(points []vectors.Point) (*change, error) {
 		fr.point(&entries[i].point, extras[i])
 	}
 	if len(fr.body()) > maxFrame {
-		return nil, fmt.Errorf("embedded: an upsert of %d points takes %d bytes, more than %d: split it", len(points), len(fr.body()), maxFrame)
+		size := len(fr.body())
+		fr.release()
+		slab.release()
+		return nil, fmt.Errorf("embedded: an upsert of %d points takes %d bytes, more than %d: split it", len(points), size, maxFrame)
 	}
-	return &change{frame: fr, entries: entries}, nil
+	return &change{frame: fr, entries: entries, slab: slab}, nil
 }
 
 // change is one Upsert or DeleteDocument on its way to the log.
 type change struct {
 	frame   *frame
 	entries []entry  // points to put
+	slab    *slab    // the entries' vectors and codes
 	ids     []string // ids to remove
+	removed int      // how many of ids were there when it was applied
 	done    bool     // committed, or failed with err
 	err     error
 }
@@ -286,6 +300,15 @@ func (s *Store) commit() {
 			fr = groupFrame(frames)
 		}
 		err = s.append(fr.bytes())
+		if fr != group[0].frame {
+			fr.release()
+		}
+	}
+	// The bytes are in the log (or the write failed, and the callers will
+	// build new changes): the frames are done with.
+	for _, c := range group {
+		c.frame.release()
+		c.frame = nil
 	}
 	if err == nil {
 		s.mu.Lock()
@@ -296,6 +319,7 @@ func (s *Store) commit() {
 			for _, id := range c.ids {
 				if slot, ok := s.idx.byID[id]; ok {
 					s.idx.remove(slot)
+					c.removed++
 				}
 			}
 		}
@@ -358,17 +382,40 @@ func (s *Store) maybeCompact() {
 
 // DeleteDocument removes the points of document documentID except those
 // whose ids are in keep, durably, and returns how many it removed.
+// Concurrent calls (and upserts) are committed together, with one sync.
 func (s *Store) DeleteDocument(ctx context.Context, documentID string, keep []string) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	c, err := s.queueDelete(documentID, keep)
+	if err != nil || c == nil {
+		return 0, err
+	}
+	// Callers that queued changes meanwhile share this commit, or this
+	// call shares theirs.
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	for !c.done {
+		s.commit()
+	}
+	if c.err != nil {
+		return 0, c.err
+	}
+	return c.removed, nil
+}
+
+// queueDelete queues the removal of document documentID's points but
+// those in keep, or returns nil when there are none.
+func (s *Store) queueDelete(documentID string, keep []string) (*change, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if s.closed {
-		return 0, vectors.ErrClosed
+		return nil, vectors.ErrClosed
 	}
-	// The ids come from the index as committed; a concurrent Upsert still
-	// pending is ordered after this delete, as if it had come later.
+	// The ids come from the index as committed. The change goes before
+	// the changes already queued: an upsert queued before this call
+	// (whose points it could not see) is applied after it, as if it had
+	// come later; one queued after it comes later anyway.
 	kept := make(map[string]bool, len(keep))
 	for _, id := range keep {
 		kept[id] = true
@@ -380,7 +427,7 @@ func (s *Store) DeleteDocument(ctx context.Context, documentID string, keep []st
 		}
 	}
 	if len(ids) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	slices.Sort(ids)
 	fr := newFrame(kindDelete, len(ids), 40*len(ids))
@@ -391,13 +438,7 @@ func (s *Store) DeleteDocument(ctx context.Context, documentID string, keep []st
 	s.pendingMu.Lock()
 	s.pending = append([]*change{c}, s.pending...)
 	s.pendingMu.Unlock()
-	for !c.done {
-		s.commit()
-	}
-	if c.err != nil {
-		return 0, c.err
-	}
-	return len(ids), nil
+	return c, nil
 }
 
 // Search runs q. See vectors.Query for the defaults.
@@ -616,10 +657,12 @@ func (s *Store) snapshot(ctx context.Context, gen uint64) error {
 		s.mu.RUnlock()
 		if n > 0 {
 			if err := sw.frame(fr, n); err != nil {
+				fr.release()
 				sw.abort()
 				return fmt.Errorf("embedded: compact: %w", err)
 			}
 		}
+		fr.release()
 		if end >= total {
 			break
 		}

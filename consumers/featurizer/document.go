@@ -1,0 +1,293 @@
+package featurizer
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/twin-llm/twin/internal/warehouse"
+)
+
+// decodeDocument reads the document a CDC event carries into doc, which must
+// be zero, exactly as json.Unmarshal would.
+//
+// The CDC producer writes documents with json.Marshal: one compact object,
+// keys in field order, strings escaped the standard way. readDocument reads
+// that shape in one pass, which json.Unmarshal (a validating scan, then a
+// decoding one) takes several times longer to do; on anything else (an
+// unknown or repeated key, a null, an escape it does not know, invalid
+// UTF-8, ...) it gives up and json.Unmarshal decides, errors included.
+func decodeDocument(data []byte, doc *warehouse.Document) error {
+	if readDocument(data, doc) {
+		return nil
+	}
+	*doc = warehouse.Document{}
+	return json.Unmarshal(data, doc)
+}
+
+// docReader reads one document; its methods return false to give up.
+type docReader struct {
+	data []byte
+	i    int
+	buf  []byte
+}
+
+func readDocument(data []byte, doc *warehouse.Document) bool {
+	r := docReader{data: data}
+	if !r.byte('{') {
+		return false
+	}
+	var seen uint32
+	if r.byte('}') {
+		return r.i == len(r.data)
+	}
+	for {
+		key, ok := r.key()
+		if !ok || !r.byte(':') {
+			return false
+		}
+		bit, ok := documentKeys[string(key)]
+		if !ok || seen&bit != 0 {
+			return false // unknown (maybe a case twin), or repeated
+		}
+		seen |= bit
+		switch string(key) {
+		case "id":
+			ok = r.str(&doc.ID)
+		case "collection":
+			ok = r.str(&doc.Collection)
+		case "author_id":
+			ok = r.str(&doc.AuthorID)
+		case "author":
+			ok = r.str(&doc.Author)
+		case "platform":
+			ok = r.str(&doc.Platform)
+		case "link":
+			ok = r.str(&doc.Link)
+		case "title":
+			ok = r.str(&doc.Title)
+		case "content":
+			ok = r.str(&doc.Content)
+		case "language":
+			ok = r.str(&doc.Language)
+		case "content_hash":
+			ok = r.str(&doc.ContentHash)
+		case "published_at":
+			ok = r.time(&doc.PublishedAt)
+		case "updated_at":
+			ok = r.time(&doc.UpdatedAt)
+		case "revision":
+			ok = r.int(&doc.Revision)
+		case "deleted":
+			ok = r.bool(&doc.Deleted)
+		case "metadata":
+			ok = r.metadata(&doc.Metadata)
+		}
+		if !ok {
+			return false
+		}
+		if r.byte(',') {
+			continue
+		}
+		return r.byte('}') && r.i == len(r.data)
+	}
+}
+
+// documentKeys are warehouse.Document's JSON names, each with its bit.
+var documentKeys = func() map[string]uint32 {
+	m := map[string]uint32{}
+	for i, k := range []string{"id", "collection", "author_id", "author", "platform", "link", "title", "content",
+		"language", "published_at", "metadata", "content_hash", "revision", "deleted", "updated_at"} {
+		m[k] = 1 << i
+	}
+	return m
+}()
+
+// byte consumes c if it is next; json.Marshal writes no white space.
+func (r *docReader) byte(c byte) bool {
+	if r.i < len(r.data) && r.data[r.i] == c {
+		r.i++
+		return true
+	}
+	return false
+}
+
+// key reads an object key of plain ASCII.
+func (r *docReader) key() ([]byte, bool) {
+	if !r.byte('"') {
+		return nil, false
+	}
+	start := r.i
+	for r.i < len(r.data) {
+		c := r.data[r.i]
+		if c == '"' {
+			r.i++
+			return r.data[start : r.i-1], true
+		}
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			return nil, false
+		}
+		r.i++
+	}
+	return nil, false
+}
+
+// str reads a string: valid UTF-8 as it is, and the escapes json.Marshal
+// writes (\" \\ \b \f \n \r \t and \u00XX or \u2028, \u2029, \ufffd,
+// never a surrogate).
+func (r *docReader) str(dst *string) bool {
+	if !r.byte('"') {
+		return false
+	}
+	d := r.data
+	start := r.i
+	j := start
+	for j < len(d) && d[j] != '"' && d[j] != '\\' && d[j] >= 0x20 && d[j] < utf8.RuneSelf {
+		j++
+	}
+	if j < len(d) && d[j] == '"' {
+		*dst = string(d[start:j])
+		r.i = j + 1
+		return true
+	}
+	// Decoded, the rest of the string is no longer than the rest of the
+	// document: one buffer that size serves every escaped string of it.
+	if cap(r.buf) < len(d)-start {
+		r.buf = make([]byte, 0, len(d)-start)
+	}
+	buf := append(r.buf[:0], d[start:j]...)
+	for j < len(d) {
+		switch c := d[j]; {
+		case c == '"':
+			*dst = string(buf)
+			r.buf, r.i = buf[:0], j+1
+			return true
+		case c == '\\':
+			if j+1 >= len(d) {
+				return false
+			}
+			switch e := d[j+1]; e {
+			case '"', '\\', '/':
+				buf = append(buf, e)
+			case 'b':
+				buf = append(buf, '\b')
+			case 'f':
+				buf = append(buf, '\f')
+			case 'n':
+				buf = append(buf, '\n')
+			case 'r':
+				buf = append(buf, '\r')
+			case 't':
+				buf = append(buf, '\t')
+			case 'u':
+				if j+6 > len(d) {
+					return false
+				}
+				v, err := strconv.ParseUint(string(d[j+2:j+6]), 16, 16)
+				if err != nil || v >= 0xD800 && v <= 0xDFFF {
+					return false // a surrogate: json.Unmarshal pairs or replaces it
+				}
+				buf = utf8.AppendRune(buf, rune(v))
+				j += 4
+			default:
+				return false
+			}
+			j += 2
+		case c < 0x20:
+			return false
+		case c < utf8.RuneSelf:
+			buf = append(buf, c)
+			j++
+		default:
+			ru, size := utf8.DecodeRune(d[j:])
+			if ru == utf8.RuneError && size == 1 {
+				return false // json.Unmarshal replaces it
+			}
+			buf = append(buf, d[j:j+size]...)
+			j += size
+		}
+	}
+	return false
+}
+
+// time reads a time as json.Unmarshal does: its UnmarshalJSON on the quoted
+// literal, which must hold no escape.
+func (r *docReader) time(dst *time.Time) bool {
+	start := r.i
+	if !r.byte('"') {
+		return false
+	}
+	end := bytes.IndexByte(r.data[r.i:], '"')
+	if end < 0 || bytes.IndexByte(r.data[r.i:r.i+end], '\\') >= 0 {
+		return false
+	}
+	r.i += end + 1
+	return dst.UnmarshalJSON(r.data[start:r.i]) == nil
+}
+
+// int reads a plain integer that surely fits an int64.
+func (r *docReader) int(dst *int64) bool {
+	start := r.i
+	if r.byte('-') && r.i < len(r.data) && r.data[r.i] == '0' {
+		return false // -0: let json.Unmarshal say
+	}
+	digits := r.i
+	for r.i < len(r.data) && '0' <= r.data[r.i] && r.data[r.i] <= '9' {
+		r.i++
+	}
+	n := r.i - digits
+	if n == 0 || n > 18 || n > 1 && r.data[digits] == '0' {
+		return false
+	}
+	if r.i < len(r.data) && (r.data[r.i] == '.' || r.data[r.i] == 'e' || r.data[r.i] == 'E') {
+		return false
+	}
+	v, err := strconv.ParseInt(string(r.data[start:r.i]), 10, 64)
+	*dst = v
+	return err == nil
+}
+
+func (r *docReader) bool(dst *bool) bool {
+	switch {
+	case bytes.HasPrefix(r.data[r.i:], []byte("true")):
+		*dst = true
+		r.i += 4
+	case bytes.HasPrefix(r.data[r.i:], []byte("false")):
+		r.i += 5
+	default:
+		return false
+	}
+	return true
+}
+
+// metadata reads an object of strings into a new map (json.Unmarshal makes
+// one even for {}).
+func (r *docReader) metadata(dst *map[string]string) bool {
+	if !r.byte('{') {
+		return false
+	}
+	m := map[string]string{}
+	if !r.byte('}') {
+		for {
+			var k, v string
+			if !r.str(&k) || !r.byte(':') || !r.str(&v) {
+				return false
+			}
+			if _, dup := m[k]; dup {
+				return false
+			}
+			m[k] = v
+			if r.byte(',') {
+				continue
+			}
+			if !r.byte('}') {
+				return false
+			}
+			break
+		}
+	}
+	*dst = m
+	return true
+}

@@ -1,0 +1,874 @@
+package schemas
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// The fast path of Decode.
+//
+// The general path parses a body twice (into a generic value for the JSON
+// Schema validator, then into the Go type) and the validator copies every
+// string it checks, which made decoding the largest cost of the feature
+// pipeline, whose messages carry whole documents. The fast path reads a
+// body once, straight into the Go type, checking the schema's keywords as
+// it goes.
+//
+// Invariant: the fast path only ever accepts. It knows the keywords of the
+// hot schemas and bodies in their plain form; on anything else (any error,
+// an escape in a key, a number written 1.0, a duplicate or case-twin key,
+// invalid UTF-8, deep nesting, ...) it gives up and Decode takes the general
+// path, which decides and reports as it always did. So every refusal, and
+// every error message, comes from the general path, and a body the fast
+// path accepts is one the general path would accept with the same result
+// (TestFastPathAgreesWithGeneralPath and FuzzFastPathAgrees hold it to that).
+//
+// A schema uses the fast path only if every keyword it has is one the fast
+// path checks exactly (see compileFastValue), and every property maps to a
+// field of a supported Go type and the other way around; the others always
+// take the general path.
+
+// fastKind is how a value is read and stored.
+type fastKind uint8
+
+const (
+	fkString fastKind = iota // JSON string into a string field
+	fkTime                   // JSON string into a time.Time (its UnmarshalJSON)
+	fkInt                    // JSON integer into a signed integer field
+	fkUint                   // JSON integer into an unsigned integer field
+	fkFloat                  // JSON number into a float field
+	fkBool                   // true or false into a bool field
+	fkRaw                    // any JSON object, kept as json.RawMessage
+	fkStruct                 // JSON object with properties into a struct
+	fkSlice                  // JSON array into a slice
+)
+
+// fastValue is one schema node compiled against the Go type it fills.
+type fastValue struct {
+	kind fastKind
+	bits int // of integer and float fields, for the overflow check
+
+	// strings
+	minLen, maxLen int // in runes; -1 when the schema has none
+	pattern        *regexp.Regexp
+	enum           []string // also a const, as a one-word enum
+	dateTime       bool
+
+	// numbers
+	integerOnly bool  // the schema's type is integer
+	hasMin      bool  // minimum, an integer
+	min         int64 // (for floats only 0 is supported: no '-' at all)
+
+	obj      *fastObject  // fkStruct
+	elem     *fastValue   // fkSlice: the items
+	elemType reflect.Type // fkSlice: the slice's element type
+	sliceTyp reflect.Type // fkSlice
+}
+
+// fastObject is an object schema compiled against a struct type.
+type fastObject struct {
+	props    map[string]*fastProp
+	names    []string // every JSON field name of the struct, for the case check
+	required uint64   // bits of the required properties
+}
+
+type fastProp struct {
+	bit   uint64
+	field int // index in the struct
+	val   fastValue
+}
+
+var (
+	timeType = reflect.TypeFor[time.Time]()
+	rawType  = reflect.TypeFor[json.RawMessage]()
+)
+
+// compileFast compiles the schema document (as encoding/json decodes it,
+// numbers as json.Number) for the struct type t, or returns nil when the
+// fast path cannot decode it exactly.
+func compileFast(schema any, t reflect.Type) *fastObject {
+	v, ok := compileFastValue(schema, t)
+	if !ok || v.kind != fkStruct {
+		return nil
+	}
+	return v.obj
+}
+
+// annotations are keywords that do not constrain a value.
+var annotations = map[string]bool{"$schema": true, "$id": true, "$comment": true, "title": true, "description": true, "examples": true}
+
+func compileFastValue(schema any, t reflect.Type) (fastValue, bool) {
+	s, ok := schema.(map[string]any)
+	if !ok {
+		return fastValue{}, false // a boolean schema: rare, general path
+	}
+	v := fastValue{minLen: -1, maxLen: -1}
+	typ, _ := s["type"].(string)
+	// The keywords this type admits; any other one makes the schema slow.
+	var allowed map[string]bool
+	switch typ {
+	case "string":
+		allowed = map[string]bool{"type": true, "minLength": true, "maxLength": true, "pattern": true, "enum": true, "const": true, "format": true}
+	case "integer", "number":
+		allowed = map[string]bool{"type": true, "minimum": true}
+	case "boolean":
+		allowed = map[string]bool{"type": true}
+	case "object":
+		allowed = map[string]bool{"type": true, "properties": true, "required": true}
+	case "array":
+		allowed = map[string]bool{"type": true, "items": true}
+	default:
+		return v, false // no type, or a list of types
+	}
+	for k := range s {
+		if !allowed[k] && !annotations[k] {
+			return v, false
+		}
+	}
+	switch typ {
+	case "string":
+		return compileString(s, t, v)
+	case "integer", "number":
+		return compileNumber(s, t, typ == "integer", v)
+	case "boolean":
+		v.kind = fkBool
+		return v, t.Kind() == reflect.Bool && !decodesItself(t)
+	case "object":
+		if t == rawType {
+			_, hasProps := s["properties"]
+			_, hasReq := s["required"]
+			v.kind = fkRaw
+			return v, !hasProps && !hasReq
+		}
+		obj, ok := compileObject(s, t)
+		v.kind, v.obj = fkStruct, obj
+		return v, ok
+	case "array":
+		if t.Kind() != reflect.Slice || t.Elem().Kind() == reflect.Uint8 || decodesItself(t) {
+			return v, false
+		}
+		items, ok := s["items"]
+		if !ok {
+			return v, false
+		}
+		elem, ok := compileFastValue(items, t.Elem())
+		v.kind, v.elem, v.elemType, v.sliceTyp = fkSlice, &elem, t.Elem(), t
+		return v, ok
+	}
+	return v, false
+}
+
+func compileString(s map[string]any, t reflect.Type, v fastValue) (fastValue, bool) {
+	switch {
+	case t == timeType:
+		v.kind = fkTime
+	case t.Kind() == reflect.String && !decodesItself(t):
+		v.kind = fkString
+	default:
+		return v, false
+	}
+	var ok bool
+	if n, has := s["minLength"]; has {
+		if v.minLen, ok = schemaInt(n); !ok {
+			return v, false
+		}
+	}
+	if n, has := s["maxLength"]; has {
+		if v.maxLen, ok = schemaInt(n); !ok {
+			return v, false
+		}
+	}
+	if p, has := s["pattern"]; has {
+		ps, isStr := p.(string)
+		re, err := regexp.Compile(ps)
+		if !isStr || err != nil {
+			return v, false
+		}
+		v.pattern = re
+	}
+	if e, has := s["enum"]; has {
+		list, isList := e.([]any)
+		if !isList || len(list) == 0 {
+			return v, false
+		}
+		for _, w := range list {
+			ws, isStr := w.(string)
+			if !isStr {
+				return v, false
+			}
+			v.enum = append(v.enum, ws)
+		}
+	}
+	if c, has := s["const"]; has {
+		cs, isStr := c.(string)
+		if !isStr || v.enum != nil {
+			return v, false
+		}
+		v.enum = []string{cs}
+	}
+	if f, has := s["format"]; has {
+		if f != "date-time" {
+			return v, false
+		}
+		v.dateTime = true
+	}
+	return v, true
+}
+
+func compileNumber(s map[string]any, t reflect.Type, integer bool, v fastValue) (fastValue, bool) {
+	if decodesItself(t) {
+		return v, false
+	}
+	v.integerOnly = integer
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.kind = fkInt
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.kind = fkUint
+	case reflect.Float32, reflect.Float64:
+		v.kind = fkFloat
+	default:
+		return v, false
+	}
+	if v.kind != fkFloat && !integer {
+		return v, false // a number schema on an integer field
+	}
+	v.bits = t.Bits()
+	if m, has := s["minimum"]; has {
+		n, ok := schemaInt(m)
+		if !ok || v.kind == fkFloat && n != 0 {
+			return v, false
+		}
+		v.hasMin, v.min = true, int64(n)
+	}
+	return v, true
+}
+
+func compileObject(s map[string]any, t reflect.Type) (*fastObject, bool) {
+	if t.Kind() != reflect.Struct || decodesItself(t) {
+		return nil, false
+	}
+	props, _ := s["properties"].(map[string]any)
+	if len(props) > 64 {
+		return nil, false
+	}
+	obj := &fastObject{props: make(map[string]*fastProp, len(props))}
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if sf.Anonymous {
+			return nil, false
+		}
+		name, ok := jsonName(sf)
+		if !ok {
+			continue // unexported or json:"-": encoding/json ignores it too
+		}
+		if _, opts, _ := strings.Cut(sf.Tag.Get("json"), ","); strings.Contains(opts, "string") {
+			return nil, false
+		}
+		sub, ok := props[name]
+		if !ok {
+			return nil, false // a field the schema does not check
+		}
+		val, ok := compileFastValue(sub, sf.Type)
+		if !ok {
+			return nil, false
+		}
+		obj.props[name] = &fastProp{bit: 1 << len(obj.names), field: i, val: val}
+		obj.names = append(obj.names, name)
+	}
+	if len(obj.props) != len(props) {
+		return nil, false // a property with no field
+	}
+	if r, has := s["required"]; has {
+		list, ok := r.([]any)
+		if !ok {
+			return nil, false
+		}
+		for _, n := range list {
+			name, _ := n.(string)
+			p, ok := obj.props[name]
+			if !ok {
+				return nil, false
+			}
+			obj.required |= p.bit
+		}
+	}
+	return obj, true
+}
+
+// schemaInt reads a non-negative integer keyword value.
+func schemaInt(v any) (int, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.ParseInt(string(n), 10, 32)
+	return int(i), err == nil && i >= 0
+}
+
+// fastMaxDepth bounds the nesting the fast path follows; deeper bodies go
+// the general way.
+const fastMaxDepth = 64
+
+// fastDecode reads data into the struct v (addressable, zero) by obj, and
+// reports whether it could. On false v holds garbage and the general path
+// must decide.
+func fastDecode(obj *fastObject, data []byte, v reflect.Value) bool {
+	p := fastParser{data: data}
+	p.ws()
+	if !p.object(obj, v, 0) {
+		return false
+	}
+	p.ws()
+	return p.i == len(p.data)
+}
+
+// fastParser reads one body. Every method returns false to give up.
+type fastParser struct {
+	data   []byte
+	i      int
+	buf    []byte // for strings with escapes
+	spaced bool   // white space was skipped: the body is not compact
+}
+
+func (p *fastParser) ws() {
+	for p.i < len(p.data) {
+		switch p.data[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+			p.spaced = true
+		default:
+			return
+		}
+	}
+}
+
+// next skips white space and reports whether the next byte is c, consuming
+// it if so.
+func (p *fastParser) next(c byte) bool {
+	p.ws()
+	if p.i < len(p.data) && p.data[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *fastParser) object(obj *fastObject, v reflect.Value, depth int) bool {
+	if !p.next('{') {
+		return false
+	}
+	var seen uint64
+	if !p.next('}') {
+		for {
+			p.ws()
+			key, ok := p.key()
+			if !ok || !p.next(':') {
+				return false
+			}
+			p.ws()
+			if prop, known := obj.props[string(key)]; known {
+				if seen&prop.bit != 0 {
+					return false // a duplicate: the two paths would read it differently
+				}
+				seen |= prop.bit
+				if !p.value(&prop.val, v.Field(prop.field), depth+1) {
+					return false
+				}
+			} else {
+				for _, name := range obj.names {
+					if strings.EqualFold(string(key), name) {
+						return false // a case twin: the general path refuses it
+					}
+				}
+				if !p.skip(depth + 1) {
+					return false
+				}
+			}
+			if p.next(',') {
+				continue
+			}
+			if p.next('}') {
+				break
+			}
+			return false
+		}
+	}
+	return seen&obj.required == obj.required
+}
+
+// key reads an object key: printable ASCII without escapes, or give up.
+func (p *fastParser) key() ([]byte, bool) {
+	if p.i >= len(p.data) || p.data[p.i] != '"' {
+		return nil, false
+	}
+	start := p.i + 1
+	for j := start; j < len(p.data); j++ {
+		switch c := p.data[j]; {
+		case c == '"':
+			p.i = j + 1
+			return p.data[start:j], true
+		case c == '\\' || c < 0x20 || c >= utf8.RuneSelf:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+func (p *fastParser) value(fv *fastValue, f reflect.Value, depth int) bool {
+	if depth > fastMaxDepth || p.i >= len(p.data) {
+		return false
+	}
+	switch fv.kind {
+	case fkString:
+		s, ok := p.str()
+		if !ok || !fv.checkString(s) {
+			return false
+		}
+		f.SetString(s)
+	case fkTime:
+		start := p.i
+		s, ok := p.str()
+		if !ok || !fv.checkString(s) {
+			return false
+		}
+		// As encoding/json does: the time decodes its own literal.
+		if err := f.Addr().Interface().(*time.Time).UnmarshalJSON(p.data[start:p.i]); err != nil {
+			return false
+		}
+	case fkInt, fkUint, fkFloat:
+		return p.number(fv, f)
+	case fkBool:
+		switch {
+		case bytes.HasPrefix(p.data[p.i:], []byte("true")):
+			p.i += 4
+			f.SetBool(true)
+		case bytes.HasPrefix(p.data[p.i:], []byte("false")):
+			p.i += 5
+		default:
+			return false
+		}
+	case fkRaw:
+		start := p.i
+		if p.data[p.i] != '{' || !p.skip(depth) {
+			return false
+		}
+		f.SetBytes(bytes.Clone(p.data[start:p.i]))
+	case fkStruct:
+		return p.object(fv.obj, f, depth)
+	case fkSlice:
+		return p.array(fv, f, depth)
+	default:
+		return false
+	}
+	return true
+}
+
+func (p *fastParser) array(fv *fastValue, f reflect.Value, depth int) bool {
+	if !p.next('[') {
+		return false
+	}
+	// As encoding/json does, an empty array is an empty slice, not nil.
+	s := reflect.MakeSlice(fv.sliceTyp, 0, 0)
+	if !p.next(']') {
+		zero := reflect.Zero(fv.elemType)
+		for n := 0; ; n++ {
+			s = reflect.Append(s, zero)
+			p.ws()
+			if !p.value(fv.elem, s.Index(n), depth+1) {
+				return false
+			}
+			if p.next(',') {
+				continue
+			}
+			if p.next(']') {
+				break
+			}
+			return false
+		}
+	}
+	f.Set(s)
+	return true
+}
+
+// checkString applies the string keywords.
+func (fv *fastValue) checkString(s string) bool {
+	// A rune takes one to four bytes (s is valid UTF-8), so the length in
+	// bytes mostly decides without counting.
+	if fv.minLen > 0 && len(s) < 4*fv.minLen && utf8.RuneCountInString(s) < fv.minLen {
+		return false
+	}
+	if fv.maxLen >= 0 && len(s) > fv.maxLen && utf8.RuneCountInString(s) > fv.maxLen {
+		return false
+	}
+	if fv.enum != nil {
+		found := false
+		for _, w := range fv.enum {
+			if s == w {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	if fv.pattern != nil && !fv.pattern.MatchString(s) {
+		return false
+	}
+	if fv.dateTime && validateDateTime(s) != nil {
+		return false
+	}
+	return true
+}
+
+// number reads a number into an integer or float field. Integer fields
+// take only plain integers (no fraction, no exponent) that fit; floats any
+// number, but under a minimum of 0 none with a sign.
+func (p *fastParser) number(fv *fastValue, f reflect.Value) bool {
+	start := p.i
+	integer, ok := p.skipNumber()
+	if !ok {
+		return false
+	}
+	tok := p.data[start:p.i]
+	if fv.integerOnly && !integer {
+		return false
+	}
+	switch fv.kind {
+	case fkInt, fkUint:
+		neg := tok[0] == '-'
+		digits := tok
+		if neg {
+			digits = tok[1:]
+		}
+		if len(digits) > 18 || neg && fv.kind == fkUint {
+			return false // might overflow: let strconv and the general path judge
+		}
+		var n int64
+		for _, c := range digits {
+			n = n*10 + int64(c-'0')
+		}
+		if neg {
+			n = -n
+		}
+		if fv.hasMin && n < fv.min {
+			return false
+		}
+		if fv.kind == fkInt {
+			if f.OverflowInt(n) {
+				return false
+			}
+			f.SetInt(n)
+		} else {
+			if f.OverflowUint(uint64(n)) {
+				return false
+			}
+			f.SetUint(uint64(n))
+		}
+	case fkFloat:
+		if fv.hasMin && tok[0] == '-' {
+			return false
+		}
+		x, err := strconv.ParseFloat(string(tok), fv.bits)
+		if err != nil || f.OverflowFloat(x) {
+			return false
+		}
+		f.SetFloat(x)
+	}
+	return true
+}
+
+// skipNumber moves past a JSON number and reports whether it is a plain
+// integer.
+func (p *fastParser) skipNumber() (integer, ok bool) {
+	d, i := p.data, p.i
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && d[i] >= '1' && d[i] <= '9':
+		for i < len(d) && isDigit(d[i]) {
+			i++
+		}
+	default:
+		return false, false
+	}
+	integer = true
+	if i < len(d) && d[i] == '.' {
+		integer = false
+		i++
+		if i >= len(d) || !isDigit(d[i]) {
+			return false, false
+		}
+		for i < len(d) && isDigit(d[i]) {
+			i++
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		integer = false
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if i >= len(d) || !isDigit(d[i]) {
+			return false, false
+		}
+		for i < len(d) && isDigit(d[i]) {
+			i++
+		}
+	}
+	p.i = i
+	return integer, true
+}
+
+// plainByte marks the bytes a string holds as they are: everything but the
+// quote, the backslash, control characters and non-ASCII bytes.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plainRun returns the index of the first byte from j on that is not
+// plain, or len(d). It tests eight bytes at a time: strings are most of a
+// body's bytes.
+func plainRun(d []byte, j int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for ; j+8 <= len(d); j += 8 {
+		x := binary.LittleEndian.Uint64(d[j:])
+		q, b := x^(ones*'"'), x^(ones*'\\')
+		// The classic tests for a byte below 0x20 and for a zero byte
+		// (after the XOR: a quote or a backslash), plus the high bits.
+		// Any hit, even a false one past the first, makes the byte loop
+		// below decide.
+		below := (x - ones*0x20) &^ x
+		quote := (q - ones) &^ q
+		slash := (b - ones) &^ b
+		if (below|quote|slash|x)&highs != 0 {
+			break
+		}
+	}
+	for j < len(d) && plainByte[d[j]] {
+		j++
+	}
+	return j
+}
+
+// str reads a JSON string. Valid UTF-8 is kept as is and escapes are
+// decoded as encoding/json does; a lone surrogate escape or invalid UTF-8
+// (which encoding/json replaces with U+FFFD) gives up.
+func (p *fastParser) str() (string, bool) {
+	d := p.data
+	if p.i >= len(d) || d[p.i] != '"' {
+		return "", false
+	}
+	start := p.i + 1
+	j := plainRun(d, start)
+	if j < len(d) && d[j] == '"' {
+		p.i = j + 1
+		return string(d[start:j]), true
+	}
+	// Decoded, the rest of the string is no longer than the rest of the
+	// body: one buffer that size serves every escaped string of the body.
+	if cap(p.buf) < len(d)-start {
+		p.buf = make([]byte, 0, len(d)-start)
+	}
+	buf := append(p.buf[:0], d[start:j]...)
+	for j < len(d) {
+		c := d[j]
+		switch {
+		case c == '"':
+			p.i = j + 1
+			p.buf = buf[:0]
+			return string(buf), true
+		case c == '\\':
+			if j+1 >= len(d) {
+				return "", false
+			}
+			switch e := d[j+1]; e {
+			case '"', '\\', '/':
+				buf = append(buf, e)
+			case 'b':
+				buf = append(buf, '\b')
+			case 'f':
+				buf = append(buf, '\f')
+			case 'n':
+				buf = append(buf, '\n')
+			case 'r':
+				buf = append(buf, '\r')
+			case 't':
+				buf = append(buf, '\t')
+			case 'u':
+				// d[j:j+6] is \uXXXX.
+				r, ok := hex4(d[j+2:])
+				if !ok {
+					return "", false
+				}
+				if utf16IsSurrogate(r) {
+					// Only a high surrogate followed by an escaped low one.
+					if r >= 0xDC00 || j+12 > len(d) || d[j+6] != '\\' || d[j+7] != 'u' {
+						return "", false
+					}
+					lo, ok := hex4(d[j+8:])
+					if !ok || lo < 0xDC00 || lo > 0xDFFF {
+						return "", false
+					}
+					r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
+					j += 6
+				}
+				buf = utf8.AppendRune(buf, r)
+				j += 4
+			default:
+				return "", false
+			}
+			j += 2
+		case c < 0x20:
+			return "", false
+		case c < utf8.RuneSelf:
+			buf = append(buf, c)
+			j++
+		default:
+			r, size := utf8.DecodeRune(d[j:])
+			if r == utf8.RuneError && size == 1 {
+				return "", false
+			}
+			buf = append(buf, d[j:j+size]...)
+			j += size
+		}
+	}
+	return "", false
+}
+
+func utf16IsSurrogate(r rune) bool { return r >= 0xD800 && r <= 0xDFFF }
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case isDigit(c):
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// skip moves past any JSON value, checking its syntax, without keeping it.
+func (p *fastParser) skip(depth int) bool {
+	if depth > fastMaxDepth {
+		return false
+	}
+	p.ws()
+	if p.i >= len(p.data) {
+		return false
+	}
+	switch c := p.data[p.i]; {
+	case c == '{':
+		p.i++
+		if p.next('}') {
+			return true
+		}
+		for {
+			p.ws()
+			if !p.skipString() || !p.next(':') || !p.skip(depth+1) {
+				return false
+			}
+			if p.next(',') {
+				continue
+			}
+			return p.next('}')
+		}
+	case c == '[':
+		p.i++
+		if p.next(']') {
+			return true
+		}
+		for {
+			if !p.skip(depth + 1) {
+				return false
+			}
+			if p.next(',') {
+				continue
+			}
+			return p.next(']')
+		}
+	case c == '"':
+		return p.skipString()
+	case c == '-' || isDigit(c):
+		_, ok := p.skipNumber()
+		return ok
+	}
+	for _, lit := range [...]string{"true", "false", "null"} {
+		if bytes.HasPrefix(p.data[p.i:], []byte(lit)) {
+			p.i += len(lit)
+			return true
+		}
+	}
+	return false
+}
+
+// skipString moves past a JSON string, checking its escapes and UTF-8.
+func (p *fastParser) skipString() bool {
+	d := p.data
+	if p.i >= len(d) || d[p.i] != '"' {
+		return false
+	}
+	j := p.i + 1
+	for j < len(d) {
+		j = plainRun(d, j)
+		if j >= len(d) {
+			return false
+		}
+		switch c := d[j]; {
+		case c == '"':
+			p.i = j + 1
+			return true
+		case c == '\\':
+			if j+1 >= len(d) {
+				return false
+			}
+			switch d[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j += 2
+			case 'u':
+				if _, ok := hex4(d[j+2:]); !ok {
+					return false
+				}
+				j += 6
+			default:
+				return false
+			}
+		case c < 0x20:
+			return false
+		default:
+			r, size := utf8.DecodeRune(d[j:])
+			if r == utf8.RuneError && size == 1 {
+				return false
+			}
+			j += size
+		}
+	}
+	return false
+}

@@ -1,0 +1,376 @@
+package schemas
+
+import (
+	"bytes"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// The fast path of Encode.
+//
+// json.Marshal spends most of its time on the feature pipeline's messages in
+// two places: escaping the long strings byte by byte, and re-validating and
+// compacting a json.RawMessage (a CDC event's whole document) with its
+// scanner. The fast path writes the same bytes as json.Marshal, eight
+// string bytes at a time where nothing needs escaping, and copies a raw
+// message that its strict reader (fastParser.skip) finds compact as it is.
+//
+// Invariant: the output is byte for byte json.Marshal's
+// (TestFastEncodeIsJSONMarshal, FuzzFastEncode). It covers structs of
+// strings, integers, booleans, time.Time, json.RawMessage, nested structs
+// and slices of them; a type with anything else (floats, maps, pointers,
+// custom marshalers) always goes through json.Marshal, and so does a value
+// the fast path finds unusual (a raw message with spaces, a time
+// MarshalJSON refuses), which also makes json.Marshal report any error.
+
+type encKind uint8
+
+const (
+	ekString encKind = iota
+	ekBool
+	ekInt
+	ekUint
+	ekTime
+	ekRaw
+	ekStruct
+	ekSlice // of structs
+)
+
+type encStruct struct {
+	fields []encField
+}
+
+type encField struct {
+	name      string // `"name":`
+	index     int
+	kind      encKind
+	omitEmpty bool
+	omitZero  bool
+	elem      *encStruct // ekStruct, ekSlice
+}
+
+var encoders sync.Map // reflect.Type → *encStruct, or nil when not eligible
+
+// encodeBuffers are the fast path's scratch: a body is built in one and
+// copied out at its exact size.
+var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// fastEncode returns the JSON of v as json.Marshal writes it, or false
+// when the fast path does not cover v.
+func fastEncode(v Message) ([]byte, bool) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Pointer {
+		rv = rv.Elem()
+	}
+	e := encoderFor(rv.Type())
+	if e == nil {
+		return nil, false
+	}
+	buf := encodeBuffers.Get().(*[]byte)
+	defer encodeBuffers.Put(buf)
+	b, ok := e.encode((*buf)[:0], rv)
+	if cap(b) <= 1<<20 {
+		*buf = b[:0] // keep the grown buffer, unless a rare giant
+	}
+	if !ok {
+		return nil, false
+	}
+	return append([]byte(nil), b...), true
+}
+
+// encoderFor returns the fast encoder of struct type t, or nil.
+func encoderFor(t reflect.Type) *encStruct {
+	if e, ok := encoders.Load(t); ok {
+		return e.(*encStruct)
+	}
+	e := compileEncoder(t, 0)
+	encoders.Store(t, e)
+	return e
+}
+
+func compileEncoder(t reflect.Type, depth int) *encStruct {
+	if t.Kind() != reflect.Struct || depth > 8 || marshalsItself(t) {
+		return nil
+	}
+	e := &encStruct{}
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if sf.Anonymous {
+			return nil
+		}
+		name, ok := jsonName(sf)
+		if !ok {
+			continue
+		}
+		_, opts, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		f := encField{index: i}
+		for _, o := range strings.Split(opts, ",") {
+			switch o {
+			case "omitempty":
+				f.omitEmpty = true
+			case "omitzero":
+				f.omitZero = true
+			case "":
+			default:
+				return nil // ",string" and the like
+			}
+		}
+		if !plainName(name) {
+			return nil
+		}
+		f.name = strconv.Quote(name) + ":"
+		ft := sf.Type
+		switch {
+		case ft == timeType:
+			f.kind = ekTime
+		case ft == rawType:
+			f.kind = ekRaw
+		case marshalsItself(ft):
+			return nil
+		case ft.Kind() == reflect.String:
+			f.kind = ekString
+		case ft.Kind() == reflect.Bool:
+			f.kind = ekBool
+		case ft.Kind() >= reflect.Int && ft.Kind() <= reflect.Int64:
+			f.kind = ekInt
+		case ft.Kind() >= reflect.Uint && ft.Kind() <= reflect.Uintptr:
+			f.kind = ekUint
+		case ft.Kind() == reflect.Struct:
+			f.kind, f.elem = ekStruct, compileEncoder(ft, depth+1)
+			if f.elem == nil {
+				return nil
+			}
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && !marshalsItself(ft):
+			f.kind, f.elem = ekSlice, compileEncoder(ft.Elem(), depth+1)
+			if f.elem == nil {
+				return nil
+			}
+		default:
+			return nil
+		}
+		if f.omitZero && f.kind != ekTime && f.kind != ekStruct || f.omitZero && f.omitEmpty {
+			return nil // keep to the combinations whose rules are checked below
+		}
+		e.fields = append(e.fields, f)
+	}
+	return e
+}
+
+// plainName is a field name json.Marshal writes as it is.
+func plainName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !htmlSafe(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func marshalsItself(t reflect.Type) bool {
+	return t.Implements(reflect.TypeFor[interface{ MarshalJSON() ([]byte, error) }]()) ||
+		reflect.PointerTo(t).Implements(reflect.TypeFor[interface{ MarshalJSON() ([]byte, error) }]()) ||
+		t.Implements(reflect.TypeFor[interface{ MarshalText() ([]byte, error) }]()) ||
+		reflect.PointerTo(t).Implements(reflect.TypeFor[interface{ MarshalText() ([]byte, error) }]())
+}
+
+// fastEncode appends the JSON of struct v, or reports false.
+func (e *encStruct) encode(b []byte, v reflect.Value) ([]byte, bool) {
+	b = append(b, '{')
+	first := true
+	for i := range e.fields {
+		f := &e.fields[i]
+		fv := v.Field(f.index)
+		if f.omitted(fv) {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, f.name...)
+		var ok bool
+		if b, ok = f.value(b, fv); !ok {
+			return b, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+func (f *encField) omitted(fv reflect.Value) bool {
+	switch {
+	case f.omitZero && f.kind == ekTime:
+		return fv.Interface().(time.Time).IsZero()
+	case f.omitZero:
+		return fv.IsZero()
+	case !f.omitEmpty:
+		return false
+	}
+	switch f.kind {
+	case ekString:
+		return fv.Len() == 0
+	case ekBool:
+		return !fv.Bool()
+	case ekInt:
+		return fv.Int() == 0
+	case ekUint:
+		return fv.Uint() == 0
+	case ekRaw, ekSlice:
+		return fv.Len() == 0
+	}
+	return false // structs and times are never empty to omitempty
+}
+
+func (f *encField) value(b []byte, fv reflect.Value) ([]byte, bool) {
+	switch f.kind {
+	case ekString:
+		return appendJSONString(b, fv.String()), true
+	case ekBool:
+		return strconv.AppendBool(b, fv.Bool()), true
+	case ekInt:
+		return strconv.AppendInt(b, fv.Int(), 10), true
+	case ekUint:
+		return strconv.AppendUint(b, fv.Uint(), 10), true
+	case ekTime:
+		t := fv.Interface().(time.Time)
+		j, err := t.MarshalJSON()
+		if err != nil {
+			return b, false
+		}
+		return append(b, j...), true
+	case ekRaw:
+		raw := fv.Bytes()
+		if raw == nil {
+			return append(b, "null"...), true
+		}
+		return appendCompactRaw(b, raw)
+	case ekStruct:
+		return f.elem.encode(b, fv)
+	case ekSlice:
+		if fv.IsNil() {
+			return append(b, "null"...), true
+		}
+		b = append(b, '[')
+		for i := 0; i < fv.Len(); i++ {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = f.elem.encode(b, fv.Index(i)); !ok {
+				return b, false
+			}
+		}
+		return append(b, ']'), true
+	}
+	return b, false
+}
+
+// appendCompactRaw appends a raw message as json.Marshal does (compacted,
+// with <, > and & and U+2028 and U+2029 escaped in its strings), but only
+// when it is already compact, valid and free of those: else false.
+func appendCompactRaw(b []byte, raw []byte) ([]byte, bool) {
+	p := fastParser{data: raw}
+	if len(raw) == 0 || !p.skip(0) || p.i != len(raw) || p.spaced {
+		return b, false
+	}
+	// In valid JSON these bytes can only be inside strings.
+	if bytes.IndexByte(raw, '<') >= 0 || bytes.IndexByte(raw, '>') >= 0 || bytes.IndexByte(raw, '&') >= 0 {
+		return b, false
+	}
+	for rest := raw; ; {
+		i := bytes.Index(rest, []byte("\xe2\x80"))
+		if i < 0 {
+			break
+		}
+		if i+2 < len(rest) && rest[i+2]&^1 == 0xA8 {
+			return b, false
+		}
+		rest = rest[i+2:]
+	}
+	return append(b, raw...), true
+}
+
+// htmlSafe reports whether json.Marshal writes an ASCII byte of a string as
+// it is: not a control character, quote, backslash, <, > or &.
+func htmlSafe(c byte) bool {
+	return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString is json.Marshal's string encoding (HTML-safe).
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		i = safeRun(s, i)
+		if i >= len(s) {
+			break
+		}
+		if c := s[i]; c < utf8.RuneSelf {
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// safeRun returns the index of the first byte from i on that is not
+// htmlSafe, or len(s), testing eight bytes at a time.
+func safeRun(s string, i int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// A byte below 0x20, or a zero byte after the XOR with one of the
+		// bytes json.Marshal escapes.
+		q, bs, lt, gt, amp := x^(ones*'"'), x^(ones*'\\'), x^(ones*'<'), x^(ones*'>'), x^(ones*'&')
+		hit := (x-ones*0x20)&^x | (q-ones)&^q | (bs-ones)&^bs | (lt-ones)&^lt | (gt-ones)&^gt | (amp-ones)&^amp
+		if (hit|x)&highs != 0 {
+			break
+		}
+	}
+	for i < len(s) && htmlSafe(s[i]) {
+		i++
+	}
+	return i
+}
