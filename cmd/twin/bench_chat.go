@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -76,23 +75,6 @@ The client process needs --idle file descriptors (ulimit -n).`,
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the server side to this file (go tool pprof)")
 	return cmd
-}
-
-// startCPUProfile profiles the process into path until stop; an empty
-// path profiles nothing.
-func startCPUProfile(path string) (stop func(), err error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // chatBenchResult is what `twin bench chat` reports.
@@ -352,25 +334,17 @@ func runClients(ctx context.Context, url string, c, n, idle int, think time.Dura
 // benchChat runs the system with docs indexed, then the client process.
 func benchChat(ctx context.Context, g *globals, c, n, docs, idle int, think time.Duration) (chatBenchResult, error) {
 	res := chatBenchResult{Clients: c, Questions: n, Docs: docs, Idle: idle, Think: think.String()}
-	dir, err := os.MkdirTemp("", "twin-bench-chat-")
-	if err != nil {
-		return res, err
-	}
-	defer os.RemoveAll(dir)
-	bg := *g
-	bg.data, bg.nats = dir, ""
-	bg.log = zerolog.Nop()
-	f := serveFlags{http: "127.0.0.1:0", natsListen: "off", maxMemory: 1 << 30, maxStore: 4 << 30, replicas: 1,
+	f := serveFlags{http: "127.0.0.1:0", maxStore: 4 << 30,
 		features: featureFlags{cdcMode: "tail", embedModel: "hashed", searchMode: "auto"}}
 	f.chat = defaultChatFlags()
 	f.chat.workers = max(c, 1)
 	// Every client of the benchmark asks back to back from loopback.
 	f.gateway = gatewayFlags{maxConns: -1, askRate: -1, ipAskRate: -1}
-	s, err := start(ctx, &bg, f)
+	s, stop, err := startBenchSystem(ctx, g, f)
 	if err != nil {
 		return res, err
 	}
-	defer s.close()
+	defer stop()
 	store, err := s.warehouse(ctx)
 	if err != nil {
 		return res, err

@@ -44,17 +44,11 @@ func newBenchCmd(g *globals) *cobra.Command {
     from its write (Twin-Origin-Time) to its index event: p50, p90, p99.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			res, err := benchIngest(cmd.Context(), g, docs, rate, freshDocs)
 			if err != nil {
 				return err
@@ -90,8 +84,44 @@ handler busy time over the ingest:  %v
 	ingest.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	ingest.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	ingest.Flags().StringVar(&memProfile, "memprofile", "", "write an allocation profile of the run to this file (go tool pprof -sample_index=alloc_space)")
-	cmd.AddCommand(ingest)
+	cmd.AddCommand(ingest, newBenchChatCmd(g), newBenchChatClientsCmd(g))
 	return cmd
+}
+
+// startBenchSystem starts a system of its own for a benchmark, in a
+// temporary data dir that stop removes.
+func startBenchSystem(ctx context.Context, g *globals, f serveFlags) (s *system, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "twin-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	bg := *g
+	bg.data, bg.nats = dir, ""
+	bg.log = zerolog.Nop()
+	f.natsListen, f.maxMemory, f.replicas = "off", 1<<30, 1
+	s, err = start(ctx, &bg, f)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return s, func() { s.close(); os.RemoveAll(dir) }, nil
+}
+
+// startCPUProfile profiles the process into path until stop; an empty
+// path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 type benchResult struct {
@@ -138,27 +168,18 @@ func stageBusy(s *system, wall time.Duration) map[string]float64 {
 
 func benchIngest(ctx context.Context, g *globals, n, rate, freshN int) (benchResult, error) {
 	res := benchResult{Docs: n}
-	dir, err := os.MkdirTemp("", "twin-bench-")
+	s, stop, err := startBenchSystem(ctx, g, serveFlags{http: "off", maxStore: 12 << 30, features: featureFlags{cdcMode: "tail"}})
 	if err != nil {
 		return res, err
 	}
-	defer os.RemoveAll(dir)
-	bg := *g
-	bg.data, bg.nats = dir, ""
-	bg.log = zerolog.Nop()
-	s, err := start(ctx, &bg, serveFlags{http: "off", natsListen: "off", maxMemory: 1 << 30, maxStore: 12 << 30, replicas: 1,
-		features: featureFlags{cdcMode: "tail"}})
-	if err != nil {
-		return res, err
-	}
-	defer s.close()
+	defer stop()
 
 	fmt.Fprintln(g.stderr, "raw JetStream publish...")
 	if res.PublishRate, err = benchPublish(ctx, s.js, n); err != nil {
 		return res, err
 	}
 	fmt.Fprintln(g.stderr, "warehouse bulk write...")
-	if res.WarehouseRate, err = benchWarehouse(ctx, filepath.Join(dir, "alone.db"), n); err != nil {
+	if res.WarehouseRate, err = benchWarehouse(ctx, filepath.Join(s.g.data, "alone.db"), n); err != nil {
 		return res, err
 	}
 
