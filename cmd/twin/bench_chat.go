@@ -61,8 +61,13 @@ The client process needs --idle file descriptors (ulimit -n).`,
 				res.Clients, res.Questions, res.Think, res.Docs)
 			fmt.Fprintf(g.stdout, "first token   p50 %-9s p99 %s\n", res.FirstTokenP50, res.FirstTokenP99)
 			fmt.Fprintf(g.stdout, "whole answer  p50 %-9s p99 %s   (%.0f answers/s)\n", res.TotalP50, res.TotalP99, res.AnswersPerSec)
-			fmt.Fprintf(g.stdout, "idle connections %d: %.1f KB each on the server (heap %.1f KB + stacks %.1f KB)\n",
-				res.Idle, res.IdleKBPerConn, res.IdleHeapKB, res.IdleStackKB)
+			if res.Errors > 0 {
+				fmt.Fprintf(g.stdout, "errors        %d questions unanswered\n", res.Errors)
+			}
+			if res.Idle > 0 {
+				fmt.Fprintf(g.stdout, "idle connections %d: %.1f KB each on the server (heap %.1f KB + stacks %.1f KB)\n",
+					res.Idle, res.IdleKBPerConn, res.IdleHeapKB, res.IdleStackKB)
+			}
 			return nil
 		},
 	}
