@@ -7,7 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/twin-llm/twin/internal/jsonenc"
 )
 
 // The fast path of Encode.
@@ -163,7 +164,7 @@ func compileEncoder(t reflect.Type, depth int) *encStruct {
 // plainName is a field name json.Marshal writes as it is.
 func plainName(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if !htmlSafe(s[i]) {
+		if !jsonenc.HTMLSafe(s[i]) {
 			return false
 		}
 	}
@@ -227,7 +228,7 @@ func (f *encField) omitted(fv reflect.Value) bool {
 func (f *encField) value(b []byte, fv reflect.Value) ([]byte, bool) {
 	switch f.kind {
 	case ekString:
-		return appendJSONString(b, fv.String()), true
+		return jsonenc.AppendString(b, fv.String()), true
 	case ekBool:
 		return strconv.AppendBool(b, fv.Bool()), true
 	case ekInt:
@@ -291,86 +292,4 @@ func appendCompactRaw(b []byte, raw []byte) ([]byte, bool) {
 		rest = rest[i+2:]
 	}
 	return append(b, raw...), true
-}
-
-// htmlSafe reports whether json.Marshal writes an ASCII byte of a string as
-// it is: not a control character, quote, backslash, <, > or &.
-func htmlSafe(c byte) bool {
-	return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString is json.Marshal's string encoding (HTML-safe).
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		i = safeRun(s, i)
-		if i >= len(s) {
-			break
-		}
-		if c := s[i]; c < utf8.RuneSelf {
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
-// safeRun returns the index of the first byte from i on that is not
-// htmlSafe, or len(s), testing eight bytes at a time.
-func safeRun(s string, i int) int {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
-	for ; i+8 <= len(s); i += 8 {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		// A byte below 0x20, or a zero byte after the XOR with one of the
-		// bytes json.Marshal escapes.
-		q, bs, lt, gt, amp := x^(ones*'"'), x^(ones*'\\'), x^(ones*'<'), x^(ones*'>'), x^(ones*'&')
-		hit := (x-ones*0x20)&^x | (q-ones)&^q | (bs-ones)&^bs | (lt-ones)&^lt | (gt-ones)&^gt | (amp-ones)&^amp
-		if (hit|x)&highs != 0 {
-			break
-		}
-	}
-	for i < len(s) && htmlSafe(s[i]) {
-		i++
-	}
-	return i
 }

@@ -5,9 +5,10 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/twin-llm/twin/internal/warehouse"
+
+	"github.com/twin-llm/twin/internal/jsonenc"
 )
 
 // encodeDocument is json.Marshal(d), byte for byte, without reflection: a
@@ -21,15 +22,15 @@ func encodeDocument(d *warehouse.Document) ([]byte, error) {
 	}
 	b := make([]byte, 0, len(d.Content)+len(d.Title)+len(d.Link)+512)
 	b = append(b, `{"id":`...)
-	b = appendString(b, d.ID)
+	b = jsonenc.AppendString(b, d.ID)
 	b = append(b, `,"collection":`...)
-	b = appendString(b, d.Collection)
+	b = jsonenc.AppendString(b, d.Collection)
 	for _, f := range [...]struct{ name, v string }{{`,"author_id":`, d.AuthorID}, {`,"author":`, d.Author},
 		{`,"platform":`, d.Platform}, {`,"link":`, d.Link}, {`,"title":`, d.Title}, {`,"content":`, d.Content},
 		{`,"language":`, d.Language}} {
 		if f.v != "" {
 			b = append(b, f.name...)
-			b = appendString(b, f.v)
+			b = jsonenc.AppendString(b, f.v)
 		}
 	}
 	if !d.PublishedAt.IsZero() {
@@ -50,13 +51,13 @@ func encodeDocument(d *warehouse.Document) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(appendString(b, k), ':')
-			b = appendString(b, d.Metadata[k])
+			b = append(jsonenc.AppendString(b, k), ':')
+			b = jsonenc.AppendString(b, d.Metadata[k])
 		}
 		b = append(b, '}')
 	}
 	b = append(b, `,"content_hash":`...)
-	b = appendString(b, d.ContentHash)
+	b = jsonenc.AppendString(b, d.ContentHash)
 	b = append(b, `,"revision":`...)
 	b = strconv.AppendInt(b, d.Revision, 10)
 	if d.Deleted {
@@ -94,56 +95,3 @@ var documentShapeKnown = func() bool {
 	}
 	return true
 }()
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as encoding/json does, escaping HTML.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
