@@ -2,7 +2,6 @@ package schemas
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"reflect"
 	"regexp"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/twin-llm/twin/internal/jsonfast"
 )
 
 // The fast path of Decode.
@@ -631,148 +632,14 @@ func (p *fastParser) skipNumber() (integer, ok bool) {
 	return integer, true
 }
 
-// plainByte marks the bytes a string holds as they are: everything but the
-// quote, the backslash, control characters and non-ASCII bytes.
-var plainByte = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// plainRun returns the index of the first byte from j on that is not
-// plain, or len(d). It tests eight bytes at a time: strings are most of a
-// body's bytes.
-func plainRun(d []byte, j int) int {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
-	for ; j+8 <= len(d); j += 8 {
-		x := binary.LittleEndian.Uint64(d[j:])
-		q, b := x^(ones*'"'), x^(ones*'\\')
-		// The classic tests for a byte below 0x20 and for a zero byte
-		// (after the XOR: a quote or a backslash), plus the high bits.
-		// Any hit, even a false one past the first, makes the byte loop
-		// below decide.
-		below := (x - ones*0x20) &^ x
-		quote := (q - ones) &^ q
-		slash := (b - ones) &^ b
-		if (below|quote|slash|x)&highs != 0 {
-			break
-		}
-	}
-	for j < len(d) && plainByte[d[j]] {
-		j++
-	}
-	return j
-}
-
-// str reads a JSON string. Valid UTF-8 is kept as is and escapes are
-// decoded as encoding/json does; a lone surrogate escape or invalid UTF-8
-// (which encoding/json replaces with U+FFFD) gives up.
+// str reads a JSON string (see jsonfast.ReadString).
 func (p *fastParser) str() (string, bool) {
-	d := p.data
-	if p.i >= len(d) || d[p.i] != '"' {
-		return "", false
+	s, next, buf, ok := jsonfast.ReadString(p.data, p.i, p.buf)
+	p.buf = buf
+	if ok {
+		p.i = next
 	}
-	start := p.i + 1
-	j := plainRun(d, start)
-	if j < len(d) && d[j] == '"' {
-		p.i = j + 1
-		return string(d[start:j]), true
-	}
-	// Decoded, the rest of the string is no longer than the rest of the
-	// body: one buffer that size serves every escaped string of the body.
-	if cap(p.buf) < len(d)-start {
-		p.buf = make([]byte, 0, len(d)-start)
-	}
-	buf := append(p.buf[:0], d[start:j]...)
-	for j < len(d) {
-		c := d[j]
-		switch {
-		case c == '"':
-			p.i = j + 1
-			p.buf = buf[:0]
-			return string(buf), true
-		case c == '\\':
-			if j+1 >= len(d) {
-				return "", false
-			}
-			switch e := d[j+1]; e {
-			case '"', '\\', '/':
-				buf = append(buf, e)
-			case 'b':
-				buf = append(buf, '\b')
-			case 'f':
-				buf = append(buf, '\f')
-			case 'n':
-				buf = append(buf, '\n')
-			case 'r':
-				buf = append(buf, '\r')
-			case 't':
-				buf = append(buf, '\t')
-			case 'u':
-				// d[j:j+6] is \uXXXX.
-				r, ok := hex4(d[j+2:])
-				if !ok {
-					return "", false
-				}
-				if utf16IsSurrogate(r) {
-					// Only a high surrogate followed by an escaped low one.
-					if r >= 0xDC00 || j+12 > len(d) || d[j+6] != '\\' || d[j+7] != 'u' {
-						return "", false
-					}
-					lo, ok := hex4(d[j+8:])
-					if !ok || lo < 0xDC00 || lo > 0xDFFF {
-						return "", false
-					}
-					r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
-					j += 6
-				}
-				buf = utf8.AppendRune(buf, r)
-				j += 4
-			default:
-				return "", false
-			}
-			j += 2
-		case c < 0x20:
-			return "", false
-		case c < utf8.RuneSelf:
-			buf = append(buf, c)
-			j++
-		default:
-			r, size := utf8.DecodeRune(d[j:])
-			if r == utf8.RuneError && size == 1 {
-				return "", false
-			}
-			buf = append(buf, d[j:j+size]...)
-			j += size
-		}
-	}
-	return "", false
-}
-
-func utf16IsSurrogate(r rune) bool { return r >= 0xD800 && r <= 0xDFFF }
-
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case isDigit(c):
-			r = r<<4 | rune(c-'0')
-		case 'a' <= c && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case 'A' <= c && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
+	return s, ok
 }
 
 // skip moves past any JSON value, checking its syntax, without keeping it.
@@ -837,7 +704,7 @@ func (p *fastParser) skipString() bool {
 	}
 	j := p.i + 1
 	for j < len(d) {
-		j = plainRun(d, j)
+		j = jsonfast.PlainRun(d, j)
 		if j >= len(d) {
 			return false
 		}
@@ -853,7 +720,7 @@ func (p *fastParser) skipString() bool {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				j += 2
 			case 'u':
-				if _, ok := hex4(d[j+2:]); !ok {
+				if _, ok := jsonfast.Hex4(d[j+2:]); !ok {
 					return false
 				}
 				j += 6

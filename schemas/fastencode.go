@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twin-llm/twin/internal/jsonenc"
+	"github.com/twin-llm/twin/internal/jsonfast"
 )
 
 // The fast path of Encode.
@@ -164,7 +164,7 @@ func compileEncoder(t reflect.Type, depth int) *encStruct {
 // plainName is a field name json.Marshal writes as it is.
 func plainName(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if !jsonenc.HTMLSafe(s[i]) {
+		if !jsonfast.HTMLSafe(s[i]) {
 			return false
 		}
 	}
@@ -228,7 +228,7 @@ func (f *encField) omitted(fv reflect.Value) bool {
 func (f *encField) value(b []byte, fv reflect.Value) ([]byte, bool) {
 	switch f.kind {
 	case ekString:
-		return jsonenc.AppendString(b, fv.String()), true
+		return jsonfast.AppendString(b, fv.String()), true
 	case ekBool:
 		return strconv.AppendBool(b, fv.Bool()), true
 	case ekInt:

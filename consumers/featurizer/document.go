@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/twin-llm/twin/internal/warehouse"
+
+	"github.com/twin-llm/twin/internal/jsonfast"
 )
 
 // decodeDocument reads the document a CDC event carries into doc, which must
@@ -134,82 +136,14 @@ func (r *docReader) key() ([]byte, bool) {
 	return nil, false
 }
 
-// str reads a string: valid UTF-8 as it is, and the escapes json.Marshal
-// writes (\" \\ \b \f \n \r \t and \u00XX or \u2028, \u2029, \ufffd,
-// never a surrogate).
+// str reads a string (see jsonfast.ReadString).
 func (r *docReader) str(dst *string) bool {
-	if !r.byte('"') {
-		return false
+	v, next, buf, ok := jsonfast.ReadString(r.data, r.i, r.buf)
+	r.buf = buf
+	if ok {
+		*dst, r.i = v, next
 	}
-	d := r.data
-	start := r.i
-	j := start
-	for j < len(d) && d[j] != '"' && d[j] != '\\' && d[j] >= 0x20 && d[j] < utf8.RuneSelf {
-		j++
-	}
-	if j < len(d) && d[j] == '"' {
-		*dst = string(d[start:j])
-		r.i = j + 1
-		return true
-	}
-	// Decoded, the rest of the string is no longer than the rest of the
-	// document: one buffer that size serves every escaped string of it.
-	if cap(r.buf) < len(d)-start {
-		r.buf = make([]byte, 0, len(d)-start)
-	}
-	buf := append(r.buf[:0], d[start:j]...)
-	for j < len(d) {
-		switch c := d[j]; {
-		case c == '"':
-			*dst = string(buf)
-			r.buf, r.i = buf[:0], j+1
-			return true
-		case c == '\\':
-			if j+1 >= len(d) {
-				return false
-			}
-			switch e := d[j+1]; e {
-			case '"', '\\', '/':
-				buf = append(buf, e)
-			case 'b':
-				buf = append(buf, '\b')
-			case 'f':
-				buf = append(buf, '\f')
-			case 'n':
-				buf = append(buf, '\n')
-			case 'r':
-				buf = append(buf, '\r')
-			case 't':
-				buf = append(buf, '\t')
-			case 'u':
-				if j+6 > len(d) {
-					return false
-				}
-				v, err := strconv.ParseUint(string(d[j+2:j+6]), 16, 16)
-				if err != nil || v >= 0xD800 && v <= 0xDFFF {
-					return false // a surrogate: json.Unmarshal pairs or replaces it
-				}
-				buf = utf8.AppendRune(buf, rune(v))
-				j += 4
-			default:
-				return false
-			}
-			j += 2
-		case c < 0x20:
-			return false
-		case c < utf8.RuneSelf:
-			buf = append(buf, c)
-			j++
-		default:
-			ru, size := utf8.DecodeRune(d[j:])
-			if ru == utf8.RuneError && size == 1 {
-				return false // json.Unmarshal replaces it
-			}
-			buf = append(buf, d[j:j+size]...)
-			j += size
-		}
-	}
-	return false
+	return ok
 }
 
 // time reads a time as json.Unmarshal does: its UnmarshalJSON on the quoted

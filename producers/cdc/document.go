@@ -8,7 +8,7 @@ import (
 
 	"github.com/twin-llm/twin/internal/warehouse"
 
-	"github.com/twin-llm/twin/internal/jsonenc"
+	"github.com/twin-llm/twin/internal/jsonfast"
 )
 
 // encodeDocument is json.Marshal(d), byte for byte, without reflection: a
@@ -22,15 +22,15 @@ func encodeDocument(d *warehouse.Document) ([]byte, error) {
 	}
 	b := make([]byte, 0, len(d.Content)+len(d.Title)+len(d.Link)+512)
 	b = append(b, `{"id":`...)
-	b = jsonenc.AppendString(b, d.ID)
+	b = jsonfast.AppendString(b, d.ID)
 	b = append(b, `,"collection":`...)
-	b = jsonenc.AppendString(b, d.Collection)
+	b = jsonfast.AppendString(b, d.Collection)
 	for _, f := range [...]struct{ name, v string }{{`,"author_id":`, d.AuthorID}, {`,"author":`, d.Author},
 		{`,"platform":`, d.Platform}, {`,"link":`, d.Link}, {`,"title":`, d.Title}, {`,"content":`, d.Content},
 		{`,"language":`, d.Language}} {
 		if f.v != "" {
 			b = append(b, f.name...)
-			b = jsonenc.AppendString(b, f.v)
+			b = jsonfast.AppendString(b, f.v)
 		}
 	}
 	if !d.PublishedAt.IsZero() {
@@ -51,13 +51,13 @@ func encodeDocument(d *warehouse.Document) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(jsonenc.AppendString(b, k), ':')
-			b = jsonenc.AppendString(b, d.Metadata[k])
+			b = append(jsonfast.AppendString(b, k), ':')
+			b = jsonfast.AppendString(b, d.Metadata[k])
 		}
 		b = append(b, '}')
 	}
 	b = append(b, `,"content_hash":`...)
-	b = jsonenc.AppendString(b, d.ContentHash)
+	b = jsonfast.AppendString(b, d.ContentHash)
 	b = append(b, `,"revision":`...)
 	b = strconv.AppendInt(b, d.Revision, 10)
 	if d.Deleted {

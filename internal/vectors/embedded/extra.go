@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/twin-llm/twin/internal/jsonenc"
+	"github.com/twin-llm/twin/internal/jsonfast"
 )
 
 // marshalExtra is json.Marshal(extra), byte for byte, for the maps of
@@ -34,16 +34,16 @@ func marshalExtra(extra map[string]any) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = jsonenc.AppendString(b, k)
+		b = jsonfast.AppendString(b, k)
 		b = append(b, ':')
 		switch v := extra[k].(type) {
 		case string:
-			b = jsonenc.AppendString(b, v)
+			b = jsonfast.AppendString(b, v)
 		case float64:
 			if math.IsInf(v, 0) || math.IsNaN(v) {
 				return json.Marshal(extra) // for its error
 			}
-			b = jsonenc.AppendFloat(b, v)
+			b = jsonfast.AppendFloat(b, v)
 		case bool:
 			b = strconv.AppendBool(b, v)
 		case nil:

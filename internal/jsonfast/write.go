@@ -1,8 +1,9 @@
-// Package jsonenc writes JSON values exactly as encoding/json does, without
-// reflection: the hot paths that encode messages and payloads by hand (the
-// schemas' fast encoder, the CDC document, the vector store's payload
+// Package jsonfast reads and writes JSON strings and numbers exactly as
+// encoding/json does, without reflection: the hot paths that decode and
+// encode messages and documents by hand (the schemas' fast paths, the CDC
+// document, the featurizer's document reader, the vector store's payload
 // extras) share these, so they cannot drift apart.
-package jsonenc
+package jsonfast
 
 import (
 	"math"
