@@ -84,3 +84,18 @@ func TestBuildPromptFitsTheBudget(t *testing.T) {
 		}
 	}
 }
+
+func TestByDocumentMakesCitationsMatchSources(t *testing.T) {
+	t.Parallel()
+	got := byDocument([]llm.Passage{
+		{ID: "a1", DocumentID: "a", Text: "first of a", Score: 0.9},
+		{ID: "b1", DocumentID: "b", Text: "first of b", Score: 0.8},
+		{ID: "a2", DocumentID: "a", Text: "second of a", Score: 0.7},
+	})
+	if len(got) != 2 || got[0].DocumentID != "a" || got[0].Text != "first of a\n…\nsecond of a" || got[0].Score != 0.9 || got[1].DocumentID != "b" {
+		t.Fatalf("byDocument = %+v", got)
+	}
+	if s := sources(got); len(s) != 2 || s[0].DocumentID != "a" || s[1].DocumentID != "b" {
+		t.Fatalf("sources = %+v", s)
+	}
+}

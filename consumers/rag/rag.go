@@ -195,6 +195,9 @@ func (a *answer) run(ctx context.Context) error {
 	if err != nil {
 		return a.finishWith(ctx, &schemas.ReplyError{Code: "unavailable", Message: "rerank failed: " + err.Error()})
 	}
+	// One context entry per document, so that a citation [n] is the n-th
+	// source of the done message.
+	passages = byDocument(passages)
 
 	t0 = time.Now()
 	author := sq.Author
@@ -486,6 +489,23 @@ func (a *answer) step(name, input string, output any, started time.Time, err err
 func (a *answer) lastStep() *schemas.TraceStep { return &a.trace.Steps[len(a.trace.Steps)-1] }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// byDocument merges the passages of each document into one, at the rank
+// of its best passage, its texts in rank order.
+func byDocument(passages []llm.Passage) []llm.Passage {
+	var out []llm.Passage
+	at := map[string]int{}
+	for _, p := range passages {
+		i, ok := at[p.DocumentID]
+		if !ok {
+			at[p.DocumentID] = len(out)
+			out = append(out, p)
+			continue
+		}
+		out[i].Text += "\n…\n" + p.Text
+	}
+	return out
+}
 
 // sources lists the documents of the passages, once each, best first.
 func sources(passages []llm.Passage) []schemas.Source {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -209,9 +211,14 @@ func TestAnswerStreamsTokensThenDoneWithSourcesAndTrace(t *testing.T) {
 	if len(d.Sources) == 0 || d.Sources[0].DocumentID != "ab/apache-bench-length-errors" {
 		t.Fatalf("sources %+v: want the Apache Bench post first", d.Sources)
 	}
-	t.Logf("answer: %s", d.Answer)
 	if !strings.Contains(d.Answer, "-l") || !strings.Contains(d.Answer, "[1]") {
 		t.Errorf("answer does not quote and cite the post: %q", d.Answer)
+	}
+	// Every citation names a source of the done message.
+	for _, m := range regexp.MustCompile(`\[(\d+)\]`).FindAllStringSubmatch(d.Answer, -1) {
+		if n, _ := strconv.Atoi(m[1]); n < 1 || n > len(d.Sources) {
+			t.Errorf("citation %s, but %d sources", m[0], len(d.Sources))
+		}
 	}
 
 	tr := f.trace(t, "q1")
