@@ -208,10 +208,7 @@ func (a *answer) run(ctx context.Context) error {
 	a.step("prompt", a.req.Query, map[string]any{"author": author, "passages": len(used), "messages": messages}, t0, nil)
 	a.lastStep().TokensOut = estimateTokens(messages[0].Content) + estimateTokens(messages[1].Content)
 
-	if err := a.generate(ctx, messages, used); err != nil {
-		return err
-	}
-	return nil
+	return a.generate(ctx, messages, used)
 }
 
 // selfQuery decides the author and category filters.
