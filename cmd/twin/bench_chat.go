@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/twin-llm/twin/consumers/embedder"
+	"github.com/twin-llm/twin/gateway"
 	"github.com/twin-llm/twin/internal/warehouse"
 )
 
@@ -251,11 +252,11 @@ func timeAnswer(ctx context.Context, conn *websocket.Conn, id, q string) (first,
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	t0 := time.Now()
-	if err := wsjson.Write(ctx, conn, map[string]string{"type": "ask", "id": id, "query": q}); err != nil {
+	if err := wsjson.Write(ctx, conn, gateway.ClientMessage{Type: gateway.MsgAsk, ID: id, Query: q}); err != nil {
 		return 0, 0, err
 	}
 	for {
-		var f serverFrame
+		var f gateway.ServerMessage
 		if err := wsjson.Read(ctx, conn, &f); err != nil {
 			return 0, 0, err
 		}
@@ -263,16 +264,16 @@ func timeAnswer(ctx context.Context, conn *websocket.Conn, id, q string) (first,
 			continue
 		}
 		switch f.Type {
-		case "token":
+		case gateway.MsgToken:
 			if first == 0 {
 				first = time.Since(t0)
 			}
-		case "done":
+		case gateway.MsgDone:
 			if first == 0 {
 				first = time.Since(t0)
 			}
 			return first, time.Since(t0), nil
-		case "error":
+		case gateway.MsgError:
 			return 0, 0, fmt.Errorf("%s: %s", f.Code, f.Message)
 		}
 	}

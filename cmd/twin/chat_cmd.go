@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nuid"
 	"github.com/spf13/cobra"
 
-	"github.com/twin-llm/twin/schemas"
+	"github.com/twin-llm/twin/gateway"
 )
 
 func newChatCmd(g *globals) *cobra.Command {
@@ -74,19 +74,6 @@ type chatClient struct {
 	conn   *websocket.Conn
 }
 
-// serverFrame is any message the gateway sends.
-type serverFrame struct {
-	Type    string           `json:"type"`
-	ID      string           `json:"id"`
-	Seq     int              `json:"seq"`
-	Text    string           `json:"text"`
-	Answer  string           `json:"answer"`
-	Sources []schemas.Source `json:"sources"`
-	TraceID string           `json:"trace_id"`
-	Code    string           `json:"code"`
-	Message string           `json:"message"`
-}
-
 // replyError is an error message of the gateway about one question: the
 // session goes on.
 type replyError struct{ code, message string }
@@ -129,10 +116,7 @@ func (c *chatClient) close() {
 // reopened up to three times, resuming after the last token printed.
 func (c *chatClient) ask(ctx context.Context, question string) error {
 	id := strings.ReplaceAll(nuid.Next(), "-", "")
-	msg := map[string]any{"type": "ask", "id": id, "query": question}
-	if c.author != "" {
-		msg["author"] = c.author
-	}
+	msg := gateway.ClientMessage{Type: gateway.MsgAsk, ID: id, Query: question, Author: c.author}
 	last := 0
 	for attempt := 0; ; attempt++ {
 		if c.conn == nil {
@@ -155,7 +139,7 @@ func (c *chatClient) ask(ctx context.Context, question string) error {
 		// Before any token the ask itself may have been lost; asks are
 		// idempotent by id, so asking again is safe.
 		if last > 0 {
-			msg = map[string]any{"type": "resume", "id": id, "after": last}
+			msg = gateway.ClientMessage{Type: gateway.MsgResume, ID: id, After: last}
 		}
 	}
 }
@@ -163,7 +147,7 @@ func (c *chatClient) ask(ctx context.Context, question string) error {
 // read prints the reply to id until its done or error message.
 func (c *chatClient) read(ctx context.Context, id string, last *int) error {
 	for {
-		var f serverFrame
+		var f gateway.ServerMessage
 		if err := wsjson.Read(ctx, c.conn, &f); err != nil {
 			return err
 		}
@@ -171,7 +155,7 @@ func (c *chatClient) read(ctx context.Context, id string, last *int) error {
 			continue
 		}
 		switch f.Type {
-		case schemas.ReplyTypeToken:
+		case gateway.MsgToken:
 			if f.Seq <= *last {
 				continue
 			}
@@ -179,7 +163,7 @@ func (c *chatClient) read(ctx context.Context, id string, last *int) error {
 			if !c.json {
 				fmt.Fprint(c.out, f.Text)
 			}
-		case schemas.ReplyTypeDone:
+		case gateway.MsgDone:
 			if c.json {
 				enc := json.NewEncoder(c.out)
 				enc.SetIndent("", "  ")
@@ -197,7 +181,7 @@ func (c *chatClient) read(ctx context.Context, id string, last *int) error {
 				}
 			}
 			return nil
-		case "error":
+		case gateway.MsgError:
 			if *last > 0 && !c.json {
 				fmt.Fprintln(c.out)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/twin-llm/twin/gateway"
 	"github.com/twin-llm/twin/internal/browsertest"
 	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/schemas"
@@ -50,12 +51,12 @@ func dialChat(t *testing.T, p *upProcess, token string) (*websocket.Conn, *http.
 }
 
 // readReply reads frames of request id until its done, or stop tokens.
-func readReply(t *testing.T, c *websocket.Conn, id string, stop int) (tokens []serverFrame, done *serverFrame) {
+func readReply(t *testing.T, c *websocket.Conn, id string, stop int) (tokens []gateway.ServerMessage, done *gateway.ServerMessage) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for stop <= 0 || len(tokens) < stop {
-		var f serverFrame
+		var f gateway.ServerMessage
 		if err := wsjson.Read(ctx, c, &f); err != nil {
 			t.Fatalf("read: %v (after %d tokens)", err, len(tokens))
 		}
@@ -63,11 +64,11 @@ func readReply(t *testing.T, c *websocket.Conn, id string, stop int) (tokens []s
 			continue
 		}
 		switch f.Type {
-		case "token":
+		case gateway.MsgToken:
 			tokens = append(tokens, f)
-		case "done":
+		case gateway.MsgDone:
 			return tokens, &f
-		case "error":
+		case gateway.MsgError:
 			t.Fatalf("error frame: %+v", f)
 		}
 	}
@@ -91,7 +92,7 @@ func TestChatEndToEnd(t *testing.T) {
 	// An ask streams tokens in order, then a done whose sources come from
 	// the right post.
 	q := "How do I avoid length errors in Apache Bench?"
-	if err := wsjson.Write(ctx, c, map[string]string{"type": "ask", "id": "e2e1", "query": q}); err != nil {
+	if err := wsjson.Write(ctx, c, gateway.ClientMessage{Type: gateway.MsgAsk, ID: "e2e1", Query: q}); err != nil {
 		t.Fatal(err)
 	}
 	tokens, done := readReply(t, c, "e2e1", 0)
@@ -111,7 +112,7 @@ func TestChatEndToEnd(t *testing.T) {
 	}
 
 	// A resume after a dropped connection loses and repeats nothing.
-	if err := wsjson.Write(ctx, c, map[string]string{"type": "ask", "id": "e2e2", "query": q}); err != nil {
+	if err := wsjson.Write(ctx, c, gateway.ClientMessage{Type: gateway.MsgAsk, ID: "e2e2", Query: q}); err != nil {
 		t.Fatal(err)
 	}
 	first, _ := readReply(t, c, "e2e2", 3)
@@ -120,7 +121,7 @@ func TestChatEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := wsjson.Write(ctx, c2, map[string]any{"type": "resume", "id": "e2e2", "after": 3}); err != nil {
+	if err := wsjson.Write(ctx, c2, gateway.ClientMessage{Type: gateway.MsgResume, ID: "e2e2", After: 3}); err != nil {
 		t.Fatal(err)
 	}
 	rest, done2 := readReply(t, c2, "e2e2", 0)
@@ -136,7 +137,7 @@ func TestChatEndToEnd(t *testing.T) {
 	}
 
 	// Feedback over the socket reaches twin.feedback.> and its trace.
-	if err := wsjson.Write(ctx, c2, map[string]any{"type": "feedback", "id": "e2e1", "rating": 1, "comment": "spot on"}); err != nil {
+	if err := wsjson.Write(ctx, c2, gateway.ClientMessage{Type: gateway.MsgFeedback, ID: "e2e1", Rating: 1, Comment: "spot on"}); err != nil {
 		t.Fatal(err)
 	}
 	js := natsOf(t, p)
