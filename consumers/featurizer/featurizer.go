@@ -97,7 +97,7 @@ func (f *Featurizer) document(ctx context.Context, ev *schemas.CDCEvent) (wareho
 	}
 	var doc warehouse.Document
 	if len(ev.Document) > 0 {
-		if err := decodeDocument(ev.Document, &doc); err != nil {
+		if err := warehouse.UnmarshalDocument(ev.Document, &doc); err != nil {
 			return doc, false, streams.Permanent(fmt.Errorf("CDC document: %w", err))
 		}
 	} else {

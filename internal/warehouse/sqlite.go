@@ -418,12 +418,13 @@ func (w *sqliteWrite) upsert(d Document, st sqliteState, found bool) (Result, er
 	w.rev++
 	d.Revision = w.rev
 	d.UpdatedAt = w.now
-	body, err := w.encode(d)
+	body, err := MarshalDocument(&d)
 	if err != nil {
 		return Result{}, err
 	}
+	// A string, so that SQLite stores TEXT (see encode).
 	if _, err := w.stmt(w.s.stmts[d.Collection].upsert).ExecContext(w.ctx,
-		d.ID, d.Revision, d.AuthorID, d.Link, d.ContentHash, body); err != nil {
+		d.ID, d.Revision, d.AuthorID, d.Link, d.ContentHash, string(body)); err != nil {
 		return Result{}, err
 	}
 	return Result{ID: d.ID, Revision: d.Revision, Changed: true}, nil
@@ -460,7 +461,7 @@ func (w *sqliteWrite) delete(collection, id string) (Result, error) {
 		return Result{}, err
 	}
 	var d Document
-	if err := json.Unmarshal(body, &d); err != nil {
+	if err := UnmarshalDocument(body, &d); err != nil {
 		return Result{}, fmt.Errorf("decode: %w", err)
 	}
 	if d.Deleted {
@@ -468,11 +469,11 @@ func (w *sqliteWrite) delete(collection, id string) (Result, error) {
 	}
 	w.rev++
 	d = tombstone(d, w.rev, w.now)
-	text, err := w.encode(d)
+	body, err = MarshalDocument(&d)
 	if err != nil {
 		return Result{}, err
 	}
-	if _, err := w.stmt(stmts.tombstone).ExecContext(w.ctx, d.Revision, text, id); err != nil {
+	if _, err := w.stmt(stmts.tombstone).ExecContext(w.ctx, d.Revision, string(body), id); err != nil {
 		return Result{}, err
 	}
 	return Result{ID: id, Revision: d.Revision, Changed: true}, nil
@@ -492,7 +493,7 @@ func (s *SQLiteStore) Get(ctx context.Context, collection, id string) (Document,
 		return Document{}, fmt.Errorf("get %s/%s: %w", collection, id, err)
 	}
 	var d Document
-	if err := json.Unmarshal(body, &d); err != nil {
+	if err := UnmarshalDocument(body, &d); err != nil {
 		return Document{}, fmt.Errorf("get %s/%s: decode: %w", collection, id, err)
 	}
 	return d, nil
@@ -528,7 +529,7 @@ func (s *SQLiteStore) queryDocs(ctx context.Context, tables []string, where stri
 			return nil, err
 		}
 		var d Document
-		if err := json.Unmarshal(body, &d); err != nil {
+		if err := UnmarshalDocument(body, &d); err != nil {
 			return nil, fmt.Errorf("decode revision %d: %w", rev, err)
 		}
 		docs = append(docs, d)

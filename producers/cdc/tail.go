@@ -207,7 +207,7 @@ func Event(d *warehouse.Document) (streams.Out, error) {
 	if d.Deleted {
 		op = schemas.OpDelete
 	} else {
-		b, err := encodeDocument(d)
+		b, err := warehouse.MarshalDocument(d)
 		if err != nil {
 			return streams.Out{}, fmt.Errorf("encode document %s: %w", d.ID, err)
 		}

@@ -1,31 +1,118 @@
-package featurizer
+package warehouse
 
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
-	"github.com/twin-llm/twin/internal/warehouse"
-
 	"github.com/twin-llm/twin/internal/jsonfast"
 )
 
-// decodeDocument reads the document a CDC event carries into doc, which must
-// be zero, exactly as json.Unmarshal would.
+// MarshalDocument is json.Marshal(d), byte for byte, without reflection:
+// documents are stored and carried as JSON, and on the ingest path their
+// encoding and decoding cost more than anything else around them. It
+// applies only while Document has the fields it was written for
+// (documentShape); otherwise, and for a time json.Marshal refuses,
+// json.Marshal decides.
+func MarshalDocument(d *Document) ([]byte, error) {
+	if !documentShapeKnown {
+		return json.Marshal(d)
+	}
+	b := make([]byte, 0, len(d.Content)+len(d.Title)+len(d.Link)+512)
+	b = append(b, `{"id":`...)
+	b = jsonfast.AppendString(b, d.ID)
+	b = append(b, `,"collection":`...)
+	b = jsonfast.AppendString(b, d.Collection)
+	for _, f := range [...]struct{ name, v string }{{`,"author_id":`, d.AuthorID}, {`,"author":`, d.Author},
+		{`,"platform":`, d.Platform}, {`,"link":`, d.Link}, {`,"title":`, d.Title}, {`,"content":`, d.Content},
+		{`,"language":`, d.Language}} {
+		if f.v != "" {
+			b = append(b, f.name...)
+			b = jsonfast.AppendString(b, f.v)
+		}
+	}
+	if !d.PublishedAt.IsZero() {
+		t, err := d.PublishedAt.MarshalJSON()
+		if err != nil {
+			return json.Marshal(d)
+		}
+		b = append(append(b, `,"published_at":`...), t...)
+	}
+	if len(d.Metadata) > 0 {
+		keys := make([]string, 0, len(d.Metadata))
+		for k := range d.Metadata {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, `,"metadata":{`...)
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(jsonfast.AppendString(b, k), ':')
+			b = jsonfast.AppendString(b, d.Metadata[k])
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"content_hash":`...)
+	b = jsonfast.AppendString(b, d.ContentHash)
+	b = append(b, `,"revision":`...)
+	b = strconv.AppendInt(b, d.Revision, 10)
+	if d.Deleted {
+		b = append(b, `,"deleted":true`...)
+	}
+	t, err := d.UpdatedAt.MarshalJSON()
+	if err != nil {
+		return json.Marshal(d)
+	}
+	b = append(append(b, `,"updated_at":`...), t...)
+	return append(b, '}'), nil
+}
+
+// documentShape is Document's fields as MarshalDocument writes
+// them: name, type and json tag.
+var documentShape = []string{
+	"ID string id", "Collection string collection", "AuthorID string author_id,omitempty",
+	"Author string author,omitempty", "Platform string platform,omitempty", "Link string link,omitempty",
+	"Title string title,omitempty", "Content string content,omitempty", "Language string language,omitempty",
+	"PublishedAt time.Time published_at,omitzero", "Metadata map[string]string metadata,omitempty",
+	"ContentHash string content_hash", "Revision int64 revision", "Deleted bool deleted,omitempty",
+	"UpdatedAt time.Time updated_at",
+}
+
+var documentShapeKnown = func() bool {
+	t := reflect.TypeFor[Document]()
+	if t.NumField() != len(documentShape) || reflect.PointerTo(t).Implements(reflect.TypeFor[json.Marshaler]()) {
+		return false
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Name+" "+f.Type.String()+" "+f.Tag.Get("json") != documentShape[i] {
+			return false
+		}
+	}
+	return true
+}()
+
+// UnmarshalDocument reads a document into doc, which must be zero, exactly
+// as json.Unmarshal would.
 //
-// The CDC producer writes documents with json.Marshal: one compact object,
-// keys in field order, strings escaped the standard way. readDocument reads
-// that shape in one pass, which json.Unmarshal (a validating scan, then a
-// decoding one) takes several times longer to do; on anything else (an
-// unknown or repeated key, a null, an escape it does not know, invalid
-// UTF-8, ...) it gives up and json.Unmarshal decides, errors included.
-func decodeDocument(data []byte, doc *warehouse.Document) error {
+// Documents are written by MarshalDocument (or json.Marshal, or a
+// json.Encoder without HTML escaping): one compact object, keys in field
+// order. readDocument reads that shape in one pass, which json.Unmarshal (a
+// validating scan, then a decoding one) takes several times longer to do;
+// on anything else (an unknown or repeated key, a null, an escape it does
+// not know, invalid UTF-8, ...) it gives up and json.Unmarshal decides,
+// errors included.
+func UnmarshalDocument(data []byte, doc *Document) error {
 	if readDocument(data, doc) {
 		return nil
 	}
-	*doc = warehouse.Document{}
+	*doc = Document{}
 	return json.Unmarshal(data, doc)
 }
 
@@ -36,7 +123,7 @@ type docReader struct {
 	buf  []byte
 }
 
-func readDocument(data []byte, doc *warehouse.Document) bool {
+func readDocument(data []byte, doc *Document) bool {
 	r := docReader{data: data}
 	if !r.byte('{') {
 		return false
@@ -97,7 +184,7 @@ func readDocument(data []byte, doc *warehouse.Document) bool {
 	}
 }
 
-// documentKeys are warehouse.Document's JSON names, each with its bit.
+// documentKeys are Document's JSON names, each with its bit.
 var documentKeys = func() map[string]uint32 {
 	m := map[string]uint32{}
 	for i, k := range []string{"id", "collection", "author_id", "author", "platform", "link", "title", "content",
