@@ -54,9 +54,9 @@ func (g *globals) waitSearchable(ctx context.Context, js jetstream.JetStream, id
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
+		var known []string // pending documents whose warehouse revision is known
 		for id := range pending {
-			rev, ok := want[id]
-			if !ok {
+			if _, ok := want[id]; !ok {
 				var d warehouse.Document
 				err := g.getJSON(ctx, "/v1/docs/"+url.PathEscape(id), &d)
 				var herr *httpError
@@ -66,13 +66,16 @@ func (g *globals) waitSearchable(ctx context.Context, js jetstream.JetStream, id
 				if err != nil {
 					return err
 				}
-				rev, want[id] = d.Revision, d.Revision
+				want[id] = d.Revision
 			}
-			have, err := revs.Get(ctx, id)
-			if err != nil {
-				return err
-			}
-			if have >= rev {
+			known = append(known, id)
+		}
+		have, err := revs.Get(ctx, known)
+		if err != nil {
+			return err
+		}
+		for _, id := range known {
+			if have[id] >= want[id] {
 				delete(pending, id)
 			}
 		}

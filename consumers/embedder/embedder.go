@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/twin-llm/twin/internal/embed"
@@ -37,10 +38,14 @@ func PointID(documentID string, index int, text string) string {
 
 // Revisions remembers the last revision indexed per document, so a job
 // for an older revision that arrives late (a redelivery, a replay) never
-// overwrites a newer one. The JetStream KV bucket is the real one.
+// overwrites a newer one. The JetStream KV bucket is the real one. Both
+// calls take a batch's documents at once: one round trip each, not one
+// per document.
 type Revisions interface {
-	Get(ctx context.Context, documentID string) (int64, error)
-	Put(ctx context.Context, documentID string, revision int64) error
+	// Get returns the indexed revision of each of ids that has one.
+	Get(ctx context.Context, ids []string) (map[string]int64, error)
+	// Put records the revisions, id → revision.
+	Put(ctx context.Context, revisions map[string]int64) error
 }
 
 // Embedder is the consumer.
@@ -140,24 +145,18 @@ func (e *Embedder) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
 		return errs
 	}
 	defer release()
-	// The revision checks are round trips to the KV bucket: in parallel.
-	var mu sync.Mutex // guards jobs and errs
-	var checks errgroup.Group
-	checks.SetLimit(32)
-	for _, j := range latest {
-		checks.Go(func() error {
-			stale, err := e.stale(ctx, &j.body)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs[j.i] = err
-			} else if !stale {
-				jobs = append(jobs, j)
-			}
-			return nil
-		})
+	have, err := e.indexed(ctx, docs)
+	if err != nil {
+		for _, j := range latest {
+			errs[j.i] = err
+		}
+		return errs
 	}
-	_ = checks.Wait()
+	for _, j := range latest {
+		if j.body.Revision == 0 || have[j.body.DocumentID] <= j.body.Revision {
+			jobs = append(jobs, j)
+		}
+	}
 	if err := e.index(ctx, jobs); err != nil {
 		for _, j := range jobs {
 			errs[j.i] = err
@@ -221,16 +220,16 @@ func (f *inFlight) acquire(ctx context.Context, ids []string) (func(), error) {
 	}
 }
 
-// stale reports whether a newer revision of the document is indexed.
-func (e *Embedder) stale(ctx context.Context, j *schemas.EmbedJob) (bool, error) {
-	if e.revisions == nil || j.Revision == 0 {
-		return false, nil
+// indexed is the revision indexed of each of docs that has one.
+func (e *Embedder) indexed(ctx context.Context, docs []string) (map[string]int64, error) {
+	if e.revisions == nil {
+		return nil, nil
 	}
-	have, err := e.revisions.Get(ctx, j.DocumentID)
+	have, err := e.revisions.Get(ctx, docs)
 	if err != nil {
-		return false, err
+		return nil, fmt.Errorf("read indexed revisions: %w", err)
 	}
-	return have > j.Revision, nil
+	return have, nil
 }
 
 // index embeds, upserts, prunes and announces the jobs. Every step is
@@ -306,14 +305,13 @@ func (e *Embedder) index(ctx context.Context, jobs []*job) error {
 		})
 	}
 	if e.revisions != nil {
-		var puts errgroup.Group
-		puts.SetLimit(32)
+		revs := make(map[string]int64, len(jobs))
 		for _, j := range jobs {
 			if j.body.Revision > 0 {
-				puts.Go(func() error { return e.revisions.Put(ctx, j.body.DocumentID, j.body.Revision) })
+				revs[j.body.DocumentID] = j.body.Revision
 			}
 		}
-		if err := puts.Wait(); err != nil {
+		if err := e.revisions.Put(ctx, revs); err != nil {
 			return fmt.Errorf("record indexed revisions: %w", err)
 		}
 	}
@@ -389,12 +387,18 @@ func payload(j *schemas.EmbedJob, c schemas.Chunk, denseModel, sparseModel strin
 
 // KVRevisions keeps the last indexed revision of each document in a
 // JetStream KV bucket.
-type KVRevisions struct{ kv jetstream.KeyValue }
+type KVRevisions struct {
+	js jetstream.JetStream
+	kv jetstream.KeyValue
+}
+
+// revisionsBucket is the bucket's name; its stream is KV_ and the name.
+const revisionsBucket = "twin_index"
 
 // OpenKVRevisions opens (creating) the bucket.
 func OpenKVRevisions(ctx context.Context, js jetstream.JetStream) (*KVRevisions, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      "twin_index",
+		Bucket:      revisionsBucket,
 		Description: "the last revision of each document in the vector store",
 		History:     1,
 		MaxBytes:    256 << 20,
@@ -403,26 +407,81 @@ func OpenKVRevisions(ctx context.Context, js jetstream.JetStream) (*KVRevisions,
 	if err != nil {
 		return nil, fmt.Errorf("index revisions bucket: %w", err)
 	}
-	return &KVRevisions{kv: kv}, nil
+	return &KVRevisions{js: js, kv: kv}, nil
 }
 
-// Get implements Revisions.
-func (r *KVRevisions) Get(ctx context.Context, documentID string) (int64, error) {
-	e, err := r.kv.Get(ctx, kvKey(documentID))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, nil
+// maxMultiGet is the most subjects a multi-last direct get may answer
+// (nats-server's maxAllowedResponses).
+const maxMultiGet = 1024
+
+// Get implements Revisions: one multi-last direct get per 1,024 ids
+// (nats-server 2.11 and later) instead of a request per key.
+func (r *KVRevisions) Get(ctx context.Context, ids []string) (map[string]int64, error) {
+	have := make(map[string]int64, len(ids))
+	for start := 0; start < len(ids); start += maxMultiGet {
+		part := ids[start:min(start+maxMultiGet, len(ids))]
+		bySubject := make(map[string]string, len(part))
+		subjects := make([]string, 0, len(part))
+		for _, id := range part {
+			subj := kvSubject(id)
+			if _, dup := bySubject[subj]; !dup {
+				bySubject[subj] = id
+				subjects = append(subjects, subj)
+			}
+		}
+		msgs, err := jetstreamext.GetLastMsgsFor(ctx, r.js, "KV_"+revisionsBucket, subjects, jetstreamext.GetLastMsgsBatchSize(len(subjects)))
+		if err != nil {
+			return nil, err
+		}
+		for m, err := range msgs {
+			if errors.Is(err, jetstreamext.ErrNoMessages) {
+				break // none of them indexed yet
+			}
+			if err != nil {
+				return nil, err
+			}
+			id, ok := bySubject[m.Subject]
+			if !ok || m.Header.Get(kvOperation) != "" {
+				continue // a delete or purge marker: nothing indexed
+			}
+			rev, err := strconv.ParseInt(string(m.Data), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("indexed revision of %s: %w", id, err)
+			}
+			have[id] = rev
+		}
 	}
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseInt(string(e.Value()), 10, 64)
+	return have, nil
 }
 
-// Put implements Revisions.
-func (r *KVRevisions) Put(ctx context.Context, documentID string, revision int64) error {
-	_, err := r.kv.PutString(ctx, kvKey(documentID), strconv.FormatInt(revision, 10))
-	return err
+// kvOperation is the header KV sets on delete and purge markers.
+const kvOperation = "KV-Operation"
+
+// Put implements Revisions: the puts are published at once, then their
+// acks awaited.
+func (r *KVRevisions) Put(ctx context.Context, revisions map[string]int64) error {
+	acks := make([]jetstream.PubAckFuture, 0, len(revisions))
+	for id, rev := range revisions {
+		ack, err := r.js.PublishAsync(kvSubject(id), strconv.AppendInt(nil, rev, 10))
+		if err != nil {
+			return err
+		}
+		acks = append(acks, ack)
+	}
+	for _, ack := range acks {
+		select {
+		case <-ack.Ok():
+		case err := <-ack.Err():
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
+
+// kvSubject is the bucket's subject of a document's key.
+func kvSubject(id string) string { return "$KV." + revisionsBucket + "." + kvKey(id) }
 
 // kvKey makes a document id a valid KV key (ids may hold "/" or ":").
 func kvKey(id string) string { return uuid.NewSHA1(pointNamespace, []byte(id)).String() }

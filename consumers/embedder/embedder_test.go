@@ -2,6 +2,7 @@ package embedder_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -173,6 +174,51 @@ func TestConcurrentBatchesOfOneDocumentKeepTheNewestRevision(t *testing.T) {
 				texts = append(texts, h.Payload.Text)
 			}
 			t.Fatalf("revisions %d and %d indexed at once left %q, want only the newer", rev, rev+1, texts)
+		}
+	}
+}
+
+func TestKVRevisionsBatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	js := streamstest.Start(t)
+	revs, err := embedder.OpenKVRevisions(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := revs.Get(ctx, []string{"a", "b"}); err != nil || len(got) != 0 {
+		t.Fatalf("empty bucket: %v, %v", got, err)
+	}
+	if got, err := revs.Get(ctx, nil); err != nil || len(got) != 0 {
+		t.Fatalf("no ids: %v, %v", got, err)
+	}
+	// More ids than one multi-get answers, ids that need escaping, and a
+	// key written twice (the last write counts).
+	want := map[string]int64{}
+	var ids []string
+	for i := range 2500 {
+		id := fmt.Sprintf("https://example.com/p/%d?q=a b", i)
+		ids = append(ids, id)
+		if i%3 != 0 {
+			want[id] = int64(i + 1)
+		}
+	}
+	if err := revs.Put(ctx, map[string]int64{ids[1]: 99}); err != nil {
+		t.Fatal(err)
+	}
+	if err := revs.Put(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := revs.Get(ctx, append(ids, ids[1], "never-indexed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d revisions, want %d", len(got), len(want))
+	}
+	for id, rev := range want {
+		if got[id] != rev {
+			t.Fatalf("%s: revision %d, want %d", id, got[id], rev)
 		}
 	}
 }
