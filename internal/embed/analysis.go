@@ -379,13 +379,16 @@ func (h *Hashed) vector(s *docScratch) []float32 {
 // combine is embed's sum of the normalized, weighed families, normalized:
 // the same float operations in the same order, in fewer passes.
 func combine(families [3][]float64, weights [3]float64, dim int) []float32 {
-	var sq [3]float64
+	// Three scalars, not an array: the array lived in memory, and every
+	// addition waited for the store of the one before.
+	var sqA, sqB, sqC float64
 	a, b, c := families[0][:dim], families[1][:dim], families[2][:dim]
 	for i := range a {
-		sq[0] += a[i] * a[i]
-		sq[1] += b[i] * b[i]
-		sq[2] += c[i] * c[i]
+		sqA += a[i] * a[i]
+		sqB += b[i] * b[i]
+		sqC += c[i] * c[i]
 	}
+	sq := [3]float64{sqA, sqB, sqC}
 	var scale [3]float64
 	var on [3]bool
 	for f := range sq {
