@@ -68,3 +68,21 @@ func FuzzReadString(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReadStringEscaped reads a 4 KB text of paragraphs, escaped as
+// a document's content is: a \n every few hundred bytes.
+func BenchmarkReadStringEscaped(b *testing.B) {
+	text := strings.Repeat(strings.Repeat("a plain sentence of prose, ", 12)+"\n\n", 12)
+	d, err := json.Marshal(text)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(d)))
+	var buf []byte
+	for b.Loop() {
+		var ok bool
+		if _, _, buf, ok = ReadString(d, 0, buf); !ok {
+			b.Fatal("gave up")
+		}
+	}
+}

@@ -88,6 +88,14 @@ func ReadString(d []byte, i int, buf []byte) (s string, next int, scratch []byte
 	}
 	buf = append(buf[:0], d[start:j]...)
 	for j < len(d) {
+		// Text between escapes (paragraphs between \n) is copied a run
+		// at a time, as before the first escape.
+		if k := PlainRun(d, j); k > j {
+			buf = append(buf, d[j:k]...)
+			if j = k; j >= len(d) {
+				break
+			}
+		}
 		c := d[j]
 		switch {
 		case c == '"':

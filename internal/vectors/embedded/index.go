@@ -214,18 +214,28 @@ func quantize(v []float32, codes []int8) (scale, resid float32) {
 	}
 	scale, inv := m/127, 127/m
 	codes = codes[:len(v)]
-	var r float64
-	for i, x := range v {
-		c := x * inv
-		// ±0.5 by the sign, without a branch to mispredict: half the
-		// coordinates of a vector are negative, in no order.
-		c += float32(math.Copysign(0.5, float64(c)))
-		q := max(-127, min(127, int32(c))) // int32 truncates: c rounds half away from zero
-		codes[i] = int8(q)
-		d := float64(x) - float64(scale)*float64(q)
-		r += d * d
+	s := float64(scale)
+	// Rounding to even is one instruction, with no branch on the sign;
+	// two sums of squares, so that each addition does not wait for the
+	// one before.
+	var r0, r1 float64
+	i := 0
+	for ; i+1 < len(v); i += 2 {
+		x0, x1 := v[i], v[i+1]
+		q0 := max(-127, min(127, math.RoundToEven(float64(x0*inv))))
+		q1 := max(-127, min(127, math.RoundToEven(float64(x1*inv))))
+		codes[i], codes[i+1] = int8(q0), int8(q1)
+		d0, d1 := float64(x0)-s*q0, float64(x1)-s*q1
+		r0 += d0 * d0
+		r1 += d1 * d1
 	}
-	return scale, float32(math.Sqrt(r))
+	if i < len(v) {
+		q := max(-127, min(127, math.RoundToEven(float64(v[i]*inv))))
+		codes[i] = int8(q)
+		d := float64(v[i]) - s*q
+		r0 += d * d
+	}
+	return scale, float32(math.Sqrt(r0 + r1))
 }
 
 // slab holds the vectors and codes of a change's entries.
