@@ -387,17 +387,14 @@ func payload(j *schemas.EmbedJob, c schemas.Chunk, denseModel, sparseModel strin
 
 // KVRevisions keeps the last indexed revision of each document in a
 // JetStream KV bucket.
-type KVRevisions struct {
-	js jetstream.JetStream
-	kv jetstream.KeyValue
-}
+type KVRevisions struct{ js jetstream.JetStream }
 
 // revisionsBucket is the bucket's name; its stream is KV_ and the name.
 const revisionsBucket = "twin_index"
 
 // OpenKVRevisions opens (creating) the bucket.
 func OpenKVRevisions(ctx context.Context, js jetstream.JetStream) (*KVRevisions, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      revisionsBucket,
 		Description: "the last revision of each document in the vector store",
 		History:     1,
@@ -407,7 +404,7 @@ func OpenKVRevisions(ctx context.Context, js jetstream.JetStream) (*KVRevisions,
 	if err != nil {
 		return nil, fmt.Errorf("index revisions bucket: %w", err)
 	}
-	return &KVRevisions{js: js, kv: kv}, nil
+	return &KVRevisions{js: js}, nil
 }
 
 // maxMultiGet is the most subjects a multi-last direct get may answer
