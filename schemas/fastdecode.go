@@ -47,6 +47,7 @@ const (
 	fkFloat                  // JSON number into a float field
 	fkBool                   // true or false into a bool field
 	fkRaw                    // any JSON object, kept as json.RawMessage
+	fkRawAny                 // any JSON value but null, kept as json.RawMessage
 	fkStruct                 // JSON object with properties into a struct
 	fkSlice                  // JSON array into a slice
 )
@@ -125,8 +126,15 @@ func compileFastValue(schema any, t reflect.Type) (fastValue, bool) {
 		allowed = map[string]bool{"type": true, "properties": true, "required": true}
 	case "array":
 		allowed = map[string]bool{"type": true, "items": true}
+	case "":
+		// No type and nothing else: any value, which only a RawMessage
+		// keeps as it is (a trace step's output).
+		allowed = map[string]bool{}
+		if t != rawType {
+			return v, false
+		}
 	default:
-		return v, false // no type, or a list of types
+		return v, false // a list of types
 	}
 	for k := range s {
 		if !allowed[k] && !annotations[k] {
@@ -134,6 +142,9 @@ func compileFastValue(schema any, t reflect.Type) (fastValue, bool) {
 		}
 	}
 	switch typ {
+	case "":
+		v.kind = fkRawAny
+		return v, true
 	case "string":
 		return compileString(s, t, v)
 	case "integer", "number":
@@ -459,6 +470,14 @@ func (p *fastParser) value(fv *fastValue, f reflect.Value, depth int) bool {
 	case fkRaw:
 		start := p.i
 		if p.data[p.i] != '{' || !p.skip(depth) {
+			return false
+		}
+		f.SetBytes(bytes.Clone(p.data[start:p.i]))
+	case fkRawAny:
+		// null is left to the general path: encoding/json hands it to
+		// RawMessage as the four bytes, which is easy to get wrong.
+		start := p.i
+		if p.data[p.i] == 'n' || !p.skip(depth) {
 			return false
 		}
 		f.SetBytes(bytes.Clone(p.data[start:p.i]))

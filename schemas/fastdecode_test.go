@@ -104,6 +104,17 @@ func fastBodies() map[string][]string {
 			`{"id":"a","query":"   "}`,
 			`{"id":"a","query":"why?","created_at":"2024-02-29T23:59:59.1234567890Z"}`,
 		},
+		"trace/v1": {
+			`{"trace_id":"t","steps":[{"name":"search","output":[{"id":"p","score":0.5}]},{"name":"expand","output":["a","b"]}]}`,
+			`{"trace_id":"t","steps":[{"name":"s","output":"text"},{"name":"n","output":-1.5e3},{"name":"b","output":true},{"name":"f","output":false}]}`,
+			`{"trace_id":"t","steps":[{"name":"s","output":null}]}`,
+			`{"trace_id":"t","steps":[{"name":"s","output": { "a" : [ 1 , {} ] } }]}`,
+			`{"trace_id":"t","steps":[{"name":"s","output":nul}]}`,
+			`{"trace_id":"t","steps":[{"name":"s","output":[1,]}]}`,
+			`{"trace_id":"t","steps":[{"name":"s","output":"\x"}]}`,
+			`{"trace_id":"t","steps":[{"name":"s","latency_ms":-1}]}`,
+			`{"trace_id":"t","steps":[{"name":"","output":1}]}`,
+		},
 		"reply_token/v1": {
 			`{"type":"token","id":"a","seq":1,"text":"x"}`,
 			`{"type":"token","id":"a","seq":0}`,
@@ -160,7 +171,7 @@ func TestFastPathTakesTheHotMessages(t *testing.T) {
 	t.Parallel()
 	for _, m := range fullMessages() {
 		switch m.(type) {
-		case CDCEvent, EmbedJob, IndexEvent:
+		case CDCEvent, EmbedJob, IndexEvent, Trace:
 		default:
 			continue
 		}
