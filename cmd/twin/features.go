@@ -14,6 +14,7 @@ import (
 
 	"github.com/twin-llm/twin/consumers/embedder"
 	"github.com/twin-llm/twin/consumers/featurizer"
+	"github.com/twin-llm/twin/internal/awsclient"
 	"github.com/twin-llm/twin/internal/embed"
 	"github.com/twin-llm/twin/internal/retrieval"
 	"github.com/twin-llm/twin/internal/tokenizer"
@@ -210,7 +211,7 @@ func remoteModel(ff featureFlags) (embed.Dense, error) {
 		if ff.embedName == "" {
 			return nil, fmt.Errorf("--embed-model sagemaker needs --embed-name (the endpoint name)")
 		}
-		m, err := embed.NewSageMaker(embed.SageMakerConfig{Endpoint: ff.embedName, Region: ff.sagemakerRegion, Dim: ff.embedDim})
+		m, err := embed.NewSageMaker(embed.SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: ff.embedName, Region: ff.sagemakerRegion}, Dim: ff.embedDim})
 		if err != nil {
 			return nil, err
 		}

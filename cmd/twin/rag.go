@@ -11,6 +11,7 @@ import (
 
 	"github.com/twin-llm/twin/consumers/monitor"
 	"github.com/twin-llm/twin/consumers/rag"
+	"github.com/twin-llm/twin/internal/awsclient"
 	"github.com/twin-llm/twin/internal/llm"
 	"github.com/twin-llm/twin/internal/rerank"
 	"github.com/twin-llm/twin/internal/warehouse"
@@ -61,7 +62,7 @@ func answerModel(s *system, c chatFlags) (llm.Model, error) {
 		if c.llmName == "" {
 			return nil, fmt.Errorf("--llm sagemaker needs --llm-name (the endpoint name)")
 		}
-		return llm.NewSageMaker(llm.SageMakerConfig{Endpoint: c.llmName, Region: s.flags.features.sagemakerRegion})
+		return llm.NewSageMaker(llm.SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: c.llmName, Region: s.flags.features.sagemakerRegion}})
 	}
 	return nil, fmt.Errorf("--llm %q: want extractive, openai or sagemaker", c.llm)
 }
@@ -80,7 +81,7 @@ func reranker(s *system, c chatFlags) (rerank.Reranker, error) {
 		if c.rerankName == "" {
 			return nil, fmt.Errorf("--rerank sagemaker needs --rerank-name (the endpoint name)")
 		}
-		return rerank.NewSageMaker(rerank.SageMakerConfig{Endpoint: c.rerankName, Region: s.flags.features.sagemakerRegion})
+		return rerank.NewSageMaker(rerank.SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: c.rerankName, Region: s.flags.features.sagemakerRegion}})
 	}
 	return nil, fmt.Errorf("--rerank %q: want lexical, tei, cohere or sagemaker", c.rerank)
 }

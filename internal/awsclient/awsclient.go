@@ -1,5 +1,6 @@
-// Package awsclient builds the SageMaker runtime client that twin's
-// SageMaker models (embeddings, reranking, generation) share the setup of.
+// Package awsclient holds what twin's SageMaker models (embeddings,
+// reranking, generation) share: the endpoint's configuration and the
+// runtime client's setup.
 package awsclient
 
 import (
@@ -11,13 +12,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 )
 
-// SageMaker is how to reach SageMaker's runtime API.
+// SageMaker is a SageMaker real-time endpoint and how to reach it through
+// the runtime API: what the configurations of twin's SageMaker models have
+// in common, embedded in each.
 type SageMaker struct {
+	// Endpoint is the SageMaker endpoint name. Required.
+	Endpoint string
 	// Region is the endpoint's AWS region; empty: the AWS configuration's
 	// (AWS_REGION, the shared config file).
 	Region string
+	// TargetVariant and InferenceComponent route the request within the
+	// endpoint (X-Amzn-SageMaker-Target-Variant and
+	// X-Amzn-SageMaker-Inference-Component); both optional.
+	TargetVariant      string
+	InferenceComponent string
 	// MaxAttempts is how many times the SDK tries a request (throttling,
-	// 5xx and connection errors are retried with jittered backoff).
+	// 5xx and connection errors are retried with jittered backoff); each
+	// model sets its default.
 	MaxAttempts int
 	// AWS is the SDK configuration (credentials, region, HTTP client);
 	// nil: the default chain (environment, shared files, SSO, IMDS or the
@@ -59,4 +70,28 @@ func NewSageMakerRuntime(c SageMaker) (*sagemakerruntime.Client, error) {
 			o.RetryMaxAttempts = c.MaxAttempts
 		}
 	}), nil
+}
+
+// Label names the endpoint, with the inference component or else the
+// variant the requests are routed to.
+func (c SageMaker) Label() string {
+	switch {
+	case c.InferenceComponent != "":
+		return c.Endpoint + "/" + c.InferenceComponent
+	case c.TargetVariant != "":
+		return c.Endpoint + "/" + c.TargetVariant
+	}
+	return c.Endpoint
+}
+
+// Route is the routing of an invocation's input (TargetVariant and
+// InferenceComponentName): nil for what is not set.
+func (c SageMaker) Route() (variant, component *string) {
+	if c.TargetVariant != "" {
+		variant = aws.String(c.TargetVariant)
+	}
+	if c.InferenceComponent != "" {
+		component = aws.String(c.InferenceComponent)
+	}
+	return variant, component
 }

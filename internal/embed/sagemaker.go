@@ -20,39 +20,21 @@ import (
 // [[0.1, ...], ...]. Token-level output ([[[...]]], one vector per token)
 // is not pooled here: deploy the model with pooling (TEI always pools).
 type SageMakerConfig struct {
-	// Endpoint is the SageMaker endpoint name. Required.
-	Endpoint string
-	// Region is the endpoint's AWS region; empty: the AWS configuration's
-	// (AWS_REGION, the shared config file).
-	Region string
+	// SageMaker is the endpoint (Endpoint is required) and how to reach
+	// it; MaxAttempts defaults to 3.
+	awsclient.SageMaker
 	// Dim is the dimension of the model's vectors. Required, as for
 	// OpenAIConfig.Dim.
 	Dim int
-	// TargetVariant and InferenceComponent route the request within the
-	// endpoint (X-Amzn-SageMaker-Target-Variant and
-	// X-Amzn-SageMaker-Inference-Component); both optional.
-	TargetVariant      string
-	InferenceComponent string
 	// Truncate sends "truncate": true, asking TEI to cut texts longer than
 	// the model's maximum instead of failing the whole batch.
 	Truncate bool
 	// MaxBatch bounds the texts sent in one invocation; default 32. A
 	// SageMaker request body is at most 6 MB.
 	MaxBatch int
-	// MaxAttempts is how many times the SDK tries a request (throttling,
-	// 5xx and connection errors are retried with jittered backoff);
-	// default 3.
-	MaxAttempts int
 	// Timeout bounds one Embed batch, retries included; default 60s
 	// (SageMaker itself gives a model 60 s to answer).
 	Timeout time.Duration
-	// AWS is the SDK configuration (credentials, region, HTTP client);
-	// nil: the default chain (environment, shared files, SSO, IMDS or the
-	// task role), loaded by NewSageMaker.
-	AWS *aws.Config
-	// BaseEndpoint replaces the SageMaker runtime URL (a VPC endpoint, or a
-	// test server).
-	BaseEndpoint string
 }
 
 // SageMaker is a Dense model served by a SageMaker real-time endpoint,
@@ -83,8 +65,7 @@ func NewSageMaker(cfg SageMakerConfig) (*SageMaker, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = time.Minute
 	}
-	client, err := awsclient.NewSageMakerRuntime(awsclient.SageMaker{Region: cfg.Region,
-		MaxAttempts: cfg.MaxAttempts, AWS: cfg.AWS, BaseEndpoint: cfg.BaseEndpoint})
+	client, err := awsclient.NewSageMakerRuntime(cfg.SageMaker)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -96,13 +77,7 @@ func (m *SageMaker) Dim() int { return m.cfg.Dim }
 
 // Model names the endpoint (and variant or component) and the dimension.
 func (m *SageMaker) Model() string {
-	name := m.cfg.Endpoint
-	if m.cfg.InferenceComponent != "" {
-		name += "/" + m.cfg.InferenceComponent
-	} else if m.cfg.TargetVariant != "" {
-		name += "/" + m.cfg.TargetVariant
-	}
-	return fmt.Sprintf("sagemaker/%s/dim%d", name, m.cfg.Dim)
+	return fmt.Sprintf("sagemaker/%s/dim%d", m.cfg.Label(), m.cfg.Dim)
 }
 
 // Embed invokes the endpoint with batches of at most MaxBatch texts and
@@ -129,12 +104,7 @@ func (m *SageMaker) invoke(ctx context.Context, texts []string) ([][]float32, er
 		ContentType:  aws.String("application/json"),
 		Accept:       aws.String("application/json"),
 	}
-	if m.cfg.TargetVariant != "" {
-		in.TargetVariant = aws.String(m.cfg.TargetVariant)
-	}
-	if m.cfg.InferenceComponent != "" {
-		in.InferenceComponentName = aws.String(m.cfg.InferenceComponent)
-	}
+	in.TargetVariant, in.InferenceComponentName = m.cfg.Route()
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	defer cancel()
 	res, err := m.client.InvokeEndpoint(ctx, in)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/twin-llm/twin/internal/awsclient"
 )
 
 // sageMakerCall is one InvokeEndpoint request as the wire carries it.
@@ -103,8 +105,7 @@ var sigV4 = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=AKIDTEST/\d{8}/us-e
 func TestSageMakerInvokesTheEndpointInBatches(t *testing.T) {
 	t.Parallel()
 	fake := &fakeSageMaker{dim: 3}
-	m := newTestSageMaker(t, fake, SageMakerConfig{Endpoint: "twin-embed", Dim: 3, MaxBatch: 2,
-		TargetVariant: "blue", Truncate: true})
+	m := newTestSageMaker(t, fake, SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: "twin-embed", TargetVariant: "blue"}, Dim: 3, MaxBatch: 2, Truncate: true})
 	texts := []string{"one", "", "three", "four", "fives"}
 	got, err := m.Embed(context.Background(), texts)
 	if err != nil {
@@ -170,7 +171,7 @@ func TestSageMakerRetriesThrottlingAndServerErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			fake := &fakeSageMaker{dim: 2, failures: tc.failures}
-			m := newTestSageMaker(t, fake, SageMakerConfig{Endpoint: "e", Dim: 2, MaxAttempts: tc.attempts})
+			m := newTestSageMaker(t, fake, SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: "e", MaxAttempts: tc.attempts}, Dim: 2})
 			_, err := m.Embed(context.Background(), []string{"hello"})
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error: %v", err, tc.wantErr)
@@ -203,7 +204,7 @@ func TestSageMakerRejectsResponsesThatDoNotFit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			fake := &fakeSageMaker{dim: 2, answer: tc.answer}
-			m := newTestSageMaker(t, fake, SageMakerConfig{Endpoint: "e", Dim: 2})
+			m := newTestSageMaker(t, fake, SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: "e"}, Dim: 2})
 			_, err := m.Embed(context.Background(), []string{"one", "two"})
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
@@ -215,7 +216,7 @@ func TestSageMakerRejectsResponsesThatDoNotFit(t *testing.T) {
 func TestSageMakerConfigNeedsEndpointAndDim(t *testing.T) {
 	t.Parallel()
 	awsCfg := &aws.Config{Region: "us-east-1"}
-	for _, cfg := range []SageMakerConfig{{Dim: 2, AWS: awsCfg}, {Endpoint: "e", AWS: awsCfg}} {
+	for _, cfg := range []SageMakerConfig{{SageMaker: awsclient.SageMaker{AWS: awsCfg}, Dim: 2}, {SageMaker: awsclient.SageMaker{Endpoint: "e", AWS: awsCfg}}} {
 		if _, err := NewSageMaker(cfg); !errors.Is(err, ErrConfig) {
 			t.Errorf("NewSageMaker(%+v) = %v, want ErrConfig", cfg, err)
 		}

@@ -23,35 +23,17 @@ import (
 // server-sent events. Other containers that take the same body and stream
 // the same events (vLLM's, LMI with its OpenAI-compatible schema) work too.
 type SageMakerConfig struct {
-	// Endpoint is the SageMaker endpoint name. Required; it is also the
-	// Model's Name.
-	Endpoint string
-	// Region is the endpoint's AWS region; empty: the AWS configuration's
-	// (AWS_REGION, the shared config file).
-	Region string
-	// TargetVariant and InferenceComponent route the request within the
-	// endpoint (X-Amzn-SageMaker-Target-Variant and
-	// X-Amzn-SageMaker-Inference-Component); both optional.
-	TargetVariant      string
-	InferenceComponent string
+	// SageMaker is the endpoint (Endpoint is required, and is also the
+	// Model's Name) and how to reach it. MaxAttempts, default 3, counts
+	// the tries before the stream starts: a stream that fails once it has
+	// begun is not retried.
+	awsclient.SageMaker
 	// Model is sent as the body's "model" when set. TGI ignores it, but
 	// some containers want one.
 	Model string
-	// MaxAttempts is how many times the SDK tries the request before the
-	// stream starts (throttling, 5xx and connection errors are retried
-	// with jittered backoff); default 3. A stream that fails once it has
-	// begun is not retried.
-	MaxAttempts int
 	// Timeout bounds one generation, retries and the whole stream
 	// included; DefaultGenerationTimeout when 0.
 	Timeout time.Duration
-	// AWS is the SDK configuration (credentials, region, HTTP client);
-	// nil: the default chain (environment, shared files, SSO, IMDS or the
-	// task role), loaded by NewSageMaker.
-	AWS *aws.Config
-	// BaseEndpoint replaces the SageMaker runtime URL (a VPC endpoint, or a
-	// test server).
-	BaseEndpoint string
 }
 
 // SageMaker is a Model served by a SageMaker real-time endpoint, called
@@ -76,8 +58,7 @@ func NewSageMaker(cfg SageMakerConfig) (*SageMaker, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultGenerationTimeout
 	}
-	client, err := awsclient.NewSageMakerRuntime(awsclient.SageMaker{Region: cfg.Region,
-		MaxAttempts: cfg.MaxAttempts, AWS: cfg.AWS, BaseEndpoint: cfg.BaseEndpoint})
+	client, err := awsclient.NewSageMakerRuntime(cfg.SageMaker)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -125,12 +106,7 @@ func (m *SageMaker) Stream(ctx context.Context, req Request, emit func(text stri
 		Body:         body,
 		ContentType:  aws.String("application/json"),
 	}
-	if m.cfg.TargetVariant != "" {
-		in.TargetVariant = aws.String(m.cfg.TargetVariant)
-	}
-	if m.cfg.InferenceComponent != "" {
-		in.InferenceComponentName = aws.String(m.cfg.InferenceComponent)
-	}
+	in.TargetVariant, in.InferenceComponentName = m.cfg.Route()
 
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	defer cancel()

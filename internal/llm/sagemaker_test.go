@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime/types"
+
+	"github.com/twin-llm/twin/internal/awsclient"
 )
 
 var _ Model = (*SageMaker)(nil)
@@ -190,7 +192,7 @@ func TestSageMakerStreamsTokensFromPayloadPartsCutMidLine(t *testing.T) {
 			e.part(p)
 		}
 	}}
-	m := newTestSageMaker(t, fake, SageMakerConfig{TargetVariant: "blue"})
+	m := newTestSageMaker(t, fake, SageMakerConfig{SageMaker: awsclient.SageMaker{TargetVariant: "blue"}})
 	temp := 0.2
 	req := Request{
 		Messages:  []Message{{Role: RoleSystem, Content: "You are the author."}, {Role: RoleUser, Content: "Hi?"}},
@@ -257,7 +259,7 @@ func TestSageMakerOmitsUnsetOptionsAndEstimatesMissingUsage(t *testing.T) {
 	t.Parallel()
 	stream := tgiEvent(tgiChunk("Hello", "", "")) + tgiEvent(tgiChunk(" world", "eos_token", "")) + "data: [DONE]\n\n"
 	fake := &fakeSageMaker{stream: func(e *eventWriter, _ *http.Request) { e.part(stream) }}
-	m := newTestSageMaker(t, fake, SageMakerConfig{Model: "tgi", InferenceComponent: "llama-ic"})
+	m := newTestSageMaker(t, fake, SageMakerConfig{SageMaker: awsclient.SageMaker{InferenceComponent: "llama-ic"}, Model: "tgi"})
 	req := Request{Messages: []Message{{Role: RoleUser, Content: "Say hello to the whole world"}}}
 	text, u, err := Complete(context.Background(), m, req)
 	if err != nil {
@@ -351,7 +353,7 @@ func TestSageMakerHTTPErrorsAreClearAndRetriedWhenTransient(t *testing.T) {
 			fake := &fakeSageMaker{failures: []int{tc.status}, failType: tc.errType, stream: func(e *eventWriter, _ *http.Request) {
 				e.part(tgiEvent(tgiChunk("ok", "stop", "")))
 			}}
-			m := newTestSageMaker(t, fake, SageMakerConfig{MaxAttempts: 2})
+			m := newTestSageMaker(t, fake, SageMakerConfig{SageMaker: awsclient.SageMaker{MaxAttempts: 2}})
 			text, _, err := Complete(context.Background(), m, Request{Question: "q"})
 			if n := len(fake.got()); n != tc.wantCalls {
 				t.Errorf("endpoint got %d calls, want %d", n, tc.wantCalls)
@@ -456,10 +458,10 @@ func TestSageMakerIsSafeForConcurrentUse(t *testing.T) {
 
 func TestSageMakerConfigNeedsAnEndpoint(t *testing.T) {
 	t.Parallel()
-	if _, err := NewSageMaker(SageMakerConfig{AWS: &aws.Config{Region: "eu-west-1"}}); !errors.Is(err, ErrConfig) {
+	if _, err := NewSageMaker(SageMakerConfig{SageMaker: awsclient.SageMaker{AWS: &aws.Config{Region: "eu-west-1"}}}); !errors.Is(err, ErrConfig) {
 		t.Errorf("NewSageMaker without an endpoint: %v, want ErrConfig", err)
 	}
-	m, err := NewSageMaker(SageMakerConfig{Endpoint: "twin-llm", AWS: &aws.Config{Region: "eu-west-1"}})
+	m, err := NewSageMaker(SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: "twin-llm", AWS: &aws.Config{Region: "eu-west-1"}}})
 	if err != nil || m.Name() != "twin-llm" {
 		t.Errorf("NewSageMaker: %v, name %q; want the endpoint name", err, m.Name())
 	}

@@ -19,34 +19,16 @@ import (
 // the request body is {"query": "...", "texts": [...], "truncate": true}
 // and the answer [{"index": 0, "score": 0.93}, ...], as over HTTP.
 type SageMakerConfig struct {
-	// Endpoint is the SageMaker endpoint name. Required.
-	Endpoint string
-	// Region is the endpoint's AWS region; empty: the AWS configuration's
-	// (AWS_REGION, the shared config file).
-	Region string
-	// TargetVariant and InferenceComponent route the request within the
-	// endpoint (X-Amzn-SageMaker-Target-Variant and
-	// X-Amzn-SageMaker-Inference-Component); both optional.
-	TargetVariant      string
-	InferenceComponent string
+	// SageMaker is the endpoint (Endpoint is required) and how to reach
+	// it; MaxAttempts defaults to 3.
+	awsclient.SageMaker
 	// MaxBatch bounds the texts sent in one invocation; default 32, TEI's
 	// default --max-client-batch-size. A SageMaker request body is at
 	// most 6 MB.
 	MaxBatch int
-	// MaxAttempts is how many times the SDK tries a request (throttling,
-	// 5xx and connection errors are retried with jittered backoff);
-	// default 3.
-	MaxAttempts int
 	// Timeout bounds one batch, retries included; default 60s (SageMaker
 	// itself gives a model 60 s to answer).
 	Timeout time.Duration
-	// AWS is the SDK configuration (credentials, region, HTTP client);
-	// nil: the default chain (environment, shared files, SSO, IMDS or the
-	// task role), loaded by NewSageMaker.
-	AWS *aws.Config
-	// BaseEndpoint replaces the SageMaker runtime URL (a VPC endpoint, or a
-	// test server).
-	BaseEndpoint string
 }
 
 // SageMaker is a Reranker served by a SageMaker real-time endpoint, called
@@ -77,8 +59,7 @@ func NewSageMaker(cfg SageMakerConfig) (*SageMaker, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = time.Minute
 	}
-	client, err := awsclient.NewSageMakerRuntime(awsclient.SageMaker{Region: cfg.Region,
-		MaxAttempts: cfg.MaxAttempts, AWS: cfg.AWS, BaseEndpoint: cfg.BaseEndpoint})
+	client, err := awsclient.NewSageMakerRuntime(cfg.SageMaker)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -86,15 +67,7 @@ func NewSageMaker(cfg SageMakerConfig) (*SageMaker, error) {
 }
 
 // Name names the endpoint, and the variant or component when set.
-func (m *SageMaker) Name() string {
-	name := "sagemaker/" + m.cfg.Endpoint
-	if m.cfg.InferenceComponent != "" {
-		name += "/" + m.cfg.InferenceComponent
-	} else if m.cfg.TargetVariant != "" {
-		name += "/" + m.cfg.TargetVariant
-	}
-	return name
-}
+func (m *SageMaker) Name() string { return "sagemaker/" + m.cfg.Label() }
 
 // Score invokes the endpoint with batches of at most MaxBatch texts and
 // returns the model's score for each text, in the order of texts.
@@ -124,12 +97,7 @@ func (m *SageMaker) invoke(ctx context.Context, query string, texts []string) ([
 		ContentType:  aws.String("application/json"),
 		Accept:       aws.String("application/json"),
 	}
-	if m.cfg.TargetVariant != "" {
-		in.TargetVariant = aws.String(m.cfg.TargetVariant)
-	}
-	if m.cfg.InferenceComponent != "" {
-		in.InferenceComponentName = aws.String(m.cfg.InferenceComponent)
-	}
+	in.TargetVariant, in.InferenceComponentName = m.cfg.Route()
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	defer cancel()
 	res, err := m.client.InvokeEndpoint(ctx, in)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/twin-llm/twin/internal/awsclient"
 )
 
 // sageMakerCall is one InvokeEndpoint request as the wire carries it.
@@ -117,9 +119,9 @@ func TestSageMakerInvokesTheEndpointInBatches(t *testing.T) {
 		wantHeader map[string]string
 		wantName   string
 	}{
-		{"variant", SageMakerConfig{Endpoint: "twin-rerank", TargetVariant: "blue", MaxBatch: 2},
+		{"variant", SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: "twin-rerank", TargetVariant: "blue"}, MaxBatch: 2},
 			map[string]string{"X-Amzn-Sagemaker-Target-Variant": "blue"}, "sagemaker/twin-rerank/blue"},
-		{"inference component", SageMakerConfig{Endpoint: "twin-rerank", InferenceComponent: "bge", MaxBatch: 2},
+		{"inference component", SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: "twin-rerank", InferenceComponent: "bge"}, MaxBatch: 2},
 			map[string]string{"X-Amzn-Sagemaker-Inference-Component": "bge"}, "sagemaker/twin-rerank/bge"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -187,7 +189,7 @@ func TestSageMakerRetriesThrottlingAndServerErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			fake := &fakeSageMaker{failures: tc.failures}
-			m := newTestSageMaker(t, fake, SageMakerConfig{Endpoint: "e", MaxAttempts: tc.attempts})
+			m := newTestSageMaker(t, fake, SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: "e", MaxAttempts: tc.attempts}})
 			got, err := m.Score(context.Background(), "q", []string{"hello"})
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("Score = %v, %v; want error: %v", got, err, tc.wantErr)
@@ -216,7 +218,7 @@ func TestSageMakerRejectsAnswersThatDoNotFit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			m := newTestSageMaker(t, &fakeSageMaker{answer: tc.answer}, SageMakerConfig{Endpoint: "e"})
+			m := newTestSageMaker(t, &fakeSageMaker{answer: tc.answer}, SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: "e"}})
 			got, err := m.Score(context.Background(), "q", []string{"one", "two"})
 			if !errors.Is(err, ErrResponse) {
 				t.Fatalf("Score = %v, %v; want ErrResponse", got, err)
@@ -233,7 +235,7 @@ func TestSageMakerStopsWhenTheContextEnds(t *testing.T) {
 		case <-r.Context().Done():
 		case <-release:
 		}
-	}), SageMakerConfig{Endpoint: "e"})
+	}), SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: "e"}})
 	t.Cleanup(func() { close(release) })
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -246,9 +248,9 @@ func TestSageMakerConfigNeedsAnEndpoint(t *testing.T) {
 	t.Parallel()
 	awsCfg := &aws.Config{Region: "us-east-1"}
 	for _, cfg := range []SageMakerConfig{
-		{AWS: awsCfg},
-		{Endpoint: "e", MaxBatch: -1, AWS: awsCfg},
-		{Endpoint: "e", Timeout: -time.Second, AWS: awsCfg},
+		{SageMaker: awsclient.SageMaker{AWS: awsCfg}},
+		{SageMaker: awsclient.SageMaker{Endpoint: "e", AWS: awsCfg}, MaxBatch: -1},
+		{SageMaker: awsclient.SageMaker{Endpoint: "e", AWS: awsCfg}, Timeout: -time.Second},
 	} {
 		if _, err := NewSageMaker(cfg); !errors.Is(err, ErrConfig) {
 			t.Errorf("NewSageMaker(%+v) = %v, want ErrConfig", cfg, err)
