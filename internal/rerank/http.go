@@ -140,10 +140,17 @@ func (h *HTTP) Name() string {
 // Scores are the model's: TEI's are in [0, 1] by default (a sigmoid), a
 // Cohere-style server's are its relevance_score.
 func (h *HTTP) Score(ctx context.Context, query string, texts []string) ([]float64, error) {
+	return scoreInBatches(ctx, query, texts, h.cfg.MaxBatch, h.scoreBatch)
+}
+
+// scoreInBatches scores texts with score, at most size at a time, and
+// returns the scores in the order of texts.
+func scoreInBatches(ctx context.Context, query string, texts []string, size int,
+	score func(ctx context.Context, query string, batch []string) ([]float64, error)) ([]float64, error) {
 	scores := make([]float64, 0, len(texts))
-	for start := 0; start < len(texts); start += h.cfg.MaxBatch {
-		batch := texts[start:min(start+h.cfg.MaxBatch, len(texts))]
-		got, err := h.scoreBatch(ctx, query, batch)
+	for start := 0; start < len(texts); start += size {
+		batch := texts[start:min(start+size, len(texts))]
+		got, err := score(ctx, query, batch)
 		if err != nil {
 			return nil, fmt.Errorf("rerank: texts %d to %d: %w", start, start+len(batch)-1, err)
 		}

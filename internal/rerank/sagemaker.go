@@ -72,16 +72,7 @@ func (m *SageMaker) Name() string { return "sagemaker/" + m.cfg.Label() }
 // Score invokes the endpoint with batches of at most MaxBatch texts and
 // returns the model's score for each text, in the order of texts.
 func (m *SageMaker) Score(ctx context.Context, query string, texts []string) ([]float64, error) {
-	scores := make([]float64, 0, len(texts))
-	for start := 0; start < len(texts); start += m.cfg.MaxBatch {
-		batch := texts[start:min(start+m.cfg.MaxBatch, len(texts))]
-		got, err := m.invoke(ctx, query, batch)
-		if err != nil {
-			return nil, fmt.Errorf("rerank: texts %d to %d: %w", start, start+len(batch)-1, err)
-		}
-		scores = append(scores, got...)
-	}
-	return scores, nil
+	return scoreInBatches(ctx, query, texts, m.cfg.MaxBatch, m.invoke)
 }
 
 func (m *SageMaker) invoke(ctx context.Context, query string, texts []string) ([]float64, error) {
