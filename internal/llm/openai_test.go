@@ -151,21 +151,8 @@ func TestOpenAIStreamsTokensAsTheyArrive(t *testing.T) {
 		send("[DONE]")
 	}}
 	m := newTestOpenAI(t, fake, OpenAIConfig{Model: "twin-7b", APIKey: "sk-test"})
-	temp := 0.2
-	req := Request{
-		Messages:  []Message{{Role: RoleSystem, Content: "You are the author."}, {Role: RoleUser, Content: "Hi?"}},
-		MaxTokens: 64, Temperature: &temp,
-	}
-	var pieces []string
-	var once sync.Once
-	u, err := m.Stream(context.Background(), req, func(s string) error {
-		pieces = append(pieces, s)
-		once.Do(func() { close(firstEmit) })
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := remoteRequest()
+	pieces, u := streamPieces(t, m, req, firstEmit)
 	if !heldBack {
 		t.Error("the first token was not emitted while the server held the rest of the stream back: the client does not stream")
 	}

@@ -1,10 +1,39 @@
 package llm
 
 import (
+	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
+
+// remoteRequest is the request both remote clients' tests send: a system
+// and a user message, at most 64 tokens, temperature 0.2.
+func remoteRequest() Request {
+	temp := 0.2
+	return Request{
+		Messages:  []Message{{Role: RoleSystem, Content: "You are the author."}, {Role: RoleUser, Content: "Hi?"}},
+		MaxTokens: 64, Temperature: &temp,
+	}
+}
+
+// streamPieces streams req through m and returns the pieces emitted and
+// the usage; firstEmit is closed at the first piece.
+func streamPieces(t *testing.T, m Model, req Request, firstEmit chan struct{}) ([]string, Usage) {
+	t.Helper()
+	var pieces []string
+	var once sync.Once
+	u, err := m.Stream(context.Background(), req, func(s string) error {
+		pieces = append(pieces, s)
+		once.Do(func() { close(firstEmit) })
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pieces, u
+}
 
 func TestPromptMessagesFallBackToQuestionAndPassages(t *testing.T) {
 	t.Parallel()
