@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,10 +15,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime/types"
 
 	"github.com/twin-llm/twin/internal/awsclient"
+	"github.com/twin-llm/twin/internal/awsclient/sagemakertest"
 )
 
 var _ Model = (*SageMaker)(nil)
@@ -95,10 +94,7 @@ func (f *fakeSageMaker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 
 	if n < len(f.failures) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("X-Amzn-ErrorType", f.failType)
-		w.WriteHeader(f.failures[n])
-		_, _ = w.Write([]byte(`{"message":"Endpoint twin-llm of account 123456789012 not found."}`))
+		sagemakertest.Fail(w, f.failures[n], f.failType, "Endpoint twin-llm of account 123456789012 not found.")
 		return
 	}
 	w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
@@ -118,13 +114,7 @@ func (f *fakeSageMaker) got() []sageMakerCall {
 // credentials (the SDK signs every request with them).
 func newTestSageMaker(t *testing.T, f *fakeSageMaker, cfg SageMakerConfig) *SageMaker {
 	t.Helper()
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	cfg.AWS = &aws.Config{
-		Region:      "eu-west-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-	}
-	cfg.BaseEndpoint = srv.URL
+	sagemakertest.Serve(t, f, &cfg.SageMaker, "eu-west-1")
 	if cfg.Endpoint == "" {
 		cfg.Endpoint = "twin-llm"
 	}

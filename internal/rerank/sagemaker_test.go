@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"slices"
 	"sync"
@@ -15,9 +14,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/twin-llm/twin/internal/awsclient"
+	"github.com/twin-llm/twin/internal/awsclient/sagemakertest"
 )
 
 // sageMakerCall is one InvokeEndpoint request as the wire carries it.
@@ -45,9 +44,7 @@ func (f *fakeSageMaker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(r.Body)
 	call := sageMakerCall{method: r.Method, path: r.URL.Path, header: r.Header.Clone()}
 	if err := json.Unmarshal(raw, &call.body); err != nil {
-		w.Header().Set("X-Amzn-ErrorType", "ValidationError")
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write([]byte(`{"message":"body is not JSON"}`))
+		sagemakertest.Fail(w, http.StatusBadRequest, "ValidationError", "body is not JSON")
 		return
 	}
 	f.mu.Lock()
@@ -55,17 +52,11 @@ func (f *fakeSageMaker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls = append(f.calls, call)
 	f.mu.Unlock()
 
-	w.Header().Set("Content-Type", "application/json")
 	if n < len(f.failures) {
-		code := map[int]string{429: "ThrottlingException", 424: "ModelError", 503: "ServiceUnavailable"}[f.failures[n]]
-		if code == "" {
-			code = "InternalFailure"
-		}
-		w.Header().Set("X-Amzn-ErrorType", code)
-		w.WriteHeader(f.failures[n])
-		_, _ = w.Write([]byte(`{"message":"try again"}`))
+		sagemakertest.Fail(w, f.failures[n], sagemakertest.ErrorType(f.failures[n]), "try again")
 		return
 	}
+	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Amzn-Invoked-Production-Variant", "AllTraffic")
 	texts := call.body.Texts
 	if f.answer != nil {
@@ -94,13 +85,7 @@ func (f *fakeSageMaker) got() []sageMakerCall {
 // credentials (the SDK signs every request with them).
 func newTestSageMaker(t *testing.T, f http.Handler, cfg SageMakerConfig) *SageMaker {
 	t.Helper()
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	cfg.AWS = &aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-	}
-	cfg.BaseEndpoint = srv.URL
+	sagemakertest.Serve(t, f, &cfg.SageMaker, "us-east-1")
 	m, err := NewSageMaker(cfg)
 	if err != nil {
 		t.Fatal(err)
