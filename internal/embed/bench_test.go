@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/twin-llm/twin/internal/embed/scifacttest"
 )
 
 // benchChunk is about 256 WordPiece tokens of prose (190 words), the size of
@@ -52,9 +54,9 @@ func BenchmarkTokens(b *testing.B) {
 // BenchmarkSciFactChunks embeds real abstracts cut to about 256 WordPiece
 // tokens (190 words), with both embedded models, as the embedder does.
 func BenchmarkSciFactChunks(b *testing.B) {
-	d := loadSciFact(b)
+	d := scifacttest.Load(b)
 	chunks := make([]string, 0, 1000)
-	for _, doc := range d.docs[:1000] {
+	for _, doc := range d.Docs[:1000] {
 		words := strings.Fields(doc)
 		chunks = append(chunks, strings.Join(words[:min(190, len(words))], " "))
 	}

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/twin-llm/twin/internal/embed/scifacttest"
 )
 
 // fingerprintTexts are texts in every shape the tokenizer and the models
@@ -27,26 +27,16 @@ func fingerprintTexts(t testing.TB) []string {
 		benchChunk,
 		"İstanbul ΣΊΣΥΦΟΣ straße ǅemal ﬁne",
 	}
-	if sciFactAvailable() {
-		d := loadSciFact(t)
-		for i := 0; i < len(d.docs); i += 97 {
-			texts = append(texts, d.docs[i])
+	if scifacttest.Available() {
+		d := scifacttest.Load(t)
+		for i := 0; i < len(d.Docs); i += 97 {
+			texts = append(texts, d.Docs[i])
 		}
-		for i := 0; i < len(d.queries); i += 41 {
-			texts = append(texts, d.queries[i].text)
+		for i := 0; i < len(d.Queries); i += 41 {
+			texts = append(texts, d.Queries[i].Text)
 		}
 	}
 	return texts
-}
-
-// sciFactAvailable reports whether sciFactDir would find the data.
-func sciFactAvailable() bool {
-	dir := os.Getenv("TWIN_SCIFACT_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "data", "scifact")
-	}
-	_, err := os.Stat(filepath.Join(dir, "corpus.jsonl.gz"))
-	return err == nil
 }
 
 // fingerprint hashes the models' outputs on the texts, bit for bit.

@@ -1,22 +1,16 @@
 package embed
 
 import (
-	"bufio"
 	"cmp"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"fmt"
-	"math"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/twin-llm/twin/internal/embed/scifacttest"
 	"github.com/twin-llm/twin/internal/vectors"
 )
 
@@ -25,145 +19,6 @@ import (
 // holds; hybrid: RRF, k = 60, of the two top-Prefetch lists) on BEIR
 // SciFact's training claims. The data is CC BY-NC, evaluation only: it is
 // read from the shared data folder and never copied into the repository.
-
-// sciFactDir finds the data, or skips the test.
-func sciFactDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("TWIN_SCIFACT_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "data", "scifact")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "corpus.jsonl.gz")); err != nil {
-		t.Skipf("SciFact data not found at %s (set TWIN_SCIFACT_DIR): %v", dir, err)
-	}
-	return dir
-}
-
-type sciFact struct {
-	docIDs  []string
-	docs    []string // title + "\n" + text: one chunk per abstract
-	queries []sciFactQuery
-}
-
-type sciFactQuery struct {
-	id, text string
-	rel      map[string]int
-}
-
-func loadSciFact(t testing.TB) *sciFact {
-	t.Helper()
-	dir := sciFactDir(t)
-	d := &sciFact{}
-
-	f, err := os.Open(filepath.Join(dir, "corpus.jsonl.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(gz)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var doc struct {
-			ID    string `json:"_id"`
-			Title string `json:"title"`
-			Text  string `json:"text"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &doc); err != nil {
-			t.Fatalf("corpus: %v", err)
-		}
-		d.docIDs = append(d.docIDs, doc.ID)
-		d.docs = append(d.docs, doc.Title+"\n"+doc.Text)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("corpus: %v", err)
-	}
-
-	qrels := map[string]map[string]int{}
-	raw, err := os.ReadFile(filepath.Join(dir, "qrels", "train.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		fields := strings.Split(strings.TrimSpace(line), "\t")
-		if i == 0 || len(fields) != 3 {
-			continue // header
-		}
-		score, err := strconv.Atoi(fields[2])
-		if err != nil {
-			t.Fatalf("qrels line %d: %v", i+1, err)
-		}
-		if qrels[fields[0]] == nil {
-			qrels[fields[0]] = map[string]int{}
-		}
-		qrels[fields[0]][fields[1]] = score
-	}
-
-	raw, err = os.ReadFile(filepath.Join(dir, "queries.train.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		var q struct {
-			ID   string `json:"_id"`
-			Text string `json:"text"`
-		}
-		if err := json.Unmarshal([]byte(line), &q); err != nil {
-			t.Fatalf("queries: %v", err)
-		}
-		if rel := qrels[q.ID]; len(rel) > 0 {
-			d.queries = append(d.queries, sciFactQuery{id: q.ID, text: q.Text, rel: rel})
-		}
-	}
-	return d
-}
-
-// sparseIndex is an inverted index scored like the store: BM25 with the
-// IDF of the points it holds.
-type sparseIndex struct {
-	n        int
-	postings map[uint32][]posting
-}
-
-type posting struct {
-	doc int32
-	w   float32
-}
-
-func newSparseIndex(docs []vectors.Sparse) *sparseIndex {
-	ix := &sparseIndex{n: len(docs), postings: map[uint32][]posting{}}
-	for d, v := range docs {
-		for i, id := range v.Indices {
-			ix.postings[id] = append(ix.postings[id], posting{int32(d), v.Values[i]})
-		}
-	}
-	return ix
-}
-
-// search returns the documents with a positive score, best first, at most
-// limit.
-func (ix *sparseIndex) search(q vectors.Sparse, limit int, scores []float64) []int {
-	clear(scores)
-	var hits []int
-	for i, id := range q.Indices {
-		ps := ix.postings[id]
-		if len(ps) == 0 {
-			continue
-		}
-		nt := float64(len(ps))
-		idf := math.Log(1 + (float64(ix.n)-nt+0.5)/(nt+0.5))
-		for _, p := range ps {
-			if scores[p.doc] == 0 {
-				hits = append(hits, int(p.doc))
-			}
-			scores[p.doc] += idf * float64(q.Values[i]) * float64(p.w)
-		}
-	}
-	return topK(hits, scores, limit)
-}
 
 // denseSearch returns the documents by cosine (the vectors are unit
 // length, so the dot product), best first, at most limit.
@@ -177,18 +32,7 @@ func denseSearch(docs [][]float32, q []float32, limit int, scores []float64) []i
 		scores[d] = float64(s)
 		all[d] = d
 	}
-	return topK(all, scores, limit)
-}
-
-// topK sorts by score, ties broken by document order, and keeps limit.
-func topK(docs []int, scores []float64, limit int) []int {
-	slices.SortFunc(docs, func(a, b int) int {
-		if c := cmp.Compare(scores[b], scores[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	return docs[:min(limit, len(docs))]
+	return scifacttest.TopK(all, scores, limit)
 }
 
 // rrf fuses two rankings as the store does: Σ 1/(k + rank), rank from 1,
@@ -233,11 +77,11 @@ type quality struct {
 // evaluate indexes the corpus with the models (either may be nil) and runs
 // every query. Hybrid uses the store's default prefetch for each cutoff:
 // max(4·limit, 50), i.e. 50 for the top 10 and 400 for the top 100.
-func evaluate(t testing.TB, d *sciFact, dense Dense, sparse Sparse) quality {
+func evaluate(t testing.TB, d *scifacttest.Set, dense Dense, sparse Sparse) quality {
 	t.Helper()
 	var rank ranker
 	if dense != nil {
-		docs, err := dense.Embed(context.Background(), d.docs)
+		docs, err := dense.Embed(context.Background(), d.Docs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,34 +101,34 @@ func evaluate(t testing.TB, d *sciFact, dense Dense, sparse Sparse) quality {
 // scratch space of one float per document.
 type ranker func(query string, scores []float64) []int
 
-func evaluateRanker(t testing.TB, d *sciFact, dense ranker, sparse Sparse) quality {
+func evaluateRanker(t testing.TB, d *scifacttest.Set, dense ranker, sparse Sparse) quality {
 	t.Helper()
 	var (
-		sparseIx *sparseIndex
+		sparseIx *scifacttest.Index
 		wg       sync.WaitGroup
 	)
 	if sparse != nil {
-		vs := make([]vectors.Sparse, len(d.docs))
-		for i, doc := range d.docs {
+		vs := make([]vectors.Sparse, len(d.Docs))
+		for i, doc := range d.Docs {
 			vs[i] = sparse.Document(doc)
 		}
-		sparseIx = newSparseIndex(vs)
+		sparseIx = scifacttest.NewIndex(vs)
 	}
 
-	results := make([]quality, len(d.queries))
+	results := make([]quality, len(d.Queries))
 	// Two workers: the machine has two cores.
 	const workers = 2
 	for w := range workers {
 		wg.Go(func() {
-			scores := make([]float64, len(d.docs))
-			for qi := w; qi < len(d.queries); qi += workers {
-				q := d.queries[qi]
+			scores := make([]float64, len(d.Docs))
+			for qi := w; qi < len(d.Queries); qi += workers {
+				q := d.Queries[qi]
 				var dr, sr []int
 				if dense != nil {
-					dr = dense(q.text, scores)
+					dr = dense(q.Text, scores)
 				}
 				if sparse != nil {
-					sr = sparseIx.search(sparse.Query(q.text), 400, scores)
+					sr = sparseIx.Search(sparse.Query(q.Text), 400, scores)
 				}
 				r := &results[qi]
 				r.dense = score(d, q, dr, dr)
@@ -313,33 +157,33 @@ func evaluateRanker(t testing.TB, d *sciFact, dense ranker, sparse Sparse) quali
 
 // score computes the metrics of one query: nDCG@10 and MRR@10 from the
 // top-10 list, Recall@100 from the top-100 one.
-func score(d *sciFact, q sciFactQuery, top10, top100 []int) metrics {
+func score(d *scifacttest.Set, q scifacttest.Query, top10, top100 []int) metrics {
 	ids := func(docs []int) []string {
 		out := make([]string, len(docs))
 		for i, doc := range docs {
-			out[i] = d.docIDs[doc]
+			out[i] = d.DocIDs[doc]
 		}
 		return out
 	}
 	r10, r100 := ids(top10), ids(top100)
 	return metrics{
-		ndcg10:    NDCG(r10, q.rel, 10),
-		recall100: Recall(r100, q.rel, 100),
-		mrr10:     MRR(r10, q.rel, 10),
+		ndcg10:    NDCG(r10, q.Rel, 10),
+		recall100: Recall(r100, q.Rel, 100),
+		mrr10:     MRR(r10, q.Rel, 10),
 	}
 }
 
 // plainBM25 is the baseline of the issue: lowercase word tokens, the small
 // stop list, no stemming, k1 0.9, b 0.4 and the corpus's true average
 // length.
-func plainBM25(d *sciFact) *BM25 {
+func plainBM25(d *scifacttest.Set) *BM25 {
 	m := NewBM25()
 	m.stem = false
 	total := 0
-	for _, doc := range d.docs {
+	for _, doc := range d.Docs {
 		total += len(m.termIDs(doc))
 	}
-	m.avgDocLen = float64(total) / float64(len(d.docs))
+	m.avgDocLen = float64(total) / float64(len(d.Docs))
 	return m
 }
 
@@ -355,16 +199,16 @@ func plainBM25(d *sciFact) *BM25 {
 // lexical, weaker than BM25, and plain RRF gives it an equal vote, so the
 // hybrid ranks below BM25 alone.
 func TestSciFactQuality(t *testing.T) {
-	d := loadSciFact(t)
+	d := scifacttest.Load(t)
 	floors := fullFloors
 	if raceEnabled || os.Getenv("TWIN_SCIFACT_QUARTER") != "" {
-		d.queries = everyNth(d.queries, 4)
+		d.Queries = everyNth(d.Queries, 4)
 		floors = raceFloors
 	}
 	start := time.Now()
 	base := evaluate(t, d, nil, plainBM25(d)).sparse
 	got := evaluate(t, d, NewHashed(DefaultDim), NewBM25())
-	t.Logf("%d claims, %d abstracts, %v", len(d.queries), len(d.docs), time.Since(start).Round(time.Millisecond))
+	t.Logf("%d claims, %d abstracts, %v", len(d.Queries), len(d.Docs), time.Since(start).Round(time.Millisecond))
 	t.Logf("plain BM25 (baseline)        %v", base)
 	t.Logf("BM25, stemmed (sparse alone) %v", got.sparse)
 	t.Logf("hashed (dense alone)         %v", got.dense)

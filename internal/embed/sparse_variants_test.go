@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/twin-llm/twin/internal/embed/scifacttest"
 	"github.com/twin-llm/twin/internal/vectors"
 )
 
@@ -15,13 +16,13 @@ func TestSciFactSparseVariants(t *testing.T) {
 	if os.Getenv("TWIN_EMBED_VARIANTS") == "" {
 		t.Skip("set TWIN_EMBED_VARIANTS=1 to measure the BM25 variants on SciFact")
 	}
-	d := loadSciFact(t)
+	d := scifacttest.Load(t)
 	total := 0
 	m0 := NewBM25()
-	for _, doc := range d.docs {
+	for _, doc := range d.Docs {
 		total += len(m0.termIDs(doc))
 	}
-	avg := float64(total) / float64(len(d.docs))
+	avg := float64(total) / float64(len(d.Docs))
 	t.Logf("avg stemmed terms per abstract: %.1f", avg)
 	run := func(name string, m *BM25) {
 		q := evaluate(t, d, nil, m)
@@ -55,14 +56,14 @@ func TestSciFactLexicalFusion(t *testing.T) {
 	if os.Getenv("TWIN_EMBED_VARIANTS") == "" {
 		t.Skip("set TWIN_EMBED_VARIANTS=1 to measure lexical fusion on SciFact")
 	}
-	d := loadSciFact(t)
+	d := scifacttest.Load(t)
 	asRanker := func(m Sparse) ranker {
-		vs := make([]vectors.Sparse, len(d.docs))
-		for i, doc := range d.docs {
+		vs := make([]vectors.Sparse, len(d.Docs))
+		for i, doc := range d.Docs {
 			vs[i] = m.Document(doc)
 		}
-		ix := newSparseIndex(vs)
-		return func(q string, scores []float64) []int { return ix.search(m.Query(q), 400, scores) }
+		ix := scifacttest.NewIndex(vs)
+		return func(q string, scores []float64) []int { return ix.Search(m.Query(q), 400, scores) }
 	}
 	plain := plainBM25(d)
 	q := evaluateRanker(t, d, asRanker(plain), NewBM25())

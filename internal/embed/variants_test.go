@@ -4,6 +4,8 @@ import (
 	"math"
 	"os"
 	"testing"
+
+	"github.com/twin-llm/twin/internal/embed/scifacttest"
 )
 
 // TestSciFactVariants measures the alternatives behind the hashed model's
@@ -13,11 +15,11 @@ func TestSciFactVariants(t *testing.T) {
 	if os.Getenv("TWIN_EMBED_VARIANTS") == "" {
 		t.Skip("set TWIN_EMBED_VARIANTS=1 to measure the model variants on SciFact")
 	}
-	d := loadSciFact(t)
+	d := scifacttest.Load(t)
 	// oracle is SciFact's own IDF: what no chunk-at-a-time model can know,
 	// measured only to show what the prior costs.
 	df := map[string]int{}
-	for _, doc := range d.docs {
+	for _, doc := range d.Docs {
 		seen := map[string]bool{}
 		for _, w := range Tokens(doc) {
 			if !seen[w] {
@@ -26,7 +28,7 @@ func TestSciFactVariants(t *testing.T) {
 			}
 		}
 	}
-	n := float64(len(d.docs))
+	n := float64(len(d.Docs))
 	oracle := func(w string) float64 {
 		nt := float64(df[w])
 		return math.Sqrt(math.Log(1 + (n-nt+0.5)/(nt+0.5)))
@@ -60,7 +62,7 @@ func TestSciFactVariants(t *testing.T) {
 
 // exactRanker ranks by the cosine of h's features before hashing: the
 // ceiling that more dimensions approach.
-func exactRanker(d *sciFact, h *Hashed) ranker {
+func exactRanker(d *scifacttest.Set, h *Hashed) ranker {
 	vec := func(text string) map[uint64]float64 {
 		s := h.newScratch()
 		s.exact = &[3]map[uint64]float64{{}, {}, {}}
@@ -93,7 +95,7 @@ func exactRanker(d *sciFact, h *Hashed) ranker {
 		w   float64
 	}
 	ix := map[uint64][]post{}
-	for i, doc := range d.docs {
+	for i, doc := range d.Docs {
 		for k, x := range vec(doc) {
 			ix[k] = append(ix[k], post{i, x})
 		}
@@ -111,6 +113,6 @@ func exactRanker(d *sciFact, h *Hashed) ranker {
 				scores[p.doc] += x * p.w
 			}
 		}
-		return topK(hits, scores, 400)
+		return scifacttest.TopK(hits, scores, 400)
 	}
 }

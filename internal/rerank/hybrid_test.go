@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/twin-llm/twin/internal/embed"
+	"github.com/twin-llm/twin/internal/embed/scifacttest"
 	"github.com/twin-llm/twin/internal/vectors"
 )
 
@@ -40,15 +41,10 @@ func hybridRun(t testing.TB, run *sciFactRun) *sciFactRun {
 			scratch[d] = float64(s)
 			dense[d] = d
 		}
-		slices.SortFunc(dense, func(a, b int) int {
-			if c := cmp.Compare(scratch[b], scratch[a]); c != 0 {
-				return c
-			}
-			return cmp.Compare(a, b)
-		})
+		dense = scifacttest.TopK(dense, scratch, prefetch)
 		sparse := ix.search(c.text, prefetch, scratch)
 		score := map[int]float64{}
-		for _, list := range [][]int{dense[:prefetch], sparse} {
+		for _, list := range [][]int{dense, sparse} {
 			for r, d := range list {
 				score[d] += 1 / float64(vectors.RRFK+r+1)
 			}

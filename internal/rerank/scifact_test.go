@@ -1,21 +1,15 @@
 package rerank
 
 import (
-	"bufio"
 	"cmp"
-	"compress/gzip"
 	"context"
-	"encoding/json"
-	"math"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/twin-llm/twin/internal/embed"
+	"github.com/twin-llm/twin/internal/embed/scifacttest"
+	"github.com/twin-llm/twin/internal/vectors"
 )
 
 // The SciFact harness retrieves the top 50 abstracts of each of BEIR
@@ -25,22 +19,6 @@ import (
 // shared data folder and never copied into the repository.
 
 const sciFactDepth = 50
-
-// sciFactDir finds the data, or skips the test.
-func sciFactDir(t testing.TB) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("SciFact reranking takes seconds; skipped under -short")
-	}
-	dir := os.Getenv("TWIN_SCIFACT_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "data", "scifact")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "corpus.jsonl.gz")); err != nil {
-		t.Skipf("SciFact data not found at %s (set TWIN_SCIFACT_DIR): %v", dir, err)
-	}
-	return dir
-}
 
 // TestSciFactRerank measures Lexical on the BM25 top 50 of SciFact's
 // training claims (README.md has the numbers). It holds the promise that
@@ -85,126 +63,38 @@ type claim struct {
 
 func loadSciFact(t testing.TB) *sciFactRun {
 	t.Helper()
-	dir := sciFactDir(t)
-	run := &sciFactRun{}
-
-	f, err := os.Open(filepath.Join(dir, "corpus.jsonl.gz"))
-	if err != nil {
-		t.Fatal(err)
+	if testing.Short() {
+		t.Skip("SciFact reranking takes seconds; skipped under -short")
 	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(gz)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var doc struct {
-			ID    string `json:"_id"`
-			Title string `json:"title"`
-			Text  string `json:"text"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &doc); err != nil {
-			t.Fatalf("corpus: %v", err)
-		}
-		run.docIDs = append(run.docIDs, doc.ID)
-		run.docs = append(run.docs, doc.Title+"\n"+doc.Text)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("corpus: %v", err)
-	}
-
-	qrels := map[string]map[string]int{}
-	raw, err := os.ReadFile(filepath.Join(dir, "qrels", "train.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		fields := strings.Split(strings.TrimSpace(line), "\t")
-		if i == 0 || len(fields) != 3 {
-			continue // the header
-		}
-		score, err := strconv.Atoi(fields[2])
-		if err != nil {
-			t.Fatalf("qrels line %d: %v", i+1, err)
-		}
-		if qrels[fields[0]] == nil {
-			qrels[fields[0]] = map[string]int{}
-		}
-		qrels[fields[0]][fields[1]] = score
-	}
-
-	raw, err = os.ReadFile(filepath.Join(dir, "queries.train.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := scifacttest.Load(t)
+	run := &sciFactRun{docIDs: set.DocIDs, docs: set.Docs}
 	ix := newBM25Index(run.docs)
 	scratch := make([]float64, len(run.docs))
-	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		var q struct {
-			ID   string `json:"_id"`
-			Text string `json:"text"`
-		}
-		if err := json.Unmarshal([]byte(line), &q); err != nil {
-			t.Fatalf("queries: %v", err)
-		}
-		if rel := qrels[q.ID]; len(rel) > 0 {
-			run.claims = append(run.claims, claim{text: q.Text, rel: rel, top: ix.search(q.Text, sciFactDepth, scratch)})
-		}
+	for _, q := range set.Queries {
+		run.claims = append(run.claims, claim{text: q.Text, rel: q.Rel, top: ix.search(q.Text, sciFactDepth, scratch)})
 	}
 	return run
 }
 
-// bm25Index is an inverted index scored like the vector store.
+// bm25Index searches texts with the BM25 model, scored like the vector
+// store.
 type bm25Index struct {
-	model    *embed.BM25
-	n        int
-	postings map[uint32][]posting
-}
-
-type posting struct {
-	doc int32
-	w   float32
+	model *embed.BM25
+	ix    *scifacttest.Index
 }
 
 func newBM25Index(docs []string) *bm25Index {
-	ix := &bm25Index{model: embed.NewBM25(), n: len(docs), postings: map[uint32][]posting{}}
-	for d, text := range docs {
-		v := ix.model.Document(text)
-		for i, id := range v.Indices {
-			ix.postings[id] = append(ix.postings[id], posting{int32(d), v.Values[i]})
-		}
+	model := embed.NewBM25()
+	vs := make([]vectors.Sparse, len(docs))
+	for i, text := range docs {
+		vs[i] = model.Document(text)
 	}
-	return ix
+	return &bm25Index{model: model, ix: scifacttest.NewIndex(vs)}
 }
 
 // search returns the best limit documents, ties broken by document order.
 func (ix *bm25Index) search(text string, limit int, scores []float64) []int {
-	clear(scores)
-	q := ix.model.Query(text)
-	var hits []int
-	for i, id := range q.Indices {
-		ps := ix.postings[id]
-		if len(ps) == 0 {
-			continue
-		}
-		nt := float64(len(ps))
-		idf := math.Log(1 + (float64(ix.n)-nt+0.5)/(nt+0.5))
-		for _, p := range ps {
-			if scores[p.doc] == 0 {
-				hits = append(hits, int(p.doc))
-			}
-			scores[p.doc] += idf * float64(q.Values[i]) * float64(p.w)
-		}
-	}
-	slices.SortFunc(hits, func(a, b int) int {
-		if c := cmp.Compare(scores[b], scores[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	return hits[:min(limit, len(hits))]
+	return ix.ix.Search(ix.model.Query(text), limit, scores)
 }
 
 // rerankResult is the mean nDCG@10 of the claims before and after.
