@@ -332,38 +332,14 @@ func TestOpenAIStopsWhenTheContextIsCancelled(t *testing.T) {
 		}
 	}}
 	m := newTestOpenAI(t, fake, OpenAIConfig{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var pieces []string
-	_, err := m.Stream(ctx, Request{Question: "q"}, func(s string) error {
-		pieces = append(pieces, s)
-		cancel()
-		return nil
-	})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("err %v, want context.Canceled", err)
-	}
-	if !slices.Equal(pieces, []string{"Hel"}) {
-		t.Errorf("emitted %q, want only the piece before the cancel", pieces)
-	}
-	if !<-serverSawCancel {
-		t.Error("the server's request was never cancelled: the connection stayed open")
-	}
+	checkCancelStopsTheStream(t, m, serverSawCancel)
 }
 
 func TestOpenAIReturnsTheEmitError(t *testing.T) {
 	t.Parallel()
 	fake := &fakeChat{stream: sendAll(contentChunk("a"), contentChunk("b"), finishChunk())}
 	m := newTestOpenAI(t, fake, OpenAIConfig{})
-	gone := errors.New("client went away")
-	calls := 0
-	_, err := m.Stream(context.Background(), Request{Question: "q"}, func(string) error {
-		calls++
-		return gone
-	})
-	if err != gone || calls != 1 {
-		t.Errorf("err %v after %d emits, want the emit's own error after 1", err, calls)
-	}
+	checkEmitErrorStopsTheStream(t, m)
 }
 
 func TestOpenAIConfigNeedsURLAndModel(t *testing.T) {

@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -82,5 +83,45 @@ func TestEstimateTokensIsAboutFourBytesEach(t *testing.T) {
 		if got := estimateTokens(text); got != want {
 			t.Errorf("estimateTokens(%d bytes) = %d, want %d", len(text), got, want)
 		}
+	}
+}
+
+// checkCancelStopsTheStream cancels m's stream at its first piece, which
+// must be "Hel": Stream must return context.Canceled with nothing emitted
+// after it, and the server must see its request cancelled (it sends true
+// on serverSawCancel, false when it gave up waiting).
+func checkCancelStopsTheStream(t *testing.T, m Model, serverSawCancel <-chan bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var pieces []string
+	_, err := m.Stream(ctx, Request{Question: "q"}, func(s string) error {
+		pieces = append(pieces, s)
+		cancel()
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err %v, want context.Canceled", err)
+	}
+	if !slices.Equal(pieces, []string{"Hel"}) {
+		t.Errorf("emitted %q, want only the piece before the cancel", pieces)
+	}
+	if !<-serverSawCancel {
+		t.Error("the server's request was never cancelled: the connection stayed open")
+	}
+}
+
+// checkEmitErrorStopsTheStream fails emit at m's first piece: Stream must
+// return that very error, and emit nothing more.
+func checkEmitErrorStopsTheStream(t *testing.T, m Model) {
+	t.Helper()
+	gone := errors.New("client went away")
+	calls := 0
+	_, err := m.Stream(context.Background(), Request{Question: "q"}, func(string) error {
+		calls++
+		return gone
+	})
+	if err != gone || calls != 1 {
+		t.Errorf("err %v after %d emits, want the emit's own error after 1", err, calls)
 	}
 }

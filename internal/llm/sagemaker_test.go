@@ -369,23 +369,7 @@ func TestSageMakerStopsWhenTheContextIsCancelled(t *testing.T) {
 		}
 	}}
 	m := newTestSageMaker(t, fake, SageMakerConfig{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var pieces []string
-	_, err := m.Stream(ctx, Request{Question: "q"}, func(s string) error {
-		pieces = append(pieces, s)
-		cancel()
-		return nil
-	})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("err %v, want context.Canceled", err)
-	}
-	if !slices.Equal(pieces, []string{"Hel"}) {
-		t.Errorf("emitted %q, want only the piece before the cancel", pieces)
-	}
-	if !<-serverSawCancel {
-		t.Error("the endpoint's request was never cancelled: the connection stayed open")
-	}
+	checkCancelStopsTheStream(t, m, serverSawCancel)
 }
 
 func TestSageMakerReturnsTheEmitError(t *testing.T) {
@@ -394,15 +378,7 @@ func TestSageMakerReturnsTheEmitError(t *testing.T) {
 		e.part(tgiEvent(tgiChunk("a", "", "")) + tgiEvent(tgiChunk("b", "stop", "")))
 	}}
 	m := newTestSageMaker(t, fake, SageMakerConfig{})
-	gone := errors.New("client went away")
-	calls := 0
-	_, err := m.Stream(context.Background(), Request{Question: "q"}, func(string) error {
-		calls++
-		return gone
-	})
-	if err != gone || calls != 1 {
-		t.Errorf("err %v after %d emits, want the emit's own error after 1", err, calls)
-	}
+	checkEmitErrorStopsTheStream(t, m)
 }
 
 func TestSageMakerIsSafeForConcurrentUse(t *testing.T) {
