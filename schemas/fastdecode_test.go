@@ -186,18 +186,7 @@ func TestFastPathTakesTheHotMessages(t *testing.T) {
 }
 
 func FuzzFastPathAgrees(f *testing.F) {
-	msgs := messages()
-	index := map[string]uint8{}
-	for i, m := range msgs {
-		index[m.Schema()] = uint8(i)
-	}
-	for _, m := range fullMessages() {
-		data, err := Encode(m)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(index[m.Schema()], data)
-	}
+	msgs, index := seedMessages(f)
 	for name, bodies := range fastBodies() {
 		for _, b := range bodies {
 			f.Add(index[name], []byte(b))

@@ -596,7 +596,10 @@ func TestDecodeIsSafeForConcurrentUse(t *testing.T) {
 	}
 }
 
-func FuzzDecode(f *testing.F) {
+// seedMessages seeds a fuzz target of (message kind, body) with every
+// message fully filled in, encoded; it returns the kinds, and each
+// schema's index among them.
+func seedMessages(f *testing.F) ([]Message, map[string]uint8) {
 	msgs := messages()
 	index := map[string]uint8{}
 	for i, m := range msgs {
@@ -609,6 +612,11 @@ func FuzzDecode(f *testing.F) {
 		}
 		f.Add(index[m.Schema()], data)
 	}
+	return msgs, index
+}
+
+func FuzzDecode(f *testing.F) {
+	msgs, index := seedMessages(f)
 	for _, seed := range []struct {
 		schema string
 		body   string
