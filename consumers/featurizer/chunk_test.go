@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/twin-llm/twin/internal/tiltest"
 	"github.com/twin-llm/twin/internal/tokenizer"
 	"github.com/twin-llm/twin/schemas"
 )
@@ -121,7 +122,7 @@ func wordBoundaries(t testing.TB, tok *tokenizer.Tokenizer, text string, chunks 
 func TestChunkInvariantsOnRealText(t *testing.T) {
 	t.Parallel()
 	tok := newTokenizer(t)
-	texts := realTexts(t, 1000)
+	texts := tiltest.Texts(t, 1000)
 	for _, cat := range []string{CategoryArticles, CategoryPosts, CategoryRepositories} {
 		for _, p := range []ChunkParams{DefaultParams(cat), {Strategy: DefaultParams(cat).Strategy, Size: 48, Overlap: 8}} {
 			t.Run(fmt.Sprintf("%s/%d/%d", cat, p.Size, p.Overlap), func(t *testing.T) {

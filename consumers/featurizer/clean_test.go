@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/twin-llm/twin/internal/tiltest"
 )
 
 func TestCleanKeepsParagraphsAndCollapsesSpaces(t *testing.T) {
@@ -169,7 +171,7 @@ func TestCleanKeepsCodeBlocksVerbatim(t *testing.T) {
 
 func TestCleanIsIdempotentOnRealText(t *testing.T) {
 	t.Parallel()
-	for _, text := range realTexts(t, 1000) {
+	for _, text := range tiltest.Texts(t, 1000) {
 		for _, cat := range []string{CategoryArticles, CategoryPosts, CategoryRepositories} {
 			for _, opts := range []CleanOptions{{}, {URLs: URLReplace, ASCIIPunctuation: true}, {URLs: URLDrop}} {
 				once := Clean(text, cat, opts)

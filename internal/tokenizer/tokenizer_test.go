@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"bufio"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/twin-llm/twin/internal/tiltest"
 )
 
 // newTestTokenizer returns a Tokenizer, failing the test if the embedded
@@ -301,7 +302,7 @@ func TestVocabularyIsTheModels(t *testing.T) {
 func TestCountMatchesTokenizeOnRealText(t *testing.T) {
 	t.Parallel()
 	tok := newTestTokenizer(t)
-	for _, text := range realTexts(t, 100) {
+	for _, text := range tiltest.Texts(t, 100) {
 		toks := tok.Tokenize(text)
 		if n := tok.Count(text); n != len(toks) {
 			t.Fatalf("Count = %d, len(Tokenize) = %d for %.60q", n, len(toks), text)
@@ -347,37 +348,6 @@ func checkTokens(t *testing.T, tok *Tokenizer, text string, toks []Token) {
 		}
 		prev = x
 	}
-}
-
-// realTexts returns up to n posts of the simonw-til corpus (Apache-2.0,
-// Simon Willison), or skips the test when it is not there.
-func realTexts(t testing.TB, n int) []string {
-	t.Helper()
-	f, err := os.Open("../../../shared/data/simonw-til/til.jsonl.gz")
-	if err != nil {
-		t.Skipf("no simonw-til corpus: %v", err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var texts []string
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(nil, 1<<22)
-	for sc.Scan() && len(texts) < n {
-		var post struct {
-			Text string `json:"text"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &post); err != nil {
-			t.Fatal(err)
-		}
-		texts = append(texts, post.Text)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return texts
 }
 
 // sampleEnglish is about a kilobyte of plain English prose, for tests and

@@ -1,4 +1,7 @@
-package featurizer
+// Package tiltest reads the simonw-til corpus (Apache-2.0, Simon
+// Willison, til.simonwillison.net) from the shared data folder for tests
+// that want real posts.
+package tiltest
 
 import (
 	"bufio"
@@ -8,12 +11,15 @@ import (
 	"testing"
 )
 
-// realTexts returns up to n posts of the simonw-til corpus (Apache-2.0,
-// Simon Willison, til.simonwillison.net), or skips the test when it is
-// not there.
-func realTexts(t testing.TB, n int) []string {
+// path is the corpus seen from a package two levels below the module
+// root, as every user is.
+const path = "../../../shared/data/simonw-til/til.jsonl.gz"
+
+// Texts returns the text of up to n posts, or skips the test when the
+// corpus is not there.
+func Texts(t testing.TB, n int) []string {
 	t.Helper()
-	f, err := os.Open("../../../shared/data/simonw-til/til.jsonl.gz")
+	f, err := os.Open(path)
 	if err != nil {
 		t.Skipf("no simonw-til corpus: %v", err)
 	}
