@@ -6,6 +6,8 @@ package awsclient
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -69,7 +71,26 @@ func NewSageMakerRuntime(c SageMaker) (*sagemakerruntime.Client, error) {
 		if c.MaxAttempts > 0 {
 			o.RetryMaxAttempts = c.MaxAttempts
 		}
+		o.HTTPClient = readOnlyBodies{o.HTTPClient}
 	}), nil
+}
+
+// readOnlyBodies hands the HTTP client request bodies that can only be
+// read. The SDK (smithy-go v1.28.9) closes a request's body as soon as
+// the response's headers arrive, and its body's WriteTo then fails with
+// io.EOF. net/http, which after sending the declared length checks that
+// the body has nothing more, may make that check after the response came
+// (a server answers once it has read the length): through WriteTo it gets
+// the error and closes the connection, under a response still being
+// read. A streamed answer then broke off with "use of closed network
+// connection". Read after the close reports a clean end.
+type readOnlyBodies struct{ sagemakerruntime.HTTPClient }
+
+func (c readOnlyBodies) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = struct{ io.ReadCloser }{r.Body}
+	}
+	return c.HTTPClient.Do(r)
 }
 
 // Label names the endpoint, with the inference component or else the
