@@ -435,6 +435,30 @@ func TestCompactsWhileServing(t *testing.T) {
 	checkSame(t, "reopened after compactions", dump(t, s), want)
 }
 
+// TestNoCompactionRightAfterOne checks the compactor's wake-up: writes
+// made during a compaction queue one while the log being folded still
+// counts, but once that compaction is done the new log is small beside
+// the snapshot, and compacting again would rewrite the snapshot for
+// nothing.
+func TestNoCompactionRightAfterOne(t *testing.T) {
+	t.Parallel()
+	s := mustOpen(t, t.TempDir(), CompactAfter(1<<10))
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(7, 7))
+	for d := range 20 {
+		mustUpsert(t, s, testPoints(rng, fmt.Sprintf("doc-%d", d), 0, 8))
+	}
+	if err := s.Compact(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for d := range 2 { // past the floor, far below the snapshot
+		mustUpsert(t, s, testPoints(rng, fmt.Sprintf("doc-after-%d", d), 0, 8))
+	}
+	if compacted, err := s.compactIfDue(t.Context()); compacted || err != nil {
+		t.Errorf("a wake-up just after a compaction compacted again (%v): the log is far smaller than the snapshot", err)
+	}
+}
+
 // crashEnv names the directory a child process of TestAckedWritesSurviveKill
 // writes to until it is killed.
 const crashEnv = "TWIN_TEST_VECTORS_CRASH_DIR"

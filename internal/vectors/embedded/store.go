@@ -372,12 +372,20 @@ func (s *Store) append(frame []byte) error {
 // maybeCompact wakes the compactor if the logs are due. The caller holds
 // writeMu.
 func (s *Store) maybeCompact() {
-	if s.logBytes >= max(s.opts.compactAfter, s.snapshotBytes.Load()) {
+	if s.due() {
 		select {
 		case s.compactc <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// due reports whether the logs have outgrown the snapshot (and the
+// CompactAfter floor), so that each compaction at least doubles the
+// snapshot and the bytes rewritten stay within a constant factor of those
+// written. The caller holds writeMu.
+func (s *Store) due() bool {
+	return s.logBytes >= max(s.opts.compactAfter, s.snapshotBytes.Load())
 }
 
 // DeleteDocument removes the points of document documentID except those
@@ -564,7 +572,10 @@ func (s *Store) compactor(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.compactc:
-			err := s.Compact(ctx)
+			compacted, err := s.compactIfDue(ctx)
+			if !compacted {
+				continue
+			}
 			if ctx.Err() != nil {
 				return // Close interrupted it: not a failure
 			}
@@ -573,6 +584,20 @@ func (s *Store) compactor(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// compactIfDue compacts if the logs are due. Writes made during a
+// compaction still count the log being folded, so they queue a wake-up
+// that is stale once it is done: without this check, every compaction
+// under load was followed by another of the same size.
+func (s *Store) compactIfDue(ctx context.Context) (bool, error) {
+	s.writeMu.Lock()
+	due := s.due()
+	s.writeMu.Unlock()
+	if !due {
+		return false, nil
+	}
+	return true, s.Compact(ctx)
 }
 
 // snapshotChunk is the number of slots a compaction copies per hold of
