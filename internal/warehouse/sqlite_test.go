@@ -3,10 +3,12 @@ package warehouse
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func openSQLiteForTest(t *testing.T) *SQLiteStore {
@@ -229,5 +231,40 @@ func TestSQLiteStoresDocumentsAsJSONText(t *testing.T) {
 	var pageSize int
 	if err := s.read.QueryRowContext(t.Context(), "PRAGMA page_size").Scan(&pageSize); err != nil || pageSize != 16384 {
 		t.Fatalf("page_size = %d, %v; want 16384", pageSize, err)
+	}
+}
+
+// TestSQLiteCheckpointsInTheBackground writes far less than the writer's
+// automatic checkpoint waits for, and checks that the WAL still reaches
+// the database file: the background checkpointer copied it, so no commit
+// has to.
+func TestSQLiteCheckpointsInTheBackground(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "warehouse.db")
+	s, err := OpenSQLite(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	for i := range 20 {
+		mustUpsert(t, s, article(fmt.Sprintf("https://example.com/%d", i), "Ada", strings.Repeat("words ", 700)))
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(20 * checkpointEvery)
+	for size() <= before {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("the database file is still %d bytes %v after 20 writes: nothing checkpointed the WAL", size(), 20*checkpointEvery)
+		}
 	}
 }
