@@ -29,7 +29,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	}
 	var docs, rate, freshDocs int
 	var asJSON bool
-	var cpuProfile, memProfile string
+	var cpuProfile, memProfile, textFile string
 	ingest := &cobra.Command{
 		Use:   "ingest",
 		Short: "Ingest rate from write to searchable, freshness, and the ceilings beside them",
@@ -37,14 +37,27 @@ func newBenchCmd(g *globals) *cobra.Command {
 
   - the raw JetStream async-publish rate of 4 KB messages (the messaging ceiling);
   - the warehouse bulk-write rate alone (SQLite, 4 KB documents, bulks of 1,000);
-  - ingest: --docs generated 4 KB documents written to the warehouse in bulks, until every
+  - ingest: --docs 4 KB documents written to the warehouse in bulks, until every
     one is searchable (CDC, featurizer, embedder, vector store), in docs/s, with its ratio to
     both ceilings;
   - freshness: --freshness-docs documents written one at a time at --rate docs/s, each timed
-    from its write (Twin-Origin-Time) to its index event: p50, p90, p99.`,
+    from its write (Twin-Origin-Time) to its index event: p50, p90, p99.
+
+The generated documents repeat a vocabulary of 70 words, which flatters every cache on the
+way (tokenizer, models, BM25 postings). --text FILE measures with real text instead: each
+document is a 4 KB window of the "text" fields of a JSON Lines file (gzip if it ends in .gz),
+such as a BEIR corpus or an export of posts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := benchIngest(cmd.Context(), g, docs, rate, freshDocs, cpuProfile)
+			src := benchDocs{}
+			if textFile != "" {
+				text, err := readBenchText(textFile)
+				if err != nil {
+					return err
+				}
+				src.text = text
+			}
+			res, err := benchIngest(cmd.Context(), g, src, docs, rate, freshDocs, cpuProfile)
 			if err != nil {
 				return err
 			}
@@ -78,6 +91,7 @@ handler busy time over the ingest:  %v
 	ingest.Flags().IntVar(&freshDocs, "freshness-docs", 1000, "documents of the freshness run")
 	ingest.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	ingest.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the ingest phase alone to this file (go tool pprof)")
+	ingest.Flags().StringVar(&textFile, "text", "", "JSON Lines file (.gz: gzip) whose \"text\" fields the documents are cut from, instead of generated text")
 	ingest.Flags().StringVar(&memProfile, "memprofile", "", "write an allocation profile of the run to this file (go tool pprof -sample_index=alloc_space)")
 	cmd.AddCommand(ingest, newBenchChatCmd(g), newBenchChatClientsCmd(g))
 	return cmd
@@ -163,7 +177,7 @@ func stageBusy(s *system, wall time.Duration) map[string]float64 {
 
 // benchIngest runs the three phases; cpuProfile, when set, profiles the
 // ingest phase alone, as the ceilings' runs would blur what it spends.
-func benchIngest(ctx context.Context, g *globals, n, rate, freshN int, cpuProfile string) (benchResult, error) {
+func benchIngest(ctx context.Context, g *globals, src benchDocs, n, rate, freshN int, cpuProfile string) (benchResult, error) {
 	res := benchResult{Docs: n}
 	s, stop, err := startBenchSystem(ctx, g, serveFlags{http: "off", maxStore: 12 << 30, features: featureFlags{cdcMode: "tail"}})
 	if err != nil {
@@ -176,7 +190,7 @@ func benchIngest(ctx context.Context, g *globals, n, rate, freshN int, cpuProfil
 		return res, err
 	}
 	fmt.Fprintln(g.stderr, "warehouse bulk write...")
-	if res.WarehouseRate, err = benchWarehouse(ctx, filepath.Join(s.g.data, "alone.db"), n); err != nil {
+	if res.WarehouseRate, err = benchWarehouse(ctx, src, filepath.Join(s.g.data, "alone.db"), n); err != nil {
 		return res, err
 	}
 
@@ -233,7 +247,7 @@ func benchIngest(ctx context.Context, g *globals, n, rate, freshN int, cpuProfil
 	// making up text is no part of the pipeline.
 	docs := make([]warehouse.Document, n)
 	for i := range docs {
-		docs[i] = benchDoc(rng, "ingest", i)
+		docs[i] = src.doc(rng, "ingest", i)
 	}
 	stopProfile, err := startCPUProfile(cpuProfile)
 	if err != nil {
@@ -266,7 +280,7 @@ func benchIngest(ctx context.Context, g *globals, n, rate, freshN int, cpuProfil
 	tick := time.NewTicker(every)
 	for i := range freshN {
 		<-tick.C
-		if _, err := store.Upsert(ctx, []warehouse.Document{benchDoc(rng, "fresh", i)}); err != nil {
+		if _, err := store.Upsert(ctx, []warehouse.Document{src.doc(rng, "fresh", i)}); err != nil {
 			tick.Stop()
 			return res, err
 		}
@@ -311,7 +325,7 @@ func benchPublish(ctx context.Context, js jetstream.JetStream, n int) (float64, 
 }
 
 // benchWarehouse is the bulk-write rate of n 4 KB documents alone.
-func benchWarehouse(ctx context.Context, path string, n int) (float64, error) {
+func benchWarehouse(ctx context.Context, src benchDocs, path string, n int) (float64, error) {
 	st, err := warehouse.OpenSQLite(ctx, path)
 	if err != nil {
 		return 0, err
@@ -320,7 +334,7 @@ func benchWarehouse(ctx context.Context, path string, n int) (float64, error) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	docs := make([]warehouse.Document, n)
 	for i := range docs {
-		docs[i] = benchDoc(rng, "alone", i)
+		docs[i] = src.doc(rng, "alone", i)
 	}
 	start := time.Now()
 	for i := 0; i < n; i += 1000 {
@@ -349,8 +363,13 @@ func benchDoc(rng *rand.Rand, prefix string, i int) warehouse.Document {
 			b.WriteString("\n\n")
 		}
 	}
+	return benchDocument(prefix, i, "Generated", b.String())
+}
+
+// benchDocument is the benchmark's document i under prefix.
+func benchDocument(prefix string, i int, kind, content string) warehouse.Document {
 	return warehouse.Document{ID: fmt.Sprintf("%s-%d", prefix, i), Collection: warehouse.Articles, Author: "Bench Author",
-		Platform: "bench", Title: fmt.Sprintf("Generated %s %d", prefix, i), Content: b.String()}
+		Platform: "bench", Title: fmt.Sprintf("%s %s %d", kind, prefix, i), Content: content}
 }
 
 // processCPU is the CPU time (user and system) this process has used.

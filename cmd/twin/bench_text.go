@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/twin-llm/twin/internal/warehouse"
+)
+
+// benchDocSize is the size of a benchmark document's content.
+const benchDocSize = 4000
+
+// benchDocs makes the benchmark's documents: generated text when text is
+// empty, else windows of text.
+type benchDocs struct{ text string }
+
+// doc is document i of about 4 KB, its id under prefix.
+func (b benchDocs) doc(rng *rand.Rand, prefix string, i int) warehouse.Document {
+	if b.text == "" {
+		return benchDoc(rng, prefix, i)
+	}
+	return benchDocument(prefix, i, "Excerpt", window(b.text, rng.IntN(len(b.text)-benchDocSize)))
+}
+
+// window is benchDocSize bytes or a little less of text, starting after
+// the first space or line break at or after from (at a word: from is
+// random and mostly inside one), cut at a character boundary.
+func window(text string, from int) string {
+	if i := strings.IndexAny(text[from:], " \n"); i >= 0 && from+i+1 < len(text) {
+		from += i + 1
+	}
+	end := min(from+benchDocSize, len(text))
+	for end > from && end < len(text) && !utf8.RuneStart(text[end]) {
+		end--
+	}
+	return text[from:end]
+}
+
+// readBenchText joins the "text" fields of a JSON Lines file, gzipped
+// when its name ends in .gz.
+func readBenchText(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("bench text: %w", err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return "", fmt.Errorf("bench text %s: %w", path, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	text, err := joinTexts(r)
+	if err != nil {
+		return "", fmt.Errorf("bench text %s: %w", path, err)
+	}
+	return text, nil
+}
+
+// joinTexts joins the "text" fields of the JSON objects, one a line, of
+// r, with a blank line between; there must be at least two documents'
+// worth.
+func joinTexts(r io.Reader) (string, error) {
+	var b strings.Builder
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 64<<20)
+	for line := 1; sc.Scan(); line++ {
+		if len(strings.TrimSpace(sc.Text())) == 0 {
+			continue
+		}
+		var obj struct {
+			Text string `json:"text"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &obj); err != nil {
+			return "", fmt.Errorf("line %d: want a JSON object with a \"text\" field: %w", line, err)
+		}
+		b.WriteString(strings.ToValidUTF8(obj.Text, "\uFFFD"))
+		b.WriteString("\n\n")
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	if b.Len() < 2*benchDocSize {
+		return "", errors.New(`too little text: want at least 8 KB of "text" fields`)
+	}
+	return b.String(), nil
+}
