@@ -88,7 +88,16 @@ func (s *system) vectorsAndModels(ctx context.Context) (*retrieval.Searcher, err
 			}
 			f.store = st
 		} else {
-			st, err := embedded.Open(filepath.Join(s.g.data, "vectors"), f.dense.Dim())
+			log := s.g.log.With().Str("component", "vectors").Logger()
+			st, err := embedded.Open(filepath.Join(s.g.data, "vectors"), f.dense.Dim(), embedded.OnCompact(func(err error) {
+				if err != nil {
+					// Nothing is lost: the logs keep every write, and the
+					// next write past the threshold tries again.
+					log.Error().Err(err).Msg("vector store compaction failed")
+					return
+				}
+				log.Debug().Msg("vector store compacted")
+			}))
 			if err != nil {
 				f.err = fmt.Errorf("open the embedded vector store: %w", err)
 				return
