@@ -85,7 +85,7 @@ func joinTexts(r io.Reader) (string, error) {
 		if err := json.Unmarshal(sc.Bytes(), &obj); err != nil {
 			return "", fmt.Errorf("line %d: want a JSON object with a \"text\" field: %w", line, err)
 		}
-		b.WriteString(strings.ToValidUTF8(obj.Text, "\uFFFD"))
+		b.WriteString(obj.Text) // valid UTF-8: json.Unmarshal replaces what is not
 		b.WriteString("\n\n")
 	}
 	if err := sc.Err(); err != nil {
