@@ -7,12 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -399,17 +397,7 @@ func benchChat(ctx context.Context, g *globals, c, n, docs, idle int, think time
 		return res, err
 	}
 	err = waitFor(ctx, 10*time.Minute, func() bool {
-		ids := slices.Collect(maps.Keys(want))
-		have, err := revs.Get(ctx, ids)
-		if err != nil {
-			return false
-		}
-		for _, id := range ids {
-			if have[id] >= want[id] {
-				delete(want, id)
-			}
-		}
-		return len(want) == 0
+		return dropIndexed(ctx, revs, want) == nil && len(want) == 0
 	})
 	if err != nil {
 		return res, fmt.Errorf("indexing: %d documents not searchable: %w", len(want), err)

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -45,44 +47,36 @@ func (g *globals) waitSearchable(ctx context.Context, js jetstream.JetStream, id
 	if err != nil {
 		return err
 	}
-	want := map[string]int64{} // id → warehouse revision, once known
-	pending := map[string]bool{}
+	unknown := map[string]bool{} // documents whose warehouse revision is not known yet
 	for _, id := range ids {
-		pending[id] = true
+		unknown[id] = true
 	}
-	total := len(pending)
+	want := map[string]int64{} // id → warehouse revision, until indexed
+	total := len(unknown)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		var known []string // pending documents whose warehouse revision is known
-		for id := range pending {
-			if _, ok := want[id]; !ok {
-				var d warehouse.Document
-				err := g.getJSON(ctx, "/v1/docs/"+url.PathEscape(id), &d)
-				var herr *httpError
-				if errors.As(err, &herr) && herr.status == 404 {
-					continue // not stored yet
-				}
-				if err != nil {
-					return err
-				}
-				want[id] = d.Revision
+		for id := range unknown {
+			var d warehouse.Document
+			err := g.getJSON(ctx, "/v1/docs/"+url.PathEscape(id), &d)
+			var herr *httpError
+			if errors.As(err, &herr) && herr.status == 404 {
+				continue // not stored yet
 			}
-			known = append(known, id)
+			if err != nil {
+				return err
+			}
+			want[id] = d.Revision
+			delete(unknown, id)
 		}
-		have, err := revs.Get(ctx, known)
-		if err != nil {
+		if err := dropIndexed(ctx, revs, want); err != nil {
 			return err
 		}
-		for _, id := range known {
-			if have[id] >= want[id] {
-				delete(pending, id)
-			}
-		}
+		pending := len(unknown) + len(want)
 		if progress != nil {
-			progress(total-len(pending), total)
+			progress(total-pending, total)
 		}
-		if len(pending) == 0 {
+		if pending == 0 {
 			return nil
 		}
 		select {
@@ -91,4 +85,20 @@ func (g *globals) waitSearchable(ctx context.Context, js jetstream.JetStream, id
 		case <-tick.C:
 		}
 	}
+}
+
+// dropIndexed removes from want (id → revision) the documents the
+// embedder has indexed at that revision or a later one.
+func dropIndexed(ctx context.Context, revs *embedder.KVRevisions, want map[string]int64) error {
+	ids := slices.Collect(maps.Keys(want))
+	have, err := revs.Get(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if have[id] >= want[id] {
+			delete(want, id)
+		}
+	}
+	return nil
 }
