@@ -73,7 +73,6 @@ type SQLiteStore struct {
 	getCounter, setCounter, insertUser *sql.Stmt
 	notes                              notifier
 	checkpoints                        *checkpointer
-	stopCommits                        func() // ends checkpoints' subscription to notes
 }
 
 // sqliteTableStmts are the write statements of one document table,
@@ -139,8 +138,9 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
 	}
 	ckpt.SetMaxOpenConns(1)
-	commits, stop := s.notes.subscribe()
-	s.checkpoints, s.stopCommits = startCheckpointer(ckpt, commits), stop
+	// Close ends the subscription, with every other, when it closes notes.
+	commits, _ := s.notes.subscribe()
+	s.checkpoints = startCheckpointer(ckpt, commits)
 	return s, nil
 }
 
@@ -213,7 +213,6 @@ func (s *SQLiteStore) Close() error {
 	s.notes.close()
 	var errs []error
 	if s.checkpoints != nil {
-		s.stopCommits()
 		errs = append(errs, s.checkpoints.stop())
 	}
 	if s.read != nil {
