@@ -26,7 +26,13 @@ type ServerConfig struct {
 	// RAM, all free disk) are not limits anyone chose.
 	MaxMemory int64
 	MaxStore  int64
-	Log       zerolog.Logger
+	// SyncAlways has the store fsync every message before the publish is
+	// acknowledged; else it syncs every SyncInterval in the background
+	// (0: nats-server's default, 2 minutes), and an OS crash or power cut
+	// can lose acknowledged messages of that window.
+	SyncAlways   bool
+	SyncInterval time.Duration
+	Log          zerolog.Logger
 }
 
 // Server is an embedded nats-server with JetStream.
@@ -57,6 +63,8 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		MaxPayload:         MaxPayload,
 		NoSigs:             true, // the twin process owns signal handling
 		DontListen:         cfg.Listen == "",
+		SyncAlways:         cfg.SyncAlways,
+		SyncInterval:       cfg.SyncInterval,
 	}
 	if cfg.Listen != "" {
 		host, port, err := net.SplitHostPort(cfg.Listen)
@@ -94,6 +102,15 @@ func (s *Server) ClientURL() string {
 		return ""
 	}
 	return s.ns.ClientURL()
+}
+
+// Sync is how the running store syncs to disk, as the server applied it.
+func (s *Server) Sync() (always bool, interval time.Duration) {
+	c := s.ns.JetStreamConfig()
+	if c == nil {
+		return false, 0
+	}
+	return c.SyncAlways, c.SyncInterval
 }
 
 // Shutdown stops the server and waits until its store is closed, so the

@@ -81,19 +81,44 @@ type sqliteTableStmts struct {
 	getDoc, upsert, tombstone *sql.Stmt
 }
 
+// SQLiteOption is an optional setting of OpenSQLite.
+type SQLiteOption func(*sqliteOptions)
+
+type sqliteOptions struct {
+	fullSync bool
+}
+
+// SQLiteFullSync chooses how a commit reaches the disk. With full (PRAGMA
+// synchronous=FULL) every commit syncs the WAL before it returns, so a
+// committed write survives an OS crash or power cut. Without it (NORMAL,
+// the default) the WAL is synced only at checkpoints: a commit survives a
+// crash of the process, but a power cut can lose the last commits (never
+// corrupt the database).
+func SQLiteFullSync(full bool) SQLiteOption {
+	return func(o *sqliteOptions) { o.fullSync = full }
+}
+
 // OpenSQLite opens (creating it if needed) the warehouse at path and brings
 // its schema up to date.
-func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
+func OpenSQLite(ctx context.Context, path string, opts ...SQLiteOption) (*SQLiteStore, error) {
 	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || path == ":memory:" {
 		return nil, fmt.Errorf("%w: sqlite path %q: want a plain file path", ErrInvalid, path)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open warehouse: %w", err)
 	}
-	// WAL: readers never block the writer nor the writer them;
-	// synchronous=NORMAL: a commit does not fsync (the WAL is synced at
-	// checkpoints), a power cut can lose the last commits but never corrupt.
-	const common = "_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1"
+	var o sqliteOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	// WAL: readers never block the writer nor the writer them.
+	// synchronous is per connection; every one gets the same, so that the
+	// checkpointer syncs as the writer does.
+	sync := "NORMAL"
+	if o.fullSync {
+		sync = "FULL"
+	}
+	common := "_busy_timeout=10000&_journal_mode=WAL&_synchronous=" + sync + "&_foreign_keys=1"
 	// The writer: BEGIN IMMEDIATE, so a write transaction takes the write
 	// lock when it starts (waiting on busy_timeout) instead of failing when
 	// it first writes. Pages of 16 KB hold a 4 KB document without overflow
@@ -206,6 +231,26 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 		s.stmts[t] = &ts
 	}
 	return nil
+}
+
+// Synchronous is the writer connection's PRAGMA synchronous: "NORMAL" or
+// "FULL" (or "OFF", "EXTRA" for a database someone else configured).
+func (s *SQLiteStore) Synchronous(ctx context.Context) (string, error) {
+	var level int
+	if err := s.write.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level); err != nil {
+		return "", fmt.Errorf("read synchronous: %w", err)
+	}
+	switch level {
+	case 0:
+		return "OFF", nil
+	case 1:
+		return "NORMAL", nil
+	case 2:
+		return "FULL", nil
+	case 3:
+		return "EXTRA", nil
+	}
+	return "", fmt.Errorf("read synchronous: unknown level %d", level)
 }
 
 // Close closes the store and every subscription channel.
