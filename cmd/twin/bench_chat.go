@@ -30,6 +30,7 @@ func newBenchChatCmd(g *globals) *cobra.Command {
 	var think time.Duration
 	var asJSON bool
 	var cpuProfile string
+	var syncFlag syncMode
 	cmd := &cobra.Command{
 		Use:   "chat",
 		Short: "Measure chat latency and memory per idle WebSocket connection",
@@ -50,7 +51,7 @@ The client process needs --idle file descriptors (ulimit -n).`,
 			if err != nil {
 				return err
 			}
-			res, err := benchChat(cmd.Context(), g, c, n, docs, idle, think)
+			res, err := benchChat(cmd.Context(), g, c, n, docs, idle, think, syncFlag)
 			stop()
 			if err != nil {
 				return err
@@ -58,8 +59,8 @@ The client process needs --idle file descriptors (ulimit -n).`,
 			if asJSON {
 				return json.NewEncoder(g.stdout).Encode(res)
 			}
-			fmt.Fprintf(g.stdout, "chat over %d connections, %d questions, think time %s, %d documents indexed\n",
-				res.Clients, res.Questions, res.Think, res.Docs)
+			fmt.Fprintf(g.stdout, "chat over %d connections, %d questions, think time %s, %d documents indexed, sync %s\n",
+				res.Clients, res.Questions, res.Think, res.Docs, res.Sync)
 			fmt.Fprintf(g.stdout, "first token   p50 %-9s p99 %s\n", res.FirstTokenP50, res.FirstTokenP99)
 			fmt.Fprintf(g.stdout, "whole answer  p50 %-9s p99 %s   (%.0f answers/s)\n", res.TotalP50, res.TotalP99, res.AnswersPerSec)
 			if res.Errors > 0 {
@@ -79,12 +80,14 @@ The client process needs --idle file descriptors (ulimit -n).`,
 	fl.DurationVar(&think, "think", 0, "pause of each client between an answer and its next question (0: ask at once, a closed loop at saturation)")
 	fl.IntVar(&idle, "idle", 10000, "idle connections for the memory measurement (0: none)")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
+	fl.Var(&syncFlag, "sync", "as twin up --sync: always or interval")
 	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the server side to this file (go tool pprof)")
 	return cmd
 }
 
 // chatBenchResult is what `twin bench chat` reports.
 type chatBenchResult struct {
+	Sync          string  `json:"sync"`
 	Clients       int     `json:"clients"`
 	Questions     int     `json:"questions"`
 	Docs          int     `json:"docs"`
@@ -338,9 +341,9 @@ func runClients(ctx context.Context, url string, c, n, idle int, think time.Dura
 }
 
 // benchChat runs the system with docs indexed, then the client process.
-func benchChat(ctx context.Context, g *globals, c, n, docs, idle int, think time.Duration) (chatBenchResult, error) {
-	res := chatBenchResult{Clients: c, Questions: n, Docs: docs, Idle: idle, Think: think.String()}
-	f := serveFlags{http: "127.0.0.1:0", maxStore: 4 << 30,
+func benchChat(ctx context.Context, g *globals, c, n, docs, idle int, think time.Duration, mode syncMode) (chatBenchResult, error) {
+	res := chatBenchResult{Sync: mode.String(), Clients: c, Questions: n, Docs: docs, Idle: idle, Think: think.String()}
+	f := serveFlags{http: "127.0.0.1:0", maxStore: 4 << 30, sync: mode,
 		features: featureFlags{cdcMode: "tail", embedModel: "hashed", searchMode: "auto"}}
 	f.chat = defaultChatFlags()
 	f.chat.workers = max(c, 1)

@@ -30,6 +30,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	var docs, rate, freshDocs int
 	var asJSON bool
 	var cpuProfile, memProfile, textFile string
+	var syncFlag syncMode
 	ingest := &cobra.Command{
 		Use:   "ingest",
 		Short: "Ingest rate from write to searchable, freshness, and the ceilings beside them",
@@ -57,7 +58,7 @@ such as a BEIR corpus or an export of posts.`,
 				}
 				src.text = text
 			}
-			res, err := benchIngest(cmd.Context(), g, src, docs, rate, freshDocs, cpuProfile)
+			res, err := benchIngest(cmd.Context(), g, src, docs, rate, freshDocs, syncFlag, cpuProfile)
 			if err != nil {
 				return err
 			}
@@ -74,13 +75,14 @@ such as a BEIR corpus or an export of posts.`,
 			if asJSON {
 				return printJSON(g, res)
 			}
-			fmt.Fprintf(g.stdout, `raw JetStream async publish, 4 KB   %8.0f msg/s
+			fmt.Fprintf(g.stdout, `sync                                %8s
+raw JetStream async publish, 4 KB   %8.0f msg/s
 warehouse bulk write, 4 KB docs     %8.0f docs/s
 ingest, write to searchable         %8.0f docs/s  (%.2f of the warehouse rate, %.3f of JetStream's)
 ingest CPU (user+sys, process)      %8.3f ms/doc  (%.0f docs/s at 2 cores)
 freshness at %d docs/s             p50 %s  p90 %s  p99 %s
 handler busy time over the ingest:  %v
-`, res.PublishRate, res.WarehouseRate, res.IngestRate, res.IngestRate/res.WarehouseRate, res.IngestRate/res.PublishRate,
+`, res.Sync, res.PublishRate, res.WarehouseRate, res.IngestRate, res.IngestRate/res.WarehouseRate, res.IngestRate/res.PublishRate,
 				res.IngestCPUPerDoc*1000, res.IngestRateAt2Cores,
 				rate, res.FreshnessP50, res.FreshnessP90, res.FreshnessP99, res.Stages)
 			return nil
@@ -90,10 +92,11 @@ handler busy time over the ingest:  %v
 	ingest.Flags().IntVar(&rate, "rate", 200, "documents per second for the freshness run")
 	ingest.Flags().IntVar(&freshDocs, "freshness-docs", 1000, "documents of the freshness run")
 	ingest.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	ingest.Flags().Var(&syncFlag, "sync", "as twin up --sync: always or interval")
 	ingest.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the ingest phase alone to this file (go tool pprof)")
 	ingest.Flags().StringVar(&textFile, "text", "", "JSON Lines file (.gz: gzip) whose \"text\" fields the documents are cut from, instead of generated text")
 	ingest.Flags().StringVar(&memProfile, "memprofile", "", "write an allocation profile of the run to this file (go tool pprof -sample_index=alloc_space)")
-	cmd.AddCommand(ingest, newBenchChatCmd(g), newBenchChatClientsCmd(g))
+	cmd.AddCommand(ingest, newBenchChatCmd(g), newBenchChatClientsCmd(g), newBenchSyncCmd(g))
 	return cmd
 }
 
@@ -134,6 +137,7 @@ func startCPUProfile(path string) (stop func(), err error) {
 }
 
 type benchResult struct {
+	Sync          string  `json:"sync"`
 	Docs          int     `json:"docs"`
 	PublishRate   float64 `json:"jetstream_publish_msgs_per_s"`
 	WarehouseRate float64 `json:"warehouse_docs_per_s"`
@@ -177,9 +181,9 @@ func stageBusy(s *system, wall time.Duration) map[string]float64 {
 
 // benchIngest runs the three phases; cpuProfile, when set, profiles the
 // ingest phase alone, as the ceilings' runs would blur what it spends.
-func benchIngest(ctx context.Context, g *globals, src benchDocs, n, rate, freshN int, cpuProfile string) (benchResult, error) {
-	res := benchResult{Docs: n}
-	s, stop, err := startBenchSystem(ctx, g, serveFlags{http: "off", maxStore: 12 << 30, features: featureFlags{cdcMode: "tail"}})
+func benchIngest(ctx context.Context, g *globals, src benchDocs, n, rate, freshN int, mode syncMode, cpuProfile string) (benchResult, error) {
+	res := benchResult{Docs: n, Sync: mode.String()}
+	s, stop, err := startBenchSystem(ctx, g, serveFlags{http: "off", maxStore: 12 << 30, sync: mode, features: featureFlags{cdcMode: "tail"}})
 	if err != nil {
 		return res, err
 	}
@@ -190,7 +194,7 @@ func benchIngest(ctx context.Context, g *globals, src benchDocs, n, rate, freshN
 		return res, err
 	}
 	fmt.Fprintln(g.stderr, "warehouse bulk write...")
-	if res.WarehouseRate, err = benchWarehouse(ctx, src, filepath.Join(s.g.data, "alone.db"), n); err != nil {
+	if res.WarehouseRate, err = benchWarehouse(ctx, src, filepath.Join(s.g.data, "alone.db"), n, mode); err != nil {
 		return res, err
 	}
 
@@ -312,7 +316,9 @@ func benchPublish(ctx context.Context, js jetstream.JetStream, n int) (float64, 
 	data := make([]byte, 4096)
 	start := time.Now()
 	for range n {
-		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: "bench.publish", Data: data}); err != nil {
+		// A store that syncs every write acks slower than the client's
+		// pending limit fills: wait for room, as a producer would.
+		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: "bench.publish", Data: data}, jetstream.WithStallWait(time.Minute)); err != nil {
 			return 0, err
 		}
 	}
@@ -325,8 +331,8 @@ func benchPublish(ctx context.Context, js jetstream.JetStream, n int) (float64, 
 }
 
 // benchWarehouse is the bulk-write rate of n 4 KB documents alone.
-func benchWarehouse(ctx context.Context, src benchDocs, path string, n int) (float64, error) {
-	st, err := warehouse.OpenSQLite(ctx, path)
+func benchWarehouse(ctx context.Context, src benchDocs, path string, n int, mode syncMode) (float64, error) {
+	st, err := warehouse.OpenSQLite(ctx, path, mode.sqlite())
 	if err != nil {
 		return 0, err
 	}

@@ -31,6 +31,7 @@ type serveFlags struct {
 	maxMemory  config.Bytes
 	maxStore   config.Bytes
 	replicas   int
+	sync       syncMode
 	mongo      string
 	mongoDB    string
 	crawl      crawlFlags
@@ -98,7 +99,7 @@ func (s *system) warehouse(ctx context.Context) (warehouse.Store, error) {
 			s.storeErr = err
 			return
 		}
-		st, err := warehouse.OpenSQLite(ctx, filepath.Join(s.g.data, "warehouse.db"))
+		st, err := warehouse.OpenSQLite(ctx, filepath.Join(s.g.data, "warehouse.db"), s.flags.sync.sqlite())
 		if err != nil {
 			s.storeErr = fmt.Errorf("open SQLite warehouse: %w", err)
 			return
@@ -120,10 +121,10 @@ func start(ctx context.Context, g *globals, f serveFlags) (*system, error) {
 		if listen == "off" {
 			listen = ""
 		}
-		ns, err := streams.StartServer(streams.ServerConfig{
+		ns, err := streams.StartServer(f.sync.server(streams.ServerConfig{
 			DataDir: g.data, Listen: listen,
 			MaxMemory: int64(f.maxMemory), MaxStore: int64(f.maxStore), Log: g.log,
-		})
+		}))
 		if err != nil {
 			return nil, err
 		}
@@ -135,6 +136,7 @@ func start(ctx context.Context, g *globals, f serveFlags) (*system, error) {
 			return nil, fmt.Errorf("connect to embedded NATS: %w", err)
 		}
 	} else {
+		f.sync.noteExternal(g.log)
 		var err error
 		opts := append(s.connOptions(), nats.RetryOnFailedConnect(false))
 		if s.nc, err = nats.Connect(g.nats, opts...); err != nil {
