@@ -26,13 +26,15 @@ type ServerConfig struct {
 	// RAM, all free disk) are not limits anyone chose.
 	MaxMemory int64
 	MaxStore  int64
+
 	// SyncAlways has the store fsync every message before the publish is
 	// acknowledged; else it syncs every SyncInterval in the background
 	// (0: nats-server's default, 2 minutes), and an OS crash or power cut
 	// can lose acknowledged messages of that window.
 	SyncAlways   bool
 	SyncInterval time.Duration
-	Log          zerolog.Logger
+
+	Log zerolog.Logger
 }
 
 // Server is an embedded nats-server with JetStream.
@@ -63,8 +65,6 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		MaxPayload:         MaxPayload,
 		NoSigs:             true, // the twin process owns signal handling
 		DontListen:         cfg.Listen == "",
-		SyncAlways:         cfg.SyncAlways,
-		SyncInterval:       cfg.SyncInterval,
 	}
 	if cfg.Listen != "" {
 		host, port, err := net.SplitHostPort(cfg.Listen)
@@ -76,6 +76,7 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 			return nil, fmt.Errorf("embedded NATS: listen port %q: %w", port, err)
 		}
 	}
+	opts.SyncAlways, opts.SyncInterval = cfg.SyncAlways, cfg.SyncInterval
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
@@ -104,15 +105,6 @@ func (s *Server) ClientURL() string {
 	return s.ns.ClientURL()
 }
 
-// Sync is how the running store syncs to disk, as the server applied it.
-func (s *Server) Sync() (always bool, interval time.Duration) {
-	c := s.ns.JetStreamConfig()
-	if c == nil {
-		return false, 0
-	}
-	return c.SyncAlways, c.SyncInterval
-}
-
 // Shutdown stops the server and waits until its store is closed, so the
 // data dir can be reopened or removed right after.
 func (s *Server) Shutdown() {
@@ -129,3 +121,12 @@ func (l natsLogger) Fatalf(format string, v ...any)  { l.log.Error().Msgf(format
 func (l natsLogger) Errorf(format string, v ...any)  { l.log.Error().Msgf(format, v...) }
 func (l natsLogger) Debugf(format string, v ...any)  { l.log.Trace().Msgf(format, v...) }
 func (l natsLogger) Tracef(format string, v ...any)  { l.log.Trace().Msgf(format, v...) }
+
+// Sync is how the running store syncs to disk, as the server applied it.
+func (s *Server) Sync() (always bool, interval time.Duration) {
+	c := s.ns.JetStreamConfig()
+	if c == nil {
+		return false, 0
+	}
+	return c.SyncAlways, c.SyncInterval
+}
