@@ -90,3 +90,12 @@ func (m syncMode) noteExternal(log zerolog.Logger) {
 	}
 	log.Info().Str("sync", string(m.mode())).Msg(msg)
 }
+
+// syncNote names the mode and how the embedded server syncs, as it
+// applied the setting.
+func syncNote(m syncMode, ns *streams.Server) string {
+	if always, every := ns.Sync(); !always {
+		return fmt.Sprintf("--sync %s: synced every %s", m.mode(), every)
+	}
+	return fmt.Sprintf("--sync %s: synced before every ack", m.mode())
+}

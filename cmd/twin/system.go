@@ -288,7 +288,7 @@ func (s *system) banner(comps []component, took time.Duration) {
 		if url == "" {
 			url = "in-process only (--nats-listen off)"
 		}
-		fmt.Fprintf(w, "nats     %s  (embedded JetStream, store %s)\n", url, s.g.data+"/nats")
+		fmt.Fprintf(w, "nats     %s  (embedded JetStream, store %s, %s)\n", url, s.g.data+"/nats", syncNote(s.flags.sync, s.embedded))
 	} else {
 		fmt.Fprintf(w, "nats     %s\n", s.nc.ConnectedUrlRedacted())
 	}

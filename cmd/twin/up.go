@@ -13,7 +13,7 @@ func addServeFlags(cmd *cobra.Command, f *serveFlags) {
 	fl.Var(&f.maxMemory, "nats-max-memory", "embedded NATS: most memory JetStream may use")
 	fl.Var(&f.maxStore, "nats-max-store", "embedded NATS: most disk JetStream may use; stream limits are scaled to fit")
 	fl.IntVar(&f.replicas, "stream-replicas", 1, "replicas of every stream (3 on a NATS cluster)")
-	fl.Var(&f.sync, "sync", "when writes reach the disk: always (the embedded JetStream store and SQLite sync every write before acknowledging it) or interval (about every second: a power cut can lose the last second); see docs/operations.md")
+	fl.Var(&f.sync, "sync", "when writes reach the disk: always (the embedded JetStream store and SQLite sync every write before acknowledging it), warehouse (SQLite every commit, JetStream every second) or interval (both about every second); see docs/operations.md")
 	fl.StringVar(&f.mongo, "mongo", "", "MongoDB URI of the warehouse (default: SQLite in the data dir)")
 	fl.StringVar(&f.mongoDB, "mongo-db", "twin", "MongoDB database of the warehouse")
 
