@@ -23,7 +23,8 @@ func newBenchSyncCmd(g *globals) *cobra.Command {
 --rounds times, the modes alternating within each round, and print per mode the median and
 the range of: the ingest rate, its CPU per document, the freshness p50 and p99, the chat's
 first token p50 and p99 and its answers per second; and each median's cost against the
-last mode given (interval by default), in percent of its throughput.`,
+last mode given (interval by default), in percent of its throughput. The ingest runs also
+report the two ceilings: the raw JetStream publish rate and the warehouse's bulk writes alone.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ms := make([]syncMode, len(modes))
@@ -76,12 +77,15 @@ last mode given (interval by default), in percent of its throughput.`,
 // syncSamples are one mode's results over the rounds.
 type syncSamples struct {
 	ingest, cpuMS, answers []float64
+	publish, warehouse     []float64 // the ceilings of the ingest run
 	freshP50, freshP99     []float64 // ms
 	firstP50, firstP99     []float64 // ms
 	chatErrors             int
 }
 
 func (s *syncSamples) add(in benchResult, ch chatBenchResult) {
+	s.publish = append(s.publish, in.PublishRate)
+	s.warehouse = append(s.warehouse, in.WarehouseRate)
 	s.ingest = append(s.ingest, in.IngestRate)
 	s.cpuMS = append(s.cpuMS, in.IngestCPUPerDoc*1000)
 	s.freshP50 = append(s.freshP50, durMS(in.FreshnessP50))
@@ -151,6 +155,8 @@ func printSyncComparison(g *globals, ms []syncMode, got map[syncMode]*syncSample
 		}
 		row(cells...)
 	}
+	line("raw JetStream publish, msg/s", func(s *syncSamples) string { return medianRange(s.publish, "%.0f") })
+	line("warehouse bulk write alone, docs/s", func(s *syncSamples) string { return medianRange(s.warehouse, "%.0f") })
 	line("ingest, docs/s", func(s *syncSamples) string { return medianRange(s.ingest, "%.0f") })
 	line("  cost", func(s *syncSamples) string { return cost(s.ingest, base.ingest) })
 	line("ingest CPU, ms/doc", func(s *syncSamples) string { return medianRange(s.cpuMS, "%.2f") })
