@@ -91,11 +91,21 @@ func (m syncMode) noteExternal(log zerolog.Logger) {
 	log.Info().Str("sync", string(m.mode())).Msg(msg)
 }
 
-// syncNote names the mode and how the embedded server syncs, as it
-// applied the setting.
+// syncNote is the banner's sync line: the mode, how the embedded server
+// syncs as it applied the setting (nil: an external server), and how the
+// SQLite warehouse does.
 func syncNote(m syncMode, ns *streams.Server) string {
-	if always, every := ns.Sync(); !always {
-		return fmt.Sprintf("--sync %s: synced every %s", m.mode(), every)
+	nats := "NATS as its own config says"
+	if ns != nil {
+		if always, every := ns.Sync(); always {
+			nats = "JetStream before every ack"
+		} else {
+			nats = "JetStream every " + every.String()
+		}
 	}
-	return fmt.Sprintf("--sync %s: synced before every ack", m.mode())
+	sqlite := "SQLite (if used) at every commit"
+	if m.mode() == syncInterval {
+		sqlite = "SQLite (if used) at checkpoints"
+	}
+	return fmt.Sprintf("%s: %s, %s", m.mode(), nats, sqlite)
 }

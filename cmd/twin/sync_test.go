@@ -71,11 +71,11 @@ func TestUpTakesTheSyncModeFromFlagEnvironmentAndConfig(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"flag", []string{"--sync", "interval"}, nil, "--sync interval: synced every 1s"},
-		{"environment", nil, map[string]string{"TWIN_SYNC": "always"}, "--sync always: synced before every ack"},
-		{"config file", []string{"--config", conf}, nil, "--sync always: synced before every ack"},
-		{"flag over environment", []string{"--sync", "warehouse"}, map[string]string{"TWIN_SYNC": "always"}, "--sync warehouse: synced every 1s"},
-		{"default", nil, nil, "--sync warehouse: synced every 1s"},
+		{"flag", []string{"--sync", "interval"}, nil, "sync     interval: JetStream every 1s, SQLite (if used) at checkpoints"},
+		{"environment", nil, map[string]string{"TWIN_SYNC": "always"}, "sync     always: JetStream before every ack, SQLite (if used) at every commit"},
+		{"config file", []string{"--config", conf}, nil, "sync     always: JetStream before every ack"},
+		{"flag over environment", []string{"--sync", "warehouse"}, map[string]string{"TWIN_SYNC": "always"}, "sync     warehouse: JetStream every 1s, SQLite (if used) at every commit"},
+		{"default", nil, nil, "sync     warehouse: JetStream every 1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

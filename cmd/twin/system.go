@@ -136,7 +136,6 @@ func start(ctx context.Context, g *globals, f serveFlags) (*system, error) {
 			return nil, fmt.Errorf("connect to embedded NATS: %w", err)
 		}
 	} else {
-		f.sync.noteExternal(g.log)
 		var err error
 		opts := append(s.connOptions(), nats.RetryOnFailedConnect(false))
 		if s.nc, err = nats.Connect(g.nats, opts...); err != nil {
@@ -288,7 +287,7 @@ func (s *system) banner(comps []component, took time.Duration) {
 		if url == "" {
 			url = "in-process only (--nats-listen off)"
 		}
-		fmt.Fprintf(w, "nats     %s  (embedded JetStream, store %s, %s)\n", url, s.g.data+"/nats", syncNote(s.flags.sync, s.embedded))
+		fmt.Fprintf(w, "nats     %s  (embedded JetStream, store %s)\n", url, s.g.data+"/nats")
 	} else {
 		fmt.Fprintf(w, "nats     %s\n", s.nc.ConnectedUrlRedacted())
 	}
@@ -306,5 +305,6 @@ func (s *system) banner(comps []component, took time.Duration) {
 		names[i] = c.name
 	}
 	fmt.Fprintf(w, "running  %s\n", strings.Join(names, ", "))
+	fmt.Fprintf(w, "sync     %s\n", syncNote(s.flags.sync, s.embedded))
 	fmt.Fprintf(w, "ready in %s; Ctrl-C stops\n", took.Round(time.Millisecond))
 }

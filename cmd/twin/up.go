@@ -103,6 +103,9 @@ func serve(cmd *cobra.Command, g *globals, f serveFlags, names []string) error {
 		return err
 	}
 	began := time.Now()
+	if g.nats != "" {
+		f.sync.noteExternal(g.log)
+	}
 	s, err := start(cmd.Context(), g, f)
 	if err != nil {
 		return err
