@@ -80,7 +80,7 @@ The client process needs --idle file descriptors (ulimit -n).`,
 	fl.DurationVar(&think, "think", 0, "pause of each client between an answer and its next question (0: ask at once, a closed loop at saturation)")
 	fl.IntVar(&idle, "idle", 10000, "idle connections for the memory measurement (0: none)")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
-	fl.Var(&syncFlag, "sync", "as twin up --sync: always or interval")
+	fl.Var(&syncFlag, "sync", "as twin up --sync: always, warehouse or interval")
 	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the server side to this file (go tool pprof)")
 	return cmd
 }

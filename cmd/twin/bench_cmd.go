@@ -92,7 +92,7 @@ handler busy time over the ingest:  %v
 	ingest.Flags().IntVar(&rate, "rate", 200, "documents per second for the freshness run")
 	ingest.Flags().IntVar(&freshDocs, "freshness-docs", 1000, "documents of the freshness run")
 	ingest.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	ingest.Flags().Var(&syncFlag, "sync", "as twin up --sync: always or interval")
+	ingest.Flags().Var(&syncFlag, "sync", "as twin up --sync: always, warehouse or interval")
 	ingest.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the ingest phase alone to this file (go tool pprof)")
 	ingest.Flags().StringVar(&textFile, "text", "", "JSON Lines file (.gz: gzip) whose \"text\" fields the documents are cut from, instead of generated text")
 	ingest.Flags().StringVar(&memProfile, "memprofile", "", "write an allocation profile of the run to this file (go tool pprof -sample_index=alloc_space)")
