@@ -186,8 +186,14 @@ func runEmbedder(ctx context.Context, s *system, log zerolog.Logger, ready func(
 	if err != nil {
 		return err
 	}
+	// The warehouse judges the revisions: a job or a bucket entry it never
+	// issued is not believed.
+	store, err := s.warehouse(ctx)
+	if err != nil {
+		return err
+	}
 	e := embedder.New(embedder.Config{Dense: search.Dense, Sparse: search.Sparse, Store: search.Store,
-		Publisher: s.pub, Revisions: revs, Registerer: s.reg})
+		Publisher: s.pub, Revisions: revs, Warehouse: store, Registerer: s.reg})
 	ready()
 	// Two workers: one batch embeds while the other writes and waits for its
 	// acks. The embedder keeps them off each other's documents.
