@@ -194,3 +194,64 @@ func TestPoisonedIndexBucketBlocksNeitherWritesNorReindexNorDelete(t *testing.T)
 		})
 	}
 }
+
+// importWait imports one post of id with text and waits until it is
+// searchable.
+func importWait(t *testing.T, p *upProcess, id, text string) {
+	t.Helper()
+	line, _ := json.Marshal(map[string]string{"id": id, "title": "A post", "text": text})
+	out, err := p.twin(t, "import", writeTemp(t, string(line)+"\n"), "--author", "Ada", "--kind", "post", "--wait")
+	if err != nil || !strings.Contains(out, "1 documents searchable") {
+		t.Fatalf("twin import --wait = %q, %v", out, err)
+	}
+}
+
+// content is doc's content and revision in the warehouse, through the
+// gateway.
+func content(t *testing.T, p *upProcess, doc string) (string, int64, bool) {
+	t.Helper()
+	code, body := get(t, p.http+"/v1/docs/"+doc)
+	if code != 200 {
+		t.Fatalf("GET /v1/docs/%s = %d %s", doc, code, body)
+	}
+	var d struct {
+		Content  string
+		Revision int64
+		Deleted  bool
+	}
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		t.Fatal(err)
+	}
+	return d.Content, d.Revision, d.Deleted
+}
+
+func TestReimportingAnEarlierVersionIsAWriteNotADuplicate(t *testing.T) {
+	t.Parallel()
+	p := startUp(t, t.TempDir())
+	const doc = "back-and-forth"
+	const a, b = "Version A speaks of pelicans riding bicycles.", "Version B speaks of flamingos playing chess."
+	importWait(t, p, doc, a)
+	importWait(t, p, doc, b)
+	_, revB, _ := content(t, p, doc)
+	importWait(t, p, doc, a)
+	got, revA2, _ := content(t, p, doc)
+	if got != a || revA2 <= revB {
+		t.Fatalf("after A, B, A the warehouse holds %q at revision %d (B was %d), want A at a new revision", got, revA2, revB)
+	}
+	if !hasText(t, p, "pelicans bicycles", doc, "pelicans") || hasDoc(t, p, "flamingos chess", doc) {
+		t.Fatalf("after A, B, A --wait, search does not find A alone")
+	}
+
+	// A deleted document imported again is live again.
+	if out, err := p.twin(t, "docs", "rm", doc); err != nil {
+		t.Fatalf("twin docs rm: %q %v", out, err)
+	}
+	eventually(t, 15*time.Second, "the deleted document gone from search", func() bool { return !hasDoc(t, p, "pelicans bicycles", doc) })
+	importWait(t, p, doc, a)
+	if got, _, deleted := content(t, p, doc); deleted || got != a {
+		t.Fatalf("a deleted document imported again is %q (deleted %v), want A, live", got, deleted)
+	}
+	if !hasText(t, p, "pelicans bicycles", doc, "pelicans") {
+		t.Fatalf("a deleted document imported again is not searchable after --wait")
+	}
+}
