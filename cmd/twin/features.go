@@ -143,7 +143,13 @@ func runCDC(ctx context.Context, s *system, log zerolog.Logger, ready func()) er
 		if err != nil {
 			return err
 		}
-		var cfg cdc.TailConfig
+		revs, err := embedder.OpenKVRevisions(ctx, s.js)
+		if err != nil {
+			return err
+		}
+		// A re-snapshot (the warehouse found behind the checkpoint) also
+		// removes from the index the documents the warehouse lacks.
+		cfg := cdc.TailConfig{Indexed: revs.IDs}
 		if isMongo {
 			cfg.GapGrace = 30 * time.Second // several writers may commit out of order
 		}

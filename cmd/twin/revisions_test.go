@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -253,5 +255,64 @@ func TestReimportingAnEarlierVersionIsAWriteNotADuplicate(t *testing.T) {
 	}
 	if !hasText(t, p, "pelicans bicycles", doc, "pelicans") {
 		t.Fatalf("a deleted document imported again is not searchable after --wait")
+	}
+}
+
+// copyFile copies src to dst.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWarehouseRestoredBehindTheCheckpointLosesNoLaterWrite(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "warehouse.db")
+	backup := filepath.Join(t.TempDir(), "warehouse.db")
+
+	// The copy that will be restored: "kept" at its first text.
+	p := startUp(t, dir)
+	importText(t, p, "kept", "Kept words about pelicans riding bicycles.")
+	eventually(t, 15*time.Second, "kept searchable", func() bool { return hasText(t, p, "pelicans bicycles", "kept", "pelicans") })
+	p.stop(t) // closing the store folds its WAL into the file
+	copyFile(t, db, backup)
+
+	// Writes the restore loses: "kept" rewritten, "lost" created.
+	p = startUp(t, dir)
+	importText(t, p, "kept", "Rewritten words about flamingos playing chess.")
+	importText(t, p, "lost", "Lost words about walruses singing opera.")
+	eventually(t, 15*time.Second, "the later writes searchable", func() bool {
+		return hasText(t, p, "flamingos chess", "kept", "flamingos") && hasDoc(t, p, "walruses opera", "lost")
+	})
+	kv, err := connectJS(t, p).KeyValue(context.Background(), "twin_cdc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the CDC checkpoint past the later writes", func() bool {
+		e, err := kv.Get(context.Background(), "tail")
+		return err == nil && string(e.Value()) == "3"
+	})
+	p.stop(t)
+	copyFile(t, backup, db)
+
+	p = startUp(t, dir)
+	importText(t, p, "fresh", "Fresh words about otters juggling stones.")
+	importText(t, p, "kept", "Third words about herons reading maps.")
+	eventually(t, 15*time.Second, "new writes after the restore searchable", func() bool {
+		return hasDoc(t, p, "otters juggling", "fresh") && hasText(t, p, "herons maps", "kept", "herons")
+	})
+	// The index follows the restored warehouse: the document it lost is
+	// gone from search.
+	eventually(t, 15*time.Second, "the document the warehouse lost gone from search", func() bool {
+		return !hasDoc(t, p, "walruses opera", "lost")
+	})
+	if !strings.Contains(p.stderr.String(), "behind the CDC checkpoint") {
+		t.Errorf("no warning about the warehouse behind the checkpoint in the log:\n%s", p.stderr.String())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -566,7 +567,7 @@ func (r *KVRevisions) Get(ctx context.Context, ids []string) (map[string]int64, 
 			if !ok || m.Header.Get(kvOperation) != "" {
 				continue // a delete or purge marker: nothing indexed
 			}
-			rev, err := strconv.ParseInt(string(m.Data), 10, 64)
+			rev, _, err := parseIndexed(m.Data)
 			if err != nil {
 				return nil, fmt.Errorf("indexed revision of %s: %w", id, err)
 			}
@@ -584,7 +585,7 @@ const kvOperation = "KV-Operation"
 func (r *KVRevisions) Put(ctx context.Context, revisions map[string]int64) error {
 	acks := make([]jetstream.PubAckFuture, 0, len(revisions))
 	for id, rev := range revisions {
-		ack, err := r.js.PublishAsync(kvSubject(id), strconv.AppendInt(nil, rev, 10))
+		ack, err := r.js.PublishAsync(kvSubject(id), indexedValue(rev, id))
 		if err != nil {
 			return err
 		}
@@ -600,6 +601,53 @@ func (r *KVRevisions) Put(ctx context.Context, revisions map[string]int64) error
 		}
 	}
 	return nil
+}
+
+// IDs lists every document the bucket holds a revision of, id → revision:
+// one pass over the bucket's stream. Entries written before the values
+// carried the id cannot be listed and are left out.
+func (r *KVRevisions) IDs(ctx context.Context) (map[string]int64, error) {
+	kv, err := r.js.KeyValue(ctx, revisionsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("index revisions bucket: %w", err)
+	}
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("list indexed documents: %w", err)
+	}
+	defer w.Stop()
+	out := map[string]int64{}
+	for {
+		select {
+		case e := <-w.Updates():
+			if e == nil {
+				return out, nil // every entry there was is read
+			}
+			rev, id, err := parseIndexed(e.Value())
+			if err != nil {
+				return nil, fmt.Errorf("indexed revision under %s: %w", e.Key(), err)
+			}
+			if id != "" {
+				out[id] = rev
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// indexedValue is a bucket entry: the revision, then the document's id (the
+// key is a hash of it), so that the bucket can be listed by document.
+func indexedValue(rev int64, id string) []byte {
+	return append(append(strconv.AppendInt(nil, rev, 10), ' '), id...)
+}
+
+// parseIndexed reads an entry of indexedValue, or a bare revision (the
+// entries of earlier versions, whose id is then "").
+func parseIndexed(v []byte) (int64, string, error) {
+	num, id, _ := strings.Cut(string(v), " ")
+	rev, err := strconv.ParseInt(num, 10, 64)
+	return rev, id, err
 }
 
 // kvSubject is the bucket's subject of a document's key.

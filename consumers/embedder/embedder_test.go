@@ -3,6 +3,7 @@ package embedder_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -220,5 +221,14 @@ func TestKVRevisionsBatch(t *testing.T) {
 		if got[id] != rev {
 			t.Fatalf("%s: revision %d, want %d", id, got[id], rev)
 		}
+	}
+	// The bucket lists its documents by id, for pruning those the
+	// warehouse does not hold.
+	listed, err := revs.IDs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(listed, want) {
+		t.Fatalf("IDs listed %d documents, want the %d indexed", len(listed), len(want))
 	}
 }
