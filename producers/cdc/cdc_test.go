@@ -491,3 +491,35 @@ func TestTailBehindTheCheckpointMovesTheWarehousePastItAndRepublishes(t *testing
 		})
 	}
 }
+
+func TestTailPublishesARevisionReusedWithAnotherContent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	// The stream carried revision 1 of "x" with one text, and the
+	// warehouse lost it before the checkpoint moved (restored from an
+	// older copy): its next write hands out revision 1 again.
+	old := doc("x", "the text the warehouse lost")
+	old.Revision, old.ContentHash = 1, warehouse.ContentHash(old)
+	out, err := Event(&old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pub.Publish(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	store, err := warehouse.OpenSQLite(ctx, filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if res, err := store.Upsert(ctx, []warehouse.Document{doc("x", "the text written since")}); err != nil || res[0].Revision != 1 {
+		t.Fatalf("Upsert = %v, %v; want revision 1", res, err)
+	}
+	runTail(t, e, store, TailConfig{Poll: 10 * time.Millisecond})
+	evs := e.waitEvents(t, 2)
+	var d warehouse.Document
+	if err := warehouse.UnmarshalDocument(evs[1].Document, &d); err != nil || d.Content != "the text written since" {
+		t.Fatalf("second event holds %q (%v), want the text written since", d.Content, err)
+	}
+}

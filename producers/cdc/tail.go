@@ -375,8 +375,22 @@ func Event(d *warehouse.Document) (streams.Out, error) {
 	}
 	return streams.Out{
 		Subject:    schemas.CDC(d.Collection, op),
-		MsgID:      fmt.Sprintf("cdc:%s:%s:%d", d.Collection, d.ID, d.Revision),
+		MsgID:      eventID(d, op),
 		Body:       ev,
 		OriginTime: d.UpdatedAt,
 	}, nil
+}
+
+// eventID is the dedup key of a document's event: its collection, id and
+// revision, which a replay repeats, and its op and content hash. Those
+// matter after a warehouse is restored from an older copy: it hands out
+// again the revisions after the checkpoint, which the stream may have
+// carried with another content within the dedup window; with the hash, a
+// reused revision is dropped only if it carries what the old one did.
+func eventID(d *warehouse.Document, op string) string {
+	hash := d.ContentHash
+	if len(hash) > 16 {
+		hash = hash[:16]
+	}
+	return fmt.Sprintf("cdc:%s:%s:%d:%s:%s", d.Collection, d.ID, d.Revision, op, hash)
 }
