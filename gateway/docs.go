@@ -86,7 +86,18 @@ func (g *Gateway) deleteDoc(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.Deleted {
-		httpserver.WriteError(w, http.StatusNotFound, "document "+strconv.Quote(d.ID)+" is already deleted")
+		// The warehouse has nothing left to change, but the index may
+		// still hold chunks (a delete it did not apply): the tombstone goes
+		// through the pipeline again, so a delete always ends with none.
+		if g.cfg.Publisher == nil {
+			httpserver.WriteError(w, http.StatusNotFound, "document "+strconv.Quote(d.ID)+" is already deleted")
+			return
+		}
+		if _, err := g.republish(r.Context(), []warehouse.Document{d}); err != nil {
+			httpserver.WriteError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		httpserver.WriteJSON(w, http.StatusOK, map[string]any{"id": d.ID, "revision": d.Revision, "deleted": true})
 		return
 	}
 	res, err := g.cfg.Store.Delete(r.Context(), d.Collection, d.ID)

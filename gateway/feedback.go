@@ -2,7 +2,7 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -86,18 +86,22 @@ func (g *Gateway) postFeedback(w http.ResponseWriter, r *http.Request) {
 
 // submitFeedback publishes a rating of a known request, with its trace,
 // on FeedbackSubject(FeedbackRating). The checks on id, rating and comment
-// are the caller's. The message id makes a retried submission a no-op
-// inside FEEDBACK's dedup window, while a changed rating or comment is
-// stored anew (the latest wins downstream).
+// are the caller's. The message id is this submission's own: a retried
+// publish of it is a no-op inside FEEDBACK's dedup window, while every
+// submission is stored, even one back to an earlier rating (the latest
+// wins downstream, so a client resending the same one changes nothing).
 func (g *Gateway) submitFeedback(ctx context.Context, requestID string, rating int, comment string) (string, error) {
 	traceID, err := g.traceOf(ctx, requestID)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256([]byte(comment))
+	var nonce [8]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return "", fmt.Errorf("feedback on %s: %w", requestID, err)
+	}
 	_, err = g.cfg.Publisher.Publish(ctx, streams.Out{
 		Subject: schemas.FeedbackSubject(schemas.FeedbackRating),
-		MsgID:   "feedback:" + requestID + ":" + strconv.Itoa(rating) + ":" + hex.EncodeToString(sum[:8]),
+		MsgID:   "feedback:" + requestID + ":" + strconv.Itoa(rating) + ":" + hex.EncodeToString(nonce[:]),
 		Body:    schemas.Feedback{RequestID: requestID, Rating: rating, Comment: comment, TraceID: traceID, CreatedAt: time.Now().UTC()},
 		TraceID: traceID,
 	})

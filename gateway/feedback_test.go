@@ -50,6 +50,7 @@ func TestFeedbackReachesTheFeedbackStream(t *testing.T) {
 		trace      string
 	}{
 		{"request in CHAT_REPLIES", `{"request_id":"fb-1","rating":-1,"comment":"on second thought"}`, http.StatusAccepted, "trace-fb-1"},
+		{"back to the first rating", `{"request_id":"fb-1","rating":1,"comment":"great"}`, http.StatusAccepted, "trace-fb-1"},
 		{"request known to the trace store", `{"request_id":"old-req","rating":1}`, http.StatusAccepted, "trace-old"},
 		{"unknown request", `{"request_id":"nobody-asked","rating":1}`, http.StatusNotFound, ""},
 		{"bad rating", `{"request_id":"fb-1","rating":0}`, http.StatusBadRequest, ""},
@@ -73,6 +74,7 @@ func TestFeedbackReachesTheFeedbackStream(t *testing.T) {
 	want := []schemas.Feedback{
 		{RequestID: "fb-1", Rating: 1, Comment: "great", TraceID: "trace-fb-1"},
 		{RequestID: "fb-1", Rating: -1, Comment: "on second thought", TraceID: "trace-fb-1"},
+		{RequestID: "fb-1", Rating: 1, Comment: "great", TraceID: "trace-fb-1"}, // a new rating, not a duplicate
 		{RequestID: "old-req", Rating: 1, TraceID: "trace-old"},
 	}
 	got := readFeedback(t, st.js, len(want))

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -35,6 +37,19 @@ func (g *Gateway) reindex(w http.ResponseWriter, r *http.Request) {
 		httpserver.WriteError(w, http.StatusServiceUnavailable, "warehouse: "+err.Error())
 		return
 	}
+	n, err := g.republish(r.Context(), docs)
+	if err != nil {
+		httpserver.WriteError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusAccepted, map[string]int{"documents": n})
+}
+
+// republish sends docs through the feature pipeline again, as CDC events
+// at their current revision. Whatever the index holds or believes it
+// holds, each document's chunks end up as the warehouse has it: the
+// embedder lets the warehouse's revision overrule its own record.
+func (g *Gateway) republish(ctx context.Context, docs []warehouse.Document) (int, error) {
 	// A reindex is a new request on purpose: its ids must not be folded
 	// into the changes' own within the CDC dedup window.
 	nonce := time.Now().UTC().Format(time.RFC3339Nano)
@@ -42,16 +57,14 @@ func (g *Gateway) reindex(w http.ResponseWriter, r *http.Request) {
 	for i := range docs {
 		out, err := cdc.Event(&docs[i])
 		if err != nil {
-			httpserver.WriteError(w, http.StatusInternalServerError, err.Error())
-			return
+			return 0, err
 		}
 		out.MsgID = "reindex:" + nonce + ":" + out.MsgID
 		out.OriginTime = time.Now()
 		outs = append(outs, out)
 	}
-	if _, err := g.cfg.Publisher.PublishBatch(r.Context(), outs); err != nil {
-		httpserver.WriteError(w, http.StatusServiceUnavailable, "publish: "+err.Error())
-		return
+	if _, err := g.cfg.Publisher.PublishBatch(ctx, outs); err != nil {
+		return 0, fmt.Errorf("publish: %w", err)
 	}
-	httpserver.WriteJSON(w, http.StatusAccepted, map[string]int{"documents": len(outs)})
+	return len(outs), nil
 }

@@ -143,7 +143,13 @@ func runCDC(ctx context.Context, s *system, log zerolog.Logger, ready func()) er
 		if err != nil {
 			return err
 		}
-		var cfg cdc.TailConfig
+		revs, err := embedder.OpenKVRevisions(ctx, s.js)
+		if err != nil {
+			return err
+		}
+		// A re-snapshot (the warehouse found behind the checkpoint) also
+		// removes from the index the documents the warehouse lacks.
+		cfg := cdc.TailConfig{Indexed: revs.IDs}
 		if isMongo {
 			cfg.GapGrace = 30 * time.Second // several writers may commit out of order
 		}
@@ -186,8 +192,14 @@ func runEmbedder(ctx context.Context, s *system, log zerolog.Logger, ready func(
 	if err != nil {
 		return err
 	}
+	// The warehouse judges the revisions: a job or a bucket entry it never
+	// issued is not believed.
+	store, err := s.warehouse(ctx)
+	if err != nil {
+		return err
+	}
 	e := embedder.New(embedder.Config{Dense: search.Dense, Sparse: search.Sparse, Store: search.Store,
-		Publisher: s.pub, Revisions: revs, Registerer: s.reg})
+		Publisher: s.pub, Revisions: revs, Warehouse: store, Registerer: s.reg})
 	ready()
 	// Two workers: one batch embeds while the other writes and waits for its
 	// acks. The embedder keeps them off each other's documents.

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -148,6 +151,13 @@ type importSummary struct {
 func importDocs(ctx context.Context, r io.Reader, pub *streams.Publisher, author, kind string, progress io.Writer) (importSummary, error) {
 	const batchSize = 512
 	var sum importSummary
+	// Each run is a new write of its documents: its message ids are its own,
+	// so the DOCS dedup window drops a retried publish of this run, never a
+	// later run that writes a content seen before (A, B, then A again).
+	nonce, err := importNonce()
+	if err != nil {
+		return sum, err
+	}
 	start, lastReport := time.Now(), time.Now()
 	batch := make([]streams.Out, 0, batchSize)
 	flush := func() error {
@@ -193,7 +203,7 @@ func importDocs(ctx context.Context, r io.Reader, pub *streams.Publisher, author
 		}
 		batch = append(batch, streams.Out{
 			Subject: schemas.DocsCrawled(doc.Kind),
-			MsgID:   "import:" + key + ":" + crawler.ContentHash(doc),
+			MsgID:   "import:" + nonce + ":" + strconv.Itoa(sum.lines) + ":" + key + ":" + crawler.ContentHash(doc),
 			Body:    doc,
 		})
 		if len(batch) == batchSize {
@@ -205,12 +215,21 @@ func importDocs(ctx context.Context, r io.Reader, pub *streams.Publisher, author
 	if err := sc.Err(); err != nil {
 		return sum, fmt.Errorf("read line %d: %w", sum.lines+1, err)
 	}
-	err := flush()
+	err = flush()
 	if sum.published > 0 {
 		fmt.Fprintln(progress)
 	}
 	sum.took = time.Since(start)
 	return sum, err
+}
+
+// importNonce names one import run.
+func importNonce() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("import run id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 // importDocument turns one line into a valid crawled document.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -109,14 +110,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Handler is the crawler as a streams handler.
 func (c *Crawler) Handler() streams.Handler {
-	return streams.Decoded(func(ctx context.Context, _ *streams.Msg, req *schemas.CrawlRequest) error {
-		return c.Crawl(ctx, req)
+	return streams.Decoded(func(ctx context.Context, m *streams.Msg, req *schemas.CrawlRequest) error {
+		return c.crawl(ctx, req, m.Sequence)
 	})
 }
 
 // Crawl crawls one request and publishes its documents. It returns nil
 // only once every document is stored in the DOCS stream.
 func (c *Crawler) Crawl(ctx context.Context, req *schemas.CrawlRequest) error {
+	return c.crawl(ctx, req, 0)
+}
+
+// crawl is Crawl for the request stored at sequence seq of the CRAWL
+// stream (0 when unknown).
+func (c *Crawler) crawl(ctx context.Context, req *schemas.CrawlRequest, seq uint64) error {
 	norm, err := urlnorm.Normalize(req.URL, urlnorm.Options{AllowLocal: c.allowLocal})
 	if err != nil {
 		return streams.Permanent(err)
@@ -147,9 +154,12 @@ func (c *Crawler) Crawl(ctx context.Context, req *schemas.CrawlRequest) error {
 		finish(d, norm, req.Author, now)
 		outs[i] = streams.Out{
 			Subject: schemas.DocsCrawled(d.Kind),
-			// The same content of the same page is one message, so a crash
-			// between publishing and acking the request stores it once.
-			MsgID: "doc:" + d.URL + ":" + d.ContentHash,
+			// The same content of the same page in the same request is one
+			// message, so a crash between publishing and acking the request
+			// (a redelivery keeps its sequence) stores it once; a later
+			// request is a new write even when the page is back to a text
+			// crawled before.
+			MsgID: "doc:" + strconv.FormatUint(seq, 10) + ":" + d.URL + ":" + d.ContentHash,
 			Body:  d,
 		}
 	}

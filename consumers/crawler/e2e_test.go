@@ -297,7 +297,7 @@ func summary(d warehouse.Document) string {
 	return fmt.Sprintf("{title %q author %q collection %s rev %d, %d bytes}", d.Title, d.Author, d.Collection, d.Revision, len(d.Content))
 }
 
-func TestChangedPageGetsANewRevisionAndUnchangedNone(t *testing.T) {
+func TestChangedPageGetsANewRevisionAndUnchangedNoneEvenBackToAnEarlierText(t *testing.T) {
 	t.Parallel()
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
@@ -335,6 +335,17 @@ func changedPageGetsANewRevision(t *testing.T, open func(testing.TB) warehouse.S
 	second := s.doc(t, u, first.Revision+1)
 	if second.ID != first.ID || !strings.Contains(second.Content, "second version") {
 		t.Fatalf("changed page stored as %s, want the same id with the new text", summary(second))
+	}
+
+	// Back to the first text: a new write too, though the same content was
+	// crawled within the dedup window.
+	mu.Lock()
+	body = "first version of the text. "
+	mu.Unlock()
+	s.submit(t, true, u)
+	third := s.doc(t, u, second.Revision+1)
+	if !strings.Contains(third.Content, "first version") {
+		t.Fatalf("page changed back stored as %s, want the first text again", summary(third))
 	}
 }
 

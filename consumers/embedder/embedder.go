@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -48,6 +50,23 @@ type Revisions interface {
 	Put(ctx context.Context, revisions map[string]int64) error
 }
 
+// Warehouse is what the embedder asks the warehouse, the only source of
+// revisions: the bucket of indexed revisions and the jobs only repeat what
+// it issued, and either can be wrong (a forged message, a warehouse
+// restored from an older copy). warehouse.Store implements it.
+type Warehouse interface {
+	// LastRevision is the highest revision the warehouse has issued.
+	LastRevision(ctx context.Context) (int64, error)
+	// DocumentRevisions is the current revision of each of ids it holds.
+	DocumentRevisions(ctx context.Context, ids []string) (map[string]int64, error)
+}
+
+// ErrUnissuedRevision is a job whose revision the warehouse never issued
+// (for its document): forged, or from a warehouse since restored from an
+// older copy. Such a job is dead-lettered, never indexed: indexing it
+// would make every real revision below it look stale.
+var ErrUnissuedRevision = errors.New("revision never issued by the warehouse")
+
 // Embedder is the consumer.
 type Embedder struct {
 	dense     embed.Dense
@@ -55,6 +74,10 @@ type Embedder struct {
 	store     vectors.Store
 	pub       *streams.Publisher
 	revisions Revisions
+	warehouse Warehouse
+	// issued is the highest revision the warehouse is known to have
+	// issued: a job at or below it needs no question to the warehouse.
+	issued    atomic.Int64
 	maxBatch  int
 	freshness prometheus.Observer
 	// indexing keeps concurrent batches (the runtime may run several
@@ -69,6 +92,9 @@ type Config struct {
 	Store     vectors.Store
 	Publisher *streams.Publisher
 	Revisions Revisions
+	// Warehouse checks the jobs' revisions; nil trusts them (tests of the
+	// indexing alone).
+	Warehouse Warehouse
 	// ModelBatch is the most texts sent to the dense model at once.
 	ModelBatch int
 	// Registerer gets twin_freshness_seconds; nil leaves it unregistered.
@@ -89,7 +115,7 @@ func New(cfg Config) *Embedder {
 		cfg.Registerer.MustRegister(h)
 	}
 	return &Embedder{dense: cfg.Dense, sparse: cfg.Sparse, store: cfg.Store, pub: cfg.Publisher,
-		revisions: cfg.Revisions, maxBatch: cfg.ModelBatch, freshness: h}
+		revisions: cfg.Revisions, warehouse: cfg.Warehouse, maxBatch: cfg.ModelBatch, freshness: h}
 }
 
 // job is one decoded message of a batch.
@@ -120,6 +146,16 @@ func (e *Embedder) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
 		})
 	}
 	_ = dec.Wait()
+	// Before the newest of each document is picked: a forged revision must
+	// not shadow the real ones beside it in the batch.
+	if err := e.dropUnissued(ctx, decoded, errs); err != nil {
+		for _, j := range decoded {
+			if j != nil {
+				errs[j.i] = err
+			}
+		}
+		return errs
+	}
 	latest := map[string]*job{} // per document, the newest revision in the batch
 	for _, j := range decoded {
 		if j == nil {
@@ -152,10 +188,23 @@ func (e *Embedder) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
 		}
 		return errs
 	}
+	var doubtful []*job
 	for _, j := range latest {
 		if j.body.Revision == 0 || have[j.body.DocumentID] <= j.body.Revision {
 			jobs = append(jobs, j)
+		} else {
+			doubtful = append(doubtful, j)
 		}
+	}
+	if len(doubtful) > 0 {
+		more, err := e.overrule(ctx, doubtful, have, errs)
+		if err != nil {
+			for _, j := range latest {
+				errs[j.i] = err
+			}
+			return errs
+		}
+		jobs = append(jobs, more...)
 	}
 	if err := e.index(ctx, jobs); err != nil {
 		for _, j := range jobs {
@@ -218,6 +267,83 @@ func (f *inFlight) acquire(ctx context.Context, ids []string) (func(), error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// dropUnissued dead-letters (and removes from decoded) every job whose
+// revision is above the highest the warehouse has issued. The warehouse is
+// asked only when a job is above the highest seen so far: once per batch
+// while new writes stream in, never for a replay. The error is the
+// warehouse's, when it cannot answer.
+func (e *Embedder) dropUnissued(ctx context.Context, decoded []*job, errs streams.BatchErrors) error {
+	if e.warehouse == nil {
+		return nil
+	}
+	var top int64
+	for _, j := range decoded {
+		if j != nil {
+			top = max(top, j.body.Revision)
+		}
+	}
+	issued := e.issued.Load()
+	if top <= issued {
+		return nil
+	}
+	last, err := e.warehouse.LastRevision(ctx)
+	if err != nil {
+		return fmt.Errorf("read the warehouse's last revision: %w", err)
+	}
+	for {
+		cur := e.issued.Load()
+		if last <= cur || e.issued.CompareAndSwap(cur, last) {
+			break
+		}
+	}
+	for i, j := range decoded {
+		if j != nil && j.body.Revision > last {
+			errs[j.i] = streams.Permanent(fmt.Errorf("%w: document %s at revision %d, the warehouse's highest is %d",
+				ErrUnissuedRevision, j.body.DocumentID, j.body.Revision, last))
+			decoded[i] = nil
+		}
+	}
+	return nil
+}
+
+// overrule decides the jobs older than the revision the bucket holds for
+// their document, with the warehouse as the judge. Usually the job is a
+// late redelivery and is dropped. But when the bucket holds a revision the
+// warehouse never issued for the document (a forged job got through, or
+// the warehouse was restored from an older copy), the bucket is wrong:
+// the job at the warehouse's revision is indexed and overwrites it, so
+// reindex and delete converge to the warehouse whatever the bucket says.
+// A job above the document's revision in the warehouse is dead-lettered.
+func (e *Embedder) overrule(ctx context.Context, doubtful []*job, have map[string]int64, errs streams.BatchErrors) ([]*job, error) {
+	if e.warehouse == nil {
+		return nil, nil
+	}
+	ids := make([]string, len(doubtful))
+	for i, j := range doubtful {
+		ids[i] = j.body.DocumentID
+	}
+	current, err := e.warehouse.DocumentRevisions(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read the warehouse's revisions: %w", err)
+	}
+	var jobs []*job
+	for _, j := range doubtful {
+		id, rev := j.body.DocumentID, j.body.Revision
+		cur, held := current[id]
+		switch {
+		case !held:
+			errs[j.i] = streams.Permanent(fmt.Errorf("%w: document %s at revision %d is not in the warehouse",
+				ErrUnissuedRevision, id, rev))
+		case rev > cur:
+			errs[j.i] = streams.Permanent(fmt.Errorf("%w: document %s at revision %d, its revision in the warehouse is %d",
+				ErrUnissuedRevision, id, rev, cur))
+		case have[id] > cur && rev == cur:
+			jobs = append(jobs, j)
+		}
+	}
+	return jobs, nil
 }
 
 // indexed is the revision indexed of each of docs that has one.
@@ -441,7 +567,7 @@ func (r *KVRevisions) Get(ctx context.Context, ids []string) (map[string]int64, 
 			if !ok || m.Header.Get(kvOperation) != "" {
 				continue // a delete or purge marker: nothing indexed
 			}
-			rev, err := strconv.ParseInt(string(m.Data), 10, 64)
+			rev, _, err := parseIndexed(m.Data)
 			if err != nil {
 				return nil, fmt.Errorf("indexed revision of %s: %w", id, err)
 			}
@@ -459,7 +585,7 @@ const kvOperation = "KV-Operation"
 func (r *KVRevisions) Put(ctx context.Context, revisions map[string]int64) error {
 	acks := make([]jetstream.PubAckFuture, 0, len(revisions))
 	for id, rev := range revisions {
-		ack, err := r.js.PublishAsync(kvSubject(id), strconv.AppendInt(nil, rev, 10))
+		ack, err := r.js.PublishAsync(kvSubject(id), indexedValue(rev, id))
 		if err != nil {
 			return err
 		}
@@ -475,6 +601,53 @@ func (r *KVRevisions) Put(ctx context.Context, revisions map[string]int64) error
 		}
 	}
 	return nil
+}
+
+// IDs lists every document the bucket holds a revision of, id → revision:
+// one pass over the bucket's stream. Entries written before the values
+// carried the id cannot be listed and are left out.
+func (r *KVRevisions) IDs(ctx context.Context) (map[string]int64, error) {
+	kv, err := r.js.KeyValue(ctx, revisionsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("index revisions bucket: %w", err)
+	}
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("list indexed documents: %w", err)
+	}
+	defer w.Stop()
+	out := map[string]int64{}
+	for {
+		select {
+		case e := <-w.Updates():
+			if e == nil {
+				return out, nil // every entry there was is read
+			}
+			rev, id, err := parseIndexed(e.Value())
+			if err != nil {
+				return nil, fmt.Errorf("indexed revision under %s: %w", e.Key(), err)
+			}
+			if id != "" {
+				out[id] = rev
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// indexedValue is a bucket entry: the revision, then the document's id (the
+// key is a hash of it), so that the bucket can be listed by document.
+func indexedValue(rev int64, id string) []byte {
+	return append(append(strconv.AppendInt(nil, rev, 10), ' '), id...)
+}
+
+// parseIndexed reads an entry of indexedValue, or a bare revision (the
+// entries of earlier versions, whose id is then "").
+func parseIndexed(v []byte) (int64, string, error) {
+	num, id, _ := strings.Cut(string(v), " ")
+	rev, err := strconv.ParseInt(num, 10, 64)
+	return rev, id, err
 }
 
 // kvSubject is the bucket's subject of a document's key.

@@ -2,22 +2,29 @@ package embedder_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/twin-llm/twin/consumers/embedder"
 	"github.com/twin-llm/twin/internal/embed"
 	"github.com/twin-llm/twin/internal/vectors"
 	"github.com/twin-llm/twin/internal/vectors/embedded"
+	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 	"github.com/twin-llm/twin/streams/streamstest"
 )
 
 type fixture struct {
+	js    jetstream.JetStream
+	revs  *embedder.KVRevisions
 	e     *embedder.Embedder
 	store *embedded.Store
 	pub   *streams.Publisher
@@ -40,7 +47,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	pub := streams.NewPublisher(js)
 	e := embedder.New(embedder.Config{Dense: dense, Sparse: embed.NewBM25(), Store: store, Publisher: pub, Revisions: revs})
-	return &fixture{e: e, store: store, pub: pub, rt: streams.NewRuntime(js, streamstest.Topology(), nil, zerolog.Nop()), dlq: streams.NewDLQ(js)}
+	return &fixture{js: js, revs: revs, e: e, store: store, pub: pub, rt: streams.NewRuntime(js, streamstest.Topology(), nil, zerolog.Nop()), dlq: streams.NewDLQ(js)}
 }
 
 func job(rev int64, op string, texts ...string) *schemas.EmbedJob {
@@ -220,5 +227,142 @@ func TestKVRevisionsBatch(t *testing.T) {
 		if got[id] != rev {
 			t.Fatalf("%s: revision %d, want %d", id, got[id], rev)
 		}
+	}
+	// The bucket lists its documents by id, for pruning those the
+	// warehouse does not hold.
+	listed, err := revs.IDs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(listed, want) {
+		t.Fatalf("IDs listed %d documents, want the %d indexed", len(listed), len(want))
+	}
+}
+
+// newJudgedFixture is a fixture whose embedder checks revisions against a
+// real SQLite warehouse holding "doc-1", at the revision it returns.
+func newJudgedFixture(t *testing.T) (*fixture, int64) {
+	t.Helper()
+	f := newFixture(t)
+	ctx := context.Background()
+	wh, err := warehouse.OpenSQLite(ctx, filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wh.Close() })
+	// Ten revisions of other documents, then doc-1: revisions below the
+	// warehouse's highest that doc-1 never had.
+	for i := range 10 {
+		if _, err := wh.Upsert(ctx, []warehouse.Document{{ID: fmt.Sprint("other-", i), Collection: warehouse.Posts, Content: "x"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := wh.Upsert(ctx, []warehouse.Document{{ID: "doc-1", Collection: warehouse.Posts, Content: "real"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs, err := embedder.OpenKVRevisions(ctx, f.js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.revs = revs
+	f.e = embedder.New(embedder.Config{Dense: embed.NewHashed(0), Sparse: embed.NewBM25(), Store: f.store, Publisher: f.pub, Revisions: revs, Warehouse: wh})
+	for i := range 10 {
+		if _, err := wh.Upsert(ctx, []warehouse.Document{{ID: fmt.Sprint("later-", i), Collection: warehouse.Posts, Content: "x"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f, res[0].Revision
+}
+
+// outcome delivers jobs as one batch and returns each one's error.
+func (f *fixture) outcome(t *testing.T, jobs ...*schemas.EmbedJob) []error {
+	t.Helper()
+	msgs := make([]*streams.Msg, len(jobs))
+	for i, j := range jobs {
+		data, err := schemas.Encode(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs[i] = &streams.Msg{Subject: schemas.SubjectEmbedJobs, Data: data}
+	}
+	errs := make([]error, len(jobs))
+	if err := f.e.HandleBatch(context.Background(), msgs); err != nil {
+		var each streams.BatchErrors
+		if !asBatch(err, &each) {
+			t.Fatalf("HandleBatch: %v", err)
+		}
+		copy(errs, each)
+	}
+	return errs
+}
+
+func (f *fixture) texts(t *testing.T) []string {
+	t.Helper()
+	hits, err := f.store.Search(context.Background(), vectors.Query{Sparse: embed.NewBM25().Query("real forged text"), Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, h := range hits {
+		out = append(out, h.Payload.Text)
+	}
+	return out
+}
+
+func TestJobWithARevisionTheWarehouseNeverIssuedIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	f, rev := newJudgedFixture(t)
+	tests := []struct {
+		name string
+		rev  int64
+	}{
+		{"above the warehouse's highest", 9007199254740991},
+		{"above the document's own, bucket ahead", rev + 5},
+	}
+	for _, tc := range tests {
+		// The bucket ahead of the document (a forgery got through before):
+		// the second case needs the per-document check this leads to. A
+		// forged revision the warehouse did issue, to another document, is
+		// otherwise indexed like any: revisions cannot tell content apart;
+		// the next real write or a reindex replaces it.
+		if err := f.revs.Put(context.Background(), map[string]int64{"doc-1": rev + 7}); err != nil {
+			t.Fatal(err)
+		}
+		errs := f.outcome(t, job(tc.rev, schemas.OpUpsert, "forged text"), job(rev, schemas.OpUpsert, "real text"))
+		if !errors.Is(errs[0], streams.ErrPermanent) || !errors.Is(errs[0], embedder.ErrUnissuedRevision) {
+			t.Fatalf("%s: forged job's outcome %v, want a permanent ErrUnissuedRevision", tc.name, errs[0])
+		}
+		if errs[1] != nil {
+			t.Fatalf("%s: the real job beside it failed: %v", tc.name, errs[1])
+		}
+		if got := f.texts(t); len(got) != 1 || got[0] != "real text" {
+			t.Fatalf("%s: index holds %q, want the real text alone", tc.name, got)
+		}
+	}
+}
+
+func TestBucketAheadOfTheWarehouseYieldsToItsRevision(t *testing.T) {
+	t.Parallel()
+	f, rev := newJudgedFixture(t)
+	f.handle(t, job(rev, schemas.OpUpsert, "forged text")) // forged content at a real revision
+	if err := f.revs.Put(context.Background(), map[string]int64{"doc-1": 9007199254740991}); err != nil {
+		t.Fatal(err)
+	}
+	// An older revision than the warehouse's stays stale; the warehouse's
+	// own revision (a reindex, a delete) overrules the bucket.
+	if errs := f.outcome(t, job(rev-1, schemas.OpUpsert, "older real text")); errs[0] != nil {
+		t.Fatalf("a stale job failed: %v", errs[0])
+	}
+	if got := f.texts(t); len(got) != 1 || got[0] != "forged text" {
+		t.Fatalf("a job older than the warehouse's revision changed the index: %q", got)
+	}
+	f.handle(t, job(rev, schemas.OpUpsert, "real text"))
+	if got := f.texts(t); len(got) != 1 || got[0] != "real text" {
+		t.Fatalf("the warehouse's revision did not overrule the bucket: index holds %q", got)
+	}
+	have, err := f.revs.Get(context.Background(), []string{"doc-1"})
+	if err != nil || have["doc-1"] != rev {
+		t.Fatalf("bucket holds %v, %v; want the warehouse's revision %d", have, err, rev)
 	}
 }

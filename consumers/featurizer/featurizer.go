@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/twin-llm/twin/internal/tokenizer"
 	"github.com/twin-llm/twin/internal/warehouse"
@@ -11,10 +12,17 @@ import (
 	"github.com/twin-llm/twin/streams"
 )
 
-// Getter reads a document the CDC event did not carry.
+// Getter reads the warehouse: a document the CDC event did not carry, and
+// the highest revision it has issued.
 type Getter interface {
 	Get(ctx context.Context, collection, id string) (warehouse.Document, error)
+	LastRevision(ctx context.Context) (int64, error)
 }
+
+// ErrUnissuedRevision is a change whose revision the warehouse never
+// issued: the warehouse commits before its change is published, so no real
+// change can be ahead of it. Such a change is dead-lettered.
+var ErrUnissuedRevision = errors.New("revision never issued by the warehouse")
 
 // Featurizer is the consumer: a warehouse change in, an embed job out.
 type Featurizer struct {
@@ -23,6 +31,9 @@ type Featurizer struct {
 	store  Getter // may be nil: then events without a document are deletes
 	clean  CleanOptions
 	params map[string]ChunkParams
+	// issued is the highest revision the warehouse is known to have
+	// issued: a change at or below it needs no question to the warehouse.
+	issued atomic.Int64
 }
 
 // Config assembles a featurizer.
@@ -50,15 +61,23 @@ func New(cfg Config) *Featurizer {
 // Handler is the featurizer as a streams handler.
 func (f *Featurizer) Handler() streams.Handler {
 	return streams.Decoded(func(ctx context.Context, m *streams.Msg, ev *schemas.CDCEvent) error {
-		return f.Handle(ctx, ev)
+		return f.handle(ctx, m.Header.Get(schemas.HeaderMsgID), ev)
 	})
 }
 
 // Handle turns one change into one embed job: the document's new chunks,
 // replacing all it had, or the removal of every chunk.
 func (f *Featurizer) Handle(ctx context.Context, ev *schemas.CDCEvent) error {
+	return f.handle(ctx, "", ev)
+}
+
+// handle is Handle for the CDC message whose Nats-Msg-Id is source.
+func (f *Featurizer) handle(ctx context.Context, source string, ev *schemas.CDCEvent) error {
 	doc, deleted, err := f.document(ctx, ev)
 	if err != nil {
+		return err
+	}
+	if err := f.checkIssued(ctx, ev.DocumentID, max(ev.Revision, doc.Revision)); err != nil {
 		return err
 	}
 	origin := ev.ChangedAt
@@ -81,12 +100,43 @@ func (f *Featurizer) Handle(ctx context.Context, ev *schemas.CDCEvent) error {
 		}
 	}
 	op := job.Op
+	// The job's id follows its change's: a replay of the change is
+	// deduplicated, but a reindex (a new message about the same revision)
+	// must reach the embedder, whatever it did with that revision before.
+	id := fmt.Sprintf("embed:%s:%d:%s", ev.DocumentID, job.Revision, op)
+	if source != "" {
+		id = "embed:" + op + ":" + source
+	}
 	_, err = f.pub.Publish(ctx, streams.Out{
 		Subject: schemas.SubjectEmbedJobs,
-		MsgID:   fmt.Sprintf("embed:%s:%d:%s", ev.DocumentID, job.Revision, op),
+		MsgID:   id,
 		Body:    job,
 	})
 	return err
+}
+
+// checkIssued refuses, permanently, a change whose revision is above the
+// warehouse's highest. The warehouse is asked only when the revision is
+// above the highest seen so far.
+func (f *Featurizer) checkIssued(ctx context.Context, id string, rev int64) error {
+	if f.store == nil || rev <= f.issued.Load() {
+		return nil
+	}
+	last, err := f.store.LastRevision(ctx)
+	if err != nil {
+		return fmt.Errorf("read the warehouse's last revision: %w", err)
+	}
+	for {
+		cur := f.issued.Load()
+		if last <= cur || f.issued.CompareAndSwap(cur, last) {
+			break
+		}
+	}
+	if rev > last {
+		return streams.Permanent(fmt.Errorf("%w: document %s at revision %d, the warehouse's highest is %d",
+			ErrUnissuedRevision, id, rev, last))
+	}
+	return nil
 }
 
 // document is the document an event is about, from the event or else the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -15,8 +16,10 @@ import (
 // DefaultMongoDatabase is the database OpenMongo uses when given none.
 const DefaultMongoDatabase = "twin"
 
-// Counter ids in the counters collection.
+// Counter ids in the counters collection. revisionFloor is the revision
+// AdvanceRevision moved the counter to: LastRevision reports at least it.
 const (
+	revisionFloor         = "revision_floor"
 	revisionCounter       = "revision"
 	authorRevisionCounter = "author_revision"
 	countersCollection    = "counters"
@@ -649,10 +652,18 @@ func (s *MongoStore) FindAuthor(ctx context.Context, name string) (Author, error
 }
 
 // LastRevision implements Store: the highest _rev stored in any document
-// collection. It can be lower than the counter, which also counts
-// revisions allocated but not (yet, or ever) written.
+// collection, or the floor AdvanceRevision set when that is higher. It can
+// be lower than the counter, which also counts revisions allocated but not
+// (yet, or ever) written.
 func (s *MongoStore) LastRevision(ctx context.Context) (int64, error) {
-	var last int64
+	var floor struct {
+		Value int64 `bson:"value"`
+	}
+	err := s.db.Collection(countersCollection).FindOne(ctx, bson.D{{Key: "_id", Value: revisionFloor}}).Decode(&floor)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, fmt.Errorf("last revision: %w", err)
+	}
+	last := floor.Value
 	for _, c := range Collections() {
 		var st mongoState
 		err := s.db.Collection(c).FindOne(ctx, bson.D{},
@@ -666,4 +677,45 @@ func (s *MongoStore) LastRevision(ctx context.Context) (int64, error) {
 		last = max(last, st.Revision)
 	}
 	return last, nil
+}
+
+// DocumentRevisions implements Store: one $in query per collection and
+// chunk, reading _rev alone.
+func (s *MongoStore) DocumentRevisions(ctx context.Context, ids []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(ids))
+	for chunk := range slices.Chunk(ids, 1000) {
+		for _, c := range Collections() {
+			st, err := s.states(ctx, c, chunk)
+			if err != nil {
+				return nil, fmt.Errorf("document revisions in %s: %w", c, err)
+			}
+			for id, v := range st {
+				out[id] = max(out[id], v.Revision)
+			}
+		}
+	}
+	return out, nil
+}
+
+// AdvanceRevision implements Store: $max on the counter and on the floor
+// LastRevision reads, each atomic on its own. The counter goes first: a
+// floor above the counter would let LastRevision report a revision that a
+// writer could still be handed.
+func (s *MongoStore) AdvanceRevision(ctx context.Context, atLeast int64) error {
+	for _, id := range []string{revisionCounter, revisionFloor} {
+		var err error
+		for range mongoWriteAttempts {
+			_, err = s.db.Collection(countersCollection).UpdateOne(ctx,
+				bson.D{{Key: "_id", Value: id}},
+				bson.D{{Key: "$max", Value: bson.D{{Key: "value", Value: atLeast}}}},
+				options.UpdateOne().SetUpsert(true))
+			if !mongo.IsDuplicateKeyError(err) {
+				break
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("advance revision to %d: %w", atLeast, err)
+		}
+	}
+	return nil
 }

@@ -713,12 +713,59 @@ func (s *SQLiteStore) FindAuthor(ctx context.Context, name string) (Author, erro
 }
 
 // LastRevision implements Store: the revision counter, which on SQLite is
-// always the highest revision any document holds (documents are never
-// removed, only turned into tombstones).
+// the highest revision any document holds (revisions are allocated inside
+// the write transaction and documents are never removed), or the one
+// AdvanceRevision moved it to.
 func (s *SQLiteStore) LastRevision(ctx context.Context) (int64, error) {
 	var rev int64
 	if err := s.read.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'revision'`).Scan(&rev); err != nil {
 		return 0, fmt.Errorf("last revision: %w", err)
 	}
 	return rev, nil
+}
+
+// DocumentRevisions implements Store: one IN query per collection and
+// chunk, on the read pool.
+func (s *SQLiteStore) DocumentRevisions(ctx context.Context, ids []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(ids))
+	for chunk := range slices.Chunk(ids, statesChunk) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		in := `(?` + strings.Repeat(`, ?`, len(chunk)-1) + `)`
+		for _, c := range Collections() {
+			if err := s.scanRevisions(ctx, `SELECT id, revision FROM `+c+` WHERE id IN `+in, args, out); err != nil {
+				return nil, fmt.Errorf("document revisions in %s: %w", c, err)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *SQLiteStore) scanRevisions(ctx context.Context, q string, args []any, out map[string]int64) error {
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var rev int64
+		if err := rows.Scan(&id, &rev); err != nil {
+			return err
+		}
+		out[id] = max(out[id], rev)
+	}
+	return rows.Err()
+}
+
+// AdvanceRevision implements Store: one UPDATE of the counter on the one
+// write connection, so it is serialized with every write: none reads the
+// counter before it and writes it back after.
+func (s *SQLiteStore) AdvanceRevision(ctx context.Context, atLeast int64) error {
+	if _, err := s.write.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'revision' AND value < ?`, atLeast, atLeast); err != nil {
+		return fmt.Errorf("advance revision to %d: %w", atLeast, err)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package warehouse
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -45,6 +46,8 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) Store, opts suiteOption
 		{"MissingIsErrNotFound", testNotFound},
 		{"InvalidInputIsErrInvalid", testInvalid},
 		{"SubscribeFiresAfterWrite", testSubscribe},
+		{"DocumentRevisionsAreTheCurrentOnes", testDocumentRevisions},
+		{"AdvanceRevisionMovesNextWritesPastIt", testAdvanceRevision},
 	}
 	cases = append(cases, traceCases()...)
 	if opts.concurrent {
@@ -333,6 +336,50 @@ func testDeleteAbsent(t *testing.T, s Store) {
 	}
 	if last := lastRevision(t, s); last != 0 {
 		t.Fatalf("LastRevision = %d, want 0", last)
+	}
+}
+
+func testDocumentRevisions(t *testing.T, s Store) {
+	res := mustUpsert(t, s,
+		article("https://example.com/r1", "Ada", "one"),
+		doc(Posts, "https://example.com/r2", "Ada", "two"),
+		doc(Repositories, "https://example.com/r3", "Ada", "three"))
+	del, err := s.Delete(t.Context(), Posts, res[1].ID)
+	if err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	absent := DocumentID("https://example.com/never")
+	got, err := s.DocumentRevisions(t.Context(), []string{res[0].ID, res[1].ID, res[2].ID, absent})
+	if err != nil {
+		t.Fatalf("DocumentRevisions: %v", err)
+	}
+	want := map[string]int64{res[0].ID: res[0].Revision, res[1].ID: del.Revision, res[2].ID: res[2].Revision}
+	if !maps.Equal(got, want) {
+		t.Fatalf("DocumentRevisions = %v, want %v (tombstone's revision, nothing for an absent id)", got, want)
+	}
+	if got, err := s.DocumentRevisions(t.Context(), nil); err != nil || len(got) != 0 {
+		t.Fatalf("DocumentRevisions(nil) = %v, %v; want empty", got, err)
+	}
+}
+
+func testAdvanceRevision(t *testing.T, s Store) {
+	first := mustUpsert(t, s, article("https://example.com/a1", "Ada", "one"))[0]
+	if err := s.AdvanceRevision(t.Context(), first.Revision+100); err != nil {
+		t.Fatalf("AdvanceRevision: %v", err)
+	}
+	if last := lastRevision(t, s); last != first.Revision+100 {
+		t.Fatalf("LastRevision after AdvanceRevision = %d, want %d", last, first.Revision+100)
+	}
+	// Never back.
+	if err := s.AdvanceRevision(t.Context(), 1); err != nil {
+		t.Fatalf("AdvanceRevision back: %v", err)
+	}
+	next := mustUpsert(t, s, article("https://example.com/a2", "Ada", "two"))[0]
+	if next.Revision <= first.Revision+100 {
+		t.Fatalf("revision after AdvanceRevision(%d) = %d, want above it", first.Revision+100, next.Revision)
+	}
+	if last := lastRevision(t, s); last != next.Revision {
+		t.Fatalf("LastRevision = %d, want %d", last, next.Revision)
 	}
 }
 

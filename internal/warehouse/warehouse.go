@@ -118,9 +118,21 @@ type Store interface {
 	Authors(ctx context.Context) ([]Author, error)
 	// FindAuthor finds an author by name, normalized by NormalizeAuthor.
 	FindAuthor(ctx context.Context, name string) (Author, error)
-	// LastRevision is the highest revision held by any document (0 when
-	// there is none).
+	// LastRevision is the highest revision the store has issued: the highest
+	// held by any document, or the one AdvanceRevision moved the counter to
+	// when that is higher (0 when there is none). A revision above it was
+	// never issued.
 	LastRevision(ctx context.Context) (int64, error)
+	// DocumentRevisions returns the current revision (tombstones included)
+	// of each of ids the warehouse holds, in any collection; an id it does
+	// not hold is absent from the map.
+	DocumentRevisions(ctx context.Context, ids []string) (map[string]int64, error)
+	// AdvanceRevision moves the revision counter to at least atLeast, so
+	// that the next write gets a higher revision and LastRevision reports
+	// at least atLeast. It never moves the counter back. It is how a
+	// warehouse restored from an older copy gets past the revisions that
+	// the streams already carried.
+	AdvanceRevision(ctx context.Context, atLeast int64) error
 	// Subscribe returns a channel that receives after every write in this
 	// process that allocated revisions (non-blocking, coalesced: buffer 1),
 	// and a function that cancels the subscription. The channel is closed

@@ -427,3 +427,99 @@ func TestChangeStreamsOnARealReplicaSet(t *testing.T) {
 		t.Fatalf("events %+v: want the snapshot, the insert, then the delete", evs)
 	}
 }
+
+func TestTailBehindTheCheckpointMovesTheWarehousePastItAndRepublishes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		// interrupted: a previous start moved the counter and crashed
+		// before its re-snapshot was done.
+		interrupted bool
+	}{{"restored warehouse", false}, {"interrupted re-snapshot", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			ctx := context.Background()
+			store, err := warehouse.OpenSQLite(ctx, filepath.Join(t.TempDir(), "w.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			store.Upsert(ctx, []warehouse.Document{doc("a", "one"), doc("b", "two")})
+			// The streams went on to revision 5; the warehouse lost 3 to 5,
+			// among them the only revision of "gone", still indexed.
+			cp, err := OpenCheckpoint(ctx, e.js, "tail")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cp.Store(ctx, "5"); err != nil {
+				t.Fatal(err)
+			}
+			if tc.interrupted {
+				if err := cp.sibling("resnapshot").Store(ctx, "5"); err != nil {
+					t.Fatal(err)
+				}
+				if err := store.AdvanceRevision(ctx, 5); err != nil {
+					t.Fatal(err)
+				}
+			}
+			indexed := func(context.Context) (map[string]int64, error) {
+				return map[string]int64{"a": 1, "b": 4, "gone": 5}, nil
+			}
+			runTail(t, e, store, TailConfig{Poll: 10 * time.Millisecond, Indexed: indexed})
+			evs := e.waitEvents(t, 3)
+			got := map[string]string{}
+			for _, ev := range evs {
+				got[ev.DocumentID] = fmt.Sprintf("%s@%d", ev.Op, ev.Revision)
+			}
+			want := map[string]string{"a": "replace@1", "b": "replace@2", "gone": "delete@0"}
+			if len(evs) != 3 || fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("re-snapshot published %v, want %v", got, want)
+			}
+			eventuallyCheckpoint(t, cp.sibling("resnapshot"), "")
+			res, err := store.Upsert(ctx, []warehouse.Document{doc("c", "three")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res[0].Revision != 6 {
+				t.Fatalf("the first write after the recovery got revision %d, want 6 (past the checkpoint)", res[0].Revision)
+			}
+			evs = e.waitEvents(t, 4)
+			if last := evs[len(evs)-1]; last.DocumentID != "c" || last.Revision != 6 {
+				t.Fatalf("the write after the recovery published as %s@%d, want c@6", last.DocumentID, last.Revision)
+			}
+		})
+	}
+}
+
+func TestTailPublishesARevisionReusedWithAnotherContent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	// The stream carried revision 1 of "x" with one text, and the
+	// warehouse lost it before the checkpoint moved (restored from an
+	// older copy): its next write hands out revision 1 again.
+	old := doc("x", "the text the warehouse lost")
+	old.Revision, old.ContentHash = 1, warehouse.ContentHash(old)
+	out, err := Event(&old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pub.Publish(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	store, err := warehouse.OpenSQLite(ctx, filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if res, err := store.Upsert(ctx, []warehouse.Document{doc("x", "the text written since")}); err != nil || res[0].Revision != 1 {
+		t.Fatalf("Upsert = %v, %v; want revision 1", res, err)
+	}
+	runTail(t, e, store, TailConfig{Poll: 10 * time.Millisecond})
+	evs := e.waitEvents(t, 2)
+	var d warehouse.Document
+	if err := warehouse.UnmarshalDocument(evs[1].Document, &d); err != nil || d.Content != "the text written since" {
+		t.Fatalf("second event holds %q (%v), want the text written since", d.Content, err)
+	}
+}

@@ -169,6 +169,10 @@ func (w *Watcher) watch(ctx context.Context) error {
 // snapshotAll publishes every document as it is now.
 func (w *Watcher) snapshotAll(ctx context.Context) error {
 	w.log.Info().Msg("snapshotting the warehouse")
+	// A snapshot's events have ids of their own: a warehouse restored from
+	// an older copy can hold a document at a revision the stream carried
+	// with other content, and the old event's id would drop the new one.
+	nonce := "snapshot:" + time.Now().UTC().Format(time.RFC3339Nano) + ":"
 	var after int64
 	n := 0
 	for {
@@ -186,6 +190,7 @@ func (w *Watcher) snapshotAll(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			out.MsgID = nonce + out.MsgID
 			outs = append(outs, out)
 		}
 		if _, err := w.pub.PublishBatch(ctx, outs); err != nil {

@@ -71,6 +71,11 @@ func (c *Checkpoint) Delete(ctx context.Context) error {
 	return nil
 }
 
+// sibling is another key of the same bucket, named after this one.
+func (c *Checkpoint) sibling(name string) *Checkpoint {
+	return &Checkpoint{kv: c.kv, key: c.key + "-" + name}
+}
+
 // revision parses a tail checkpoint.
 func revision(s string) (int64, error) {
 	if s == "" {

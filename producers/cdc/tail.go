@@ -20,6 +20,15 @@ type Changes interface {
 	Subscribe() (<-chan struct{}, func())
 }
 
+// Reviser is what the tail needs of the warehouse to recover when it is
+// behind the checkpoint. warehouse.Store implements it; a store without it
+// is trusted to be ahead.
+type Reviser interface {
+	LastRevision(ctx context.Context) (int64, error)
+	AdvanceRevision(ctx context.Context, atLeast int64) error
+	DocumentRevisions(ctx context.Context, ids []string) (map[string]int64, error)
+}
+
 // TailConfig tunes a revision tail.
 type TailConfig struct {
 	Batch int           // changes read and published at a time; default 512
@@ -32,6 +41,10 @@ type TailConfig struct {
 	// already superseded by a newer write of the same document; the grace
 	// only holds the checkpoint back, never the publishing.
 	GapGrace time.Duration
+	// Indexed lists the documents the search index holds (id → revision),
+	// so that a re-snapshot also removes those the warehouse lacks. Nil
+	// leaves them.
+	Indexed func(ctx context.Context) (map[string]int64, error)
 }
 
 // Tail publishes the warehouse's changes in revision order.
@@ -43,7 +56,13 @@ type TailConfig struct {
 //     a crash replays from R at worst, and the replay is deduplicated by the
 //     events' Nats-Msg-Id (collection, id, revision);
 //   - a revision that commits late (below revisions already read) is still
-//     published, as long as it commits within GapGrace.
+//     published, as long as it commits within GapGrace;
+//   - the warehouse is never behind the checkpoint while the tail runs: at
+//     start, a warehouse that is (restored from an older copy, or it lost
+//     its last commits) has its revision counter moved past the checkpoint,
+//     so that no new write gets a revision the tail has passed, and every
+//     document it holds is published again (a re-snapshot, marked in the
+//     bucket until done, so a crash in between redoes it).
 type Tail struct {
 	store Changes
 	pub   *streams.Publisher
@@ -79,6 +98,19 @@ func (t *Tail) Run(ctx context.Context) error {
 		t.log.Error().Str("checkpoint", saved).Msg("unreadable tail checkpoint; re-reading every change")
 		checkpoint = 0
 	}
+	for {
+		err := t.catchUp(ctx, checkpoint)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		t.log.Warn().Err(err).Msg("checking the warehouse against the checkpoint failed; retrying")
+		if !sleep(ctx, time.Second) {
+			return nil
+		}
+	}
 	t.log.Info().Int64("from_revision", checkpoint).Msg("revision tail started")
 	st := tailState{checkpoint: checkpoint, cursor: checkpoint, missing: map[int64]time.Time{}}
 	for {
@@ -106,6 +138,125 @@ func (t *Tail) Run(ctx context.Context) error {
 		}
 		timer.Stop()
 	}
+}
+
+// catchUp makes a warehouse that is behind the checkpoint (its highest
+// revision below it) whole again: it moves the warehouse's revisions past
+// the checkpoint and re-publishes every document up to it, with ids of
+// their own (the old events' ids would be deduplicated away), and a
+// delete for every indexed document the warehouse no longer holds.
+func (t *Tail) catchUp(ctx context.Context, checkpoint int64) error {
+	rv, ok := t.store.(Reviser)
+	if !ok {
+		return nil
+	}
+	marker := t.cp.sibling("resnapshot")
+	pending, err := marker.Load(ctx)
+	if err != nil {
+		return err
+	}
+	last, err := rv.LastRevision(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case last < checkpoint:
+		t.log.Warn().Int64("checkpoint", checkpoint).Int64("warehouse_revision", last).
+			Msg("the warehouse is behind the CDC checkpoint (restored from an older copy, or it lost its last commits): moving its revisions past the checkpoint and re-publishing every document")
+		// The marker first: once the counter moves, nothing else would
+		// tell a restart that the re-snapshot is not done.
+		if err := marker.Store(ctx, strconv.FormatInt(checkpoint, 10)); err != nil {
+			return err
+		}
+		if err := rv.AdvanceRevision(ctx, checkpoint); err != nil {
+			return err
+		}
+	case pending != "":
+		t.log.Warn().Int64("checkpoint", checkpoint).Int64("warehouse_revision", last).
+			Msg("resuming an interrupted re-snapshot of the warehouse")
+	default:
+		return nil
+	}
+	docs, removed, err := t.resnapshot(ctx, rv, checkpoint)
+	if err != nil {
+		return err
+	}
+	if err := marker.Delete(ctx); err != nil {
+		return err
+	}
+	t.log.Warn().Int64("checkpoint", checkpoint).Int("documents", docs).Int("removed", removed).
+		Msg("re-snapshot done: the index follows the warehouse again")
+	return nil
+}
+
+// resnapshot publishes every document up to revision upTo, and a delete
+// for every indexed document the warehouse does not hold.
+func (t *Tail) resnapshot(ctx context.Context, rv Reviser, upTo int64) (docs, removed int, err error) {
+	nonce := "resnapshot:" + t.now().UTC().Format(time.RFC3339Nano) + ":"
+	for after := int64(0); after < upTo; {
+		batch, err := t.store.Changes(ctx, after, t.cfg.Batch)
+		if err != nil {
+			return docs, removed, err
+		}
+		outs := make([]streams.Out, 0, len(batch))
+		for i := range batch {
+			if batch[i].Revision > upTo {
+				break // a write since: the tail publishes it
+			}
+			out, err := Event(&batch[i])
+			if err != nil {
+				return docs, removed, err
+			}
+			out.MsgID = nonce + out.MsgID
+			outs = append(outs, out)
+		}
+		if len(outs) > 0 {
+			if _, err := t.pub.PublishBatch(ctx, outs); err != nil {
+				return docs, removed, err
+			}
+		}
+		docs += len(outs)
+		if len(outs) < len(batch) || len(batch) == 0 {
+			break
+		}
+		after = batch[len(batch)-1].Revision
+	}
+	if t.cfg.Indexed == nil {
+		return docs, removed, nil
+	}
+	indexed, err := t.cfg.Indexed(ctx)
+	if err != nil {
+		return docs, removed, err
+	}
+	ids := make([]string, 0, len(indexed))
+	for id := range indexed {
+		ids = append(ids, id)
+	}
+	held, err := rv.DocumentRevisions(ctx, ids)
+	if err != nil {
+		return docs, removed, err
+	}
+	var outs []streams.Out
+	for _, id := range ids {
+		if _, ok := held[id]; ok {
+			continue
+		}
+		// Revision 0: a delete of whatever the index holds, which the
+		// warehouse never contradicts. The collection is unknown: any one
+		// routes a delete.
+		ev := &schemas.CDCEvent{Collection: warehouse.Articles, Op: schemas.OpDelete, DocumentID: id, ChangedAt: t.now().UTC()}
+		outs = append(outs, streams.Out{
+			Subject: schemas.CDC(ev.Collection, ev.Op),
+			MsgID:   nonce + "gone:" + id,
+			Body:    ev,
+		})
+	}
+	if len(outs) > 0 {
+		if _, err := t.pub.PublishBatch(ctx, outs); err != nil {
+			return docs, removed, err
+		}
+	}
+	return docs, len(outs), nil
 }
 
 // tailState is the tail's position: the stored checkpoint, the highest
@@ -224,8 +375,22 @@ func Event(d *warehouse.Document) (streams.Out, error) {
 	}
 	return streams.Out{
 		Subject:    schemas.CDC(d.Collection, op),
-		MsgID:      fmt.Sprintf("cdc:%s:%s:%d", d.Collection, d.ID, d.Revision),
+		MsgID:      eventID(d, op),
 		Body:       ev,
 		OriginTime: d.UpdatedAt,
 	}, nil
+}
+
+// eventID is the dedup key of a document's event: its collection, id and
+// revision, which a replay repeats, and its op and content hash. Those
+// matter after a warehouse is restored from an older copy: it hands out
+// again the revisions after the checkpoint, which the stream may have
+// carried with another content within the dedup window; with the hash, a
+// reused revision is dropped only if it carries what the old one did.
+func eventID(d *warehouse.Document, op string) string {
+	hash := d.ContentHash
+	if len(hash) > 16 {
+		hash = hash[:16]
+	}
+	return fmt.Sprintf("cdc:%s:%s:%d:%s:%s", d.Collection, d.ID, d.Revision, op, hash)
 }
