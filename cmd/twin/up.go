@@ -9,6 +9,7 @@ import (
 func addServeFlags(cmd *cobra.Command, f *serveFlags) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.http, "http", "127.0.0.1:8080", `HTTP listen address for the API, /metrics and health ("off" for none)`)
+	fl.BoolVar(&f.metricsPublic, "metrics-public", false, "serve /metrics to anyone; by default it asks for the API's auth (--auth-token, --auth-jwt-secret-file), or only loopback clients without it")
 	f.maxMemory, f.maxStore = 1<<30, 10<<30
 	fl.Var(&f.maxMemory, "nats-max-memory", "embedded NATS: most memory JetStream may use")
 	fl.Var(&f.maxStore, "nats-max-store", "embedded NATS: most disk JetStream may use; stream limits are scaled to fit")
