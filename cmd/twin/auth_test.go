@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/twin-llm/twin/streams"
@@ -145,5 +146,30 @@ func TestMetricsNeedTheAPIAuthUnlessPublic(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestClientsStillReachAServerWithoutAuth(t *testing.T) {
+	t.Parallel()
+	// A plain NATS server (a developer's, or one behind its own network
+	// policy) next to a data dir that holds twin up's credentials: the
+	// seed found there is a guess, and must not lock the client out.
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("plain NATS server not ready")
+	}
+	dir := t.TempDir()
+	up := startUp(t, dir) // makes the credentials in dir
+	up.stop(t)
+	if _, err := os.Stat(streams.SeedFile(dir, streams.RoleAdmin)); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, stderr := runTwin("streams", "apply", "--nats", ns.ClientURL(), "--data", dir); code != 0 {
+		t.Fatalf("twin streams apply against a server without auth: exit %d %q %q", code, out, stderr)
 	}
 }
