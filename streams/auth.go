@@ -29,7 +29,10 @@ type Role string
 
 const (
 	// RoleSystem is the components' own connection: the in-process one of
-	// twin up, and twin run. It owns the topology, so it is unrestricted.
+	// twin up, and twin run. It creates the topology and runs every
+	// consumer, so it may use any subject; but it cannot delete or purge
+	// a stream of the topology: wiping data is the operator's call, and a
+	// stolen system seed (it is handed to twin run hosts) must not do it.
 	RoleSystem Role = "system"
 	// RoleAdmin is the operator's: client commands (status, streams, dlq,
 	// import, --wait) and the nats CLI. Unrestricted, since managing
@@ -53,13 +56,20 @@ const PublisherInboxPrefix = "_INBOX_publisher"
 
 // permissions are what role may do; nil is everything.
 func (r Role) permissions() *server.Permissions {
-	if r != RolePublisher {
-		return nil
+	switch r {
+	case RolePublisher:
+		return &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{schemas.SubjectCrawlRequests}},
+			Subscribe: &server.SubjectPermission{Allow: []string{PublisherInboxPrefix + ".>"}},
+		}
+	case RoleSystem:
+		var deny []string
+		for _, st := range DefaultTopology().Streams {
+			deny = append(deny, "$JS.API.STREAM.DELETE."+st.Name, "$JS.API.STREAM.PURGE."+st.Name)
+		}
+		return &server.Permissions{Publish: &server.SubjectPermission{Deny: deny}}
 	}
-	return &server.Permissions{
-		Publish:   &server.SubjectPermission{Allow: []string{schemas.SubjectCrawlRequests}},
-		Subscribe: &server.SubjectPermission{Allow: []string{PublisherInboxPrefix + ".>"}},
-	}
+	return nil
 }
 
 // AuthDir is where the credentials of the embedded server live.

@@ -212,3 +212,62 @@ func TestCredentialsAreOwnerOnlyAndReusedOnRestart(t *testing.T) {
 	}
 	nc.Close()
 }
+
+func TestSystemRoleCannotDeleteOrPurgeTheTopologysStreams(t *testing.T) {
+	t.Parallel()
+	srv, _ := startListening(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn := func(r Role) (*nats.Conn, jetstream.JetStream) {
+		nc, err := srv.ConnectAs(r, nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		js, _ := jetstream.New(nc)
+		return nc, js
+	}
+	sysNC, sys := conn(RoleSystem)
+	_, admin := conn(RoleAdmin)
+	// Everything else a component does still works: apply, publish.
+	if err := DefaultTopology().FitStore(900<<20-BucketBytes).Apply(ctx, sys); err != nil {
+		t.Fatalf("apply the topology as system: %v", err)
+	}
+	if _, err := sys.Publish(ctx, schemas.DLQ("writer"), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what string
+		do   func(context.Context) error
+	}{
+		{"purge the DLQ", func(ctx context.Context) error {
+			_, err := sysNC.Request("$JS.API.STREAM.PURGE."+StreamDLQ, nil, 500*time.Millisecond)
+			return err
+		}},
+		{"delete the DOCS stream", func(ctx context.Context) error { return sys.DeleteStream(ctx, StreamDocs) }},
+	} {
+		cctx, ccancel := context.WithTimeout(ctx, time.Second)
+		err := c.do(cctx)
+		ccancel()
+		last := sysNC.LastError()
+		if err == nil || last == nil || !strings.Contains(strings.ToLower(last.Error()), "permissions violation") {
+			t.Errorf("%s as system: err %v, last error %v; want a permissions violation", c.what, err, last)
+		}
+	}
+	for _, name := range []string{StreamDLQ, StreamDocs} {
+		if _, err := admin.Stream(ctx, name); err != nil {
+			t.Fatalf("stream %s after the system role's attempts: %v", name, err)
+		}
+	}
+	// The operator may.
+	s, err := admin.Stream(ctx, StreamDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := s.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Fatalf("DLQ after the system role's purge: %+v %v; want its 1 letter", info, err)
+	}
+	if err := s.Purge(ctx); err != nil {
+		t.Fatalf("purge the DLQ as admin: %v", err)
+	}
+}
