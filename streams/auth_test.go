@@ -271,3 +271,34 @@ func TestSystemRoleCannotDeleteOrPurgeTheTopologysStreams(t *testing.T) {
 		t.Fatalf("purge the DLQ as admin: %v", err)
 	}
 }
+
+// FuzzReadSeed feeds any bytes to the seed reader, as a damaged or
+// foreign file in nats-auth would: it must refuse them or return a user
+// key, never panic.
+func FuzzReadSeed(f *testing.F) {
+	kp, _ := nkeys.CreateUser()
+	seed, _ := kp.Seed()
+	acct, _ := nkeys.CreateAccount()
+	acctSeed, _ := acct.Seed()
+	f.Add(seed)
+	f.Add(append(seed, '\n'))
+	f.Add(acctSeed)
+	f.Add([]byte("-----BEGIN USER NKEY SEED-----\n" + string(seed) + "\n------END USER NKEY SEED------\n"))
+	f.Add([]byte(""))
+	f.Add([]byte("SU"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := dir + "/seed.nk"
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		kp, err := readSeed(path)
+		if err != nil {
+			return
+		}
+		pub, err := kp.PublicKey()
+		if err != nil || !nkeys.IsValidPublicUserKey(pub) {
+			t.Fatalf("readSeed accepted %q as a user seed: %q %v", data, pub, err)
+		}
+	})
+}
