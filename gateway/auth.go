@@ -16,7 +16,8 @@ import (
 )
 
 // AuthConfig says who may call the API (every /v1/* route, the chat
-// WebSocket included; not /, /healthz, /readyz or /metrics).
+// WebSocket included; not /, /healthz or /readyz). cmd/twin puts /metrics
+// behind it too, through Protect.
 type AuthConfig struct {
 	// Tokens are static bearer tokens, each at least MinTokenBytes long.
 	Tokens []string
@@ -178,6 +179,25 @@ func isLoopback(r *http.Request) bool {
 	}
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
+
+// Protect returns a wrapper that puts a handler behind the authentication
+// of a, the same as the API's, for routes served outside a gateway (the
+// /metrics of every twin process). An invalid a refuses every request.
+func Protect(a AuthConfig) func(http.Handler) http.Handler {
+	au := newAuthenticator(a)
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if e := au.check(r, false); e != nil {
+				if e.challenge != "" {
+					w.Header().Set("WWW-Authenticate", e.challenge)
+				}
+				httpserver.WriteError(w, e.status, e.msg)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
 }
 
 // requireAuth wraps an API route with the gateway's authentication.

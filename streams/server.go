@@ -37,14 +37,18 @@ type ServerConfig struct {
 	Log zerolog.Logger
 }
 
-// Server is an embedded nats-server with JetStream.
+// Server is an embedded nats-server with JetStream. Authentication is
+// always on: every connection, the in-process ones included, is one of
+// the Roles, with the credentials kept in the data dir (see AuthDir).
 type Server struct {
-	ns *server.Server
+	ns    *server.Server
+	creds credentials
 }
 
 // StartServer starts the embedded server and waits until it accepts
 // connections. On the same DataDir it resumes every stream, message and
-// consumer position of the last run.
+// consumer position of the last run, and reuses the credentials it made
+// at the first.
 func StartServer(cfg ServerConfig) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("embedded NATS: no data dir")
@@ -56,6 +60,14 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if err := os.MkdirAll(storeDir, 0o750); err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
 	}
+	creds, err := loadOrCreateCredentials(cfg.DataDir, cfg.Log)
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	users, err := creds.nkeyUsers()
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
 	opts := &server.Options{
 		ServerName:         "twin",
 		JetStream:          true,
@@ -65,6 +77,7 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		MaxPayload:         MaxPayload,
 		NoSigs:             true, // the twin process owns signal handling
 		DontListen:         cfg.Listen == "",
+		Nkeys:              users,
 	}
 	if cfg.Listen != "" {
 		host, port, err := net.SplitHostPort(cfg.Listen)
@@ -88,13 +101,32 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		ns.WaitForShutdown()
 		return nil, fmt.Errorf("embedded NATS: not ready after 30s (is %s in use?)", cfg.Listen)
 	}
-	return &Server{ns: ns}, nil
+	s := &Server{ns: ns, creds: creds}
+	if err := writeContexts(cfg.DataDir, s.ClientURL()); err != nil {
+		s.Shutdown()
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	return s, nil
 }
 
-// Connect opens an in-process client connection, which needs no port.
+// Connect opens an in-process client connection as RoleSystem, which
+// needs no port.
 func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
-	opts = append([]nats.Option{nats.InProcessServer(s.ns), nats.Name("twin"), nats.MaxReconnects(-1)}, opts...)
-	return nats.Connect("", opts...)
+	return s.ConnectAs(RoleSystem, opts...)
+}
+
+// ConnectAs opens an in-process client connection as role. A publisher's
+// connection gets PublisherInboxPrefix, its only inbox.
+func (s *Server) ConnectAs(role Role, opts ...nats.Option) (*nats.Conn, error) {
+	auth, err := s.creds.option(role)
+	if err != nil {
+		return nil, err
+	}
+	base := []nats.Option{nats.InProcessServer(s.ns), nats.Name("twin"), nats.MaxReconnects(-1), auth}
+	if role == RolePublisher {
+		base = append(base, nats.CustomInboxPrefix(PublisherInboxPrefix))
+	}
+	return nats.Connect("", append(base, opts...)...)
 }
 
 // ClientURL is where outside clients connect, or "" when not listening.

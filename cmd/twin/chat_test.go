@@ -11,7 +11,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/twin-llm/twin/gateway"
@@ -179,12 +178,7 @@ func TestChatEndToEnd(t *testing.T) {
 // natsOf connects to the NATS server of p for the rest of the test.
 func natsOf(t *testing.T, p *upProcess) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(p.nats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(p.connect(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,19 +4,31 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/twin-llm/twin/streams"
 )
 
-// connectNATS connects a client command to the running system's NATS.
+// connectNATS connects a client command to the running system's NATS, as
+// the operator (streams.RoleAdmin) unless --nats-creds says otherwise.
 func (g *globals) connectNATS() (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(g.natsURL(), nats.Name("twin-cli"), nats.Timeout(5*time.Second))
+	// A refused subject reaches the client only as an asynchronous error,
+	// while the request behind it just times out: say it, or the command
+	// would end on a bare "context deadline exceeded".
+	refused := nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		g.log.Error().Err(err).Msg("NATS refused an operation: the credentials lack the permission")
+	})
+	nc, err := g.dialNATS(streams.RoleAdmin, nats.Name("twin-cli"), nats.Timeout(5*time.Second), refused)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS at %s (is twin up running? set --nats or TWIN_NATS): %w", g.natsURL(), err)
 	}
@@ -26,6 +38,58 @@ func (g *globals) connectNATS() (*nats.Conn, jetstream.JetStream, error) {
 		return nil, nil, err
 	}
 	return nc, js, nil
+}
+
+// dialNATS connects to g.natsURL() as role. Credentials come from, in
+// order: --nats-creds, --nats-token, a user in the URL, and else the seed
+// of role that a twin up on this machine keeps in --data. That last one is
+// only a guess: when the server does not do nkeys at all (a plain NATS
+// server), the connection is tried again without it.
+func (g *globals) dialNATS(role streams.Role, opts ...nats.Option) (*nats.Conn, error) {
+	url := g.natsURL()
+	switch {
+	case g.natsCreds != "":
+		opt, err := streams.CredentialsOption(g.natsCreds)
+		if err != nil {
+			return nil, fmt.Errorf("--nats-creds: %w", err)
+		}
+		return nats.Connect(url, append(opts, opt)...)
+	case g.natsToken != "":
+		return nats.Connect(url, append(opts, nats.Token(g.natsToken))...)
+	case urlHasUser(url):
+		return nats.Connect(url, opts...)
+	}
+	seed := streams.SeedFile(g.data, role)
+	if _, err := os.Stat(seed); err != nil {
+		nc, err := nats.Connect(url, opts...)
+		if errors.Is(err, nats.ErrAuthorization) {
+			err = fmt.Errorf("%w (no credentials at %s: give --data of the twin up, or --nats-creds)", err, seed)
+		}
+		return nc, err
+	}
+	opt, err := streams.CredentialsOption(seed)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(url, append(opts, opt)...)
+	if errors.Is(err, nats.ErrNkeysNotSupported) {
+		return nats.Connect(url, opts...)
+	}
+	if errors.Is(err, nats.ErrAuthorization) {
+		err = fmt.Errorf("%w (with the %s credentials of %s; this server wants others: give --nats-creds)", err, role, seed)
+	}
+	return nc, err
+}
+
+// urlHasUser reports whether a NATS URL (or comma-separated list) carries
+// a user or token.
+func urlHasUser(urls string) bool {
+	for u := range strings.SplitSeq(urls, ",") {
+		if p, err := neturl.Parse(strings.TrimSpace(u)); err == nil && p.User != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // getJSON fetches path from the gateway into v.

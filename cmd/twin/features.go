@@ -88,6 +88,10 @@ func (s *system) vectorsAndModels(ctx context.Context) (*retrieval.Searcher, err
 			}
 			f.store = st
 		} else {
+			if err := s.lockData(); err != nil {
+				f.err = err
+				return
+			}
 			log := s.g.log.With().Str("component", "vectors").Logger()
 			st, err := embedded.Open(filepath.Join(s.g.data, "vectors"), f.dense.Dim(), embedded.OnCompact(func(err error) {
 				if err != nil {

@@ -30,6 +30,8 @@ type globals struct {
 	server     string
 	token      string
 	nats       string
+	natsCreds  string
+	natsToken  string
 	data       string
 
 	stdout, stderr io.Writer
@@ -73,7 +75,10 @@ questions in the author's voice, and turns feedback into training data. Every st
 NATS JetStream consumer; this one binary holds them all.
 
 Start everything on embedded defaults with "twin up"; the other commands are clients of
-a running system, found through --server (HTTP) and --nats.
+a running system, found through --server (HTTP) and --nats. NATS always asks for
+credentials: twin up makes them at its first start and keeps them in <data>/nats-auth,
+where client commands on the same machine find them through --data; elsewhere give
+--nats-creds FILE (see docs/security.md).
 
 Every flag can also be set with an environment variable TWIN_<FLAG> (--nats-listen is
 TWIN_NATS_LISTEN) or a key in the YAML file given by --config (nats-listen: ...).
@@ -91,7 +96,9 @@ Flags win over the environment, the environment over the file.`,
 	pf.StringVar(&g.server, "server", defaultServer, "URL of a running twin's HTTP gateway, for client commands")
 	pf.StringVar(&g.token, "token", "", "bearer token (or JWT) that client commands send to a gateway started with auth")
 	pf.StringVar(&g.nats, "nats", "", "NATS server URL; client commands default to "+defaultNATS+",\nwhile up and run use this server instead of the embedded one")
-	pf.StringVar(&g.data, "data", defaultDataDir(), "data directory (embedded NATS store, warehouse, vectors)")
+	pf.StringVar(&g.natsCreds, "nats-creds", "", "NATS credentials file: a .creds file (user JWT and seed) or an nkey seed;\nby default the ones twin up keeps in <data>/nats-auth are used")
+	pf.StringVar(&g.natsToken, "nats-token", "", "NATS authentication token, for a server that uses tokens\n(a user and password go in the URL: nats://user:pass@host:4222)")
+	pf.StringVar(&g.data, "data", defaultDataDir(), "data directory (embedded NATS store and its credentials, warehouse, vectors)")
 
 	root.AddCommand(newUpCmd(g), newRunCmd(g), newCrawlCmd(g), newImportCmd(g), newDocsCmd(g), newExtractCmd(g),
 		newSearchCmd(g), newChatCmd(g), newReindexCmd(g), newEvalCmd(g), newBenchCmd(g),

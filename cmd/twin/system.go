@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/twin-llm/twin/gateway"
 	"github.com/twin-llm/twin/internal/config"
+	"github.com/twin-llm/twin/internal/datalock"
 	"github.com/twin-llm/twin/internal/httpserver"
 	"github.com/twin-llm/twin/internal/metrics"
 	"github.com/twin-llm/twin/internal/warehouse"
@@ -38,6 +38,8 @@ type serveFlags struct {
 	features   featureFlags
 	chat       chatFlags
 	gateway    gatewayFlags
+
+	metricsPublic bool // /metrics without the API's auth
 }
 
 // crawlFlags configure the crawler and what the gateway accepts.
@@ -69,6 +71,9 @@ type system struct {
 	embedded *streams.Server // nil when using an external NATS
 	flags    serveFlags
 
+	lockMu sync.Mutex // guards lock
+	lock   *datalock.Lock
+
 	applied atomic.Bool // the topology is in place: part of /readyz
 	started atomic.Bool // every component is ready: part of /readyz
 
@@ -95,7 +100,7 @@ func (s *system) warehouse(ctx context.Context) (warehouse.Store, error) {
 			s.store = st
 			return
 		}
-		if err := os.MkdirAll(s.g.data, 0o750); err != nil {
+		if err := s.lockData(); err != nil {
 			s.storeErr = err
 			return
 		}
@@ -109,14 +114,47 @@ func (s *system) warehouse(ctx context.Context) (warehouse.Store, error) {
 	return s.store, s.storeErr
 }
 
+// lockData takes the data dir's lock, once, before anything of the data
+// dir is opened: the embedded NATS store, the SQLite warehouse, the
+// embedded vector store. A process whose stores are all remote (twin run
+// with --nats, --mongo and --qdrant) never takes it; client commands
+// never do.
+func (s *system) lockData() error {
+	s.lockMu.Lock()
+	defer s.lockMu.Unlock()
+	if s.lock != nil {
+		return nil
+	}
+	l, err := datalock.Acquire(s.g.data)
+	if err != nil {
+		return err
+	}
+	s.lock = l
+	return nil
+}
+
 // start brings up NATS (embedded unless --nats is set), applies the
 // topology and starts the HTTP server. Components are started by serve.
-func start(ctx context.Context, g *globals, f serveFlags) (*system, error) {
+// On an error, whatever it started is stopped again.
+func start(ctx context.Context, g *globals, f serveFlags) (_ *system, err error) {
 	s := &system{g: g, log: g.log, reg: metrics.NewRegistry(), flags: f}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
 	s.topo = streams.DefaultTopology()
 	s.topo.Replicas = f.replicas
+	// Refuse bad auth flags before anything starts: /metrics uses them too.
+	auth, _, err := f.gateway.config()
+	if err != nil {
+		return nil, err
+	}
 
 	if g.nats == "" {
+		if err := s.lockData(); err != nil {
+			return nil, err
+		}
 		listen := f.natsListen
 		if listen == "off" {
 			listen = ""
@@ -132,26 +170,26 @@ func start(ctx context.Context, g *globals, f serveFlags) (*system, error) {
 		// Leave room for the KV buckets, and a little slack.
 		s.topo = s.topo.FitStore(int64(f.maxStore)*9/10 - streams.BucketBytes)
 		if s.nc, err = ns.Connect(s.connOptions()...); err != nil {
-			s.close()
 			return nil, fmt.Errorf("connect to embedded NATS: %w", err)
 		}
 	} else {
-		var err error
 		opts := append(s.connOptions(), nats.RetryOnFailedConnect(false))
-		if s.nc, err = nats.Connect(g.nats, opts...); err != nil {
+		if s.nc, err = g.dialNATS(streams.RoleSystem, opts...); err != nil {
 			return nil, fmt.Errorf("connect to NATS at %s: %w", g.nats, err)
 		}
 	}
-	var err error
 	if s.js, err = jetstream.New(s.nc); err != nil {
-		s.close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	s.metrics = streams.NewMetrics(s.reg)
 	s.runtime = streams.NewRuntime(s.js, s.topo, s.metrics, g.log)
 	s.pub = streams.NewPublisher(s.js)
 
-	s.http = httpserver.New(s.reg, g.log)
+	var hopts []httpserver.Option
+	if !f.metricsPublic {
+		hopts = append(hopts, httpserver.MetricsGuard(gateway.Protect(auth)))
+	}
+	s.http = httpserver.New(s.reg, g.log, hopts...)
 	s.http.AddCheck("nats", func(context.Context) error {
 		if st := s.nc.Status(); st != nats.CONNECTED {
 			return fmt.Errorf("NATS connection is %s", st)
@@ -173,7 +211,6 @@ func start(ctx context.Context, g *globals, f serveFlags) (*system, error) {
 	if f.http != "off" {
 		addr, err := s.http.Listen(f.http)
 		if err != nil {
-			s.close()
 			return nil, err
 		}
 		s.httpAddr = addr.String()
@@ -182,7 +219,6 @@ func start(ctx context.Context, g *globals, f serveFlags) (*system, error) {
 	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := s.topo.Apply(actx, s.js); err != nil {
-		s.close()
 		return nil, err
 	}
 	s.applied.Store(true)
@@ -277,6 +313,13 @@ func (s *system) close() {
 			s.log.Warn().Err(err).Msg("close vector store")
 		}
 	}
+	// Last: every store of the data dir is closed now.
+	s.lockMu.Lock()
+	defer s.lockMu.Unlock()
+	if err := s.lock.Release(); err != nil {
+		s.log.Warn().Err(err).Msg("release the data dir lock")
+	}
+	s.lock = nil
 }
 
 // banner prints where each part listens.
@@ -287,7 +330,7 @@ func (s *system) banner(comps []component, took time.Duration) {
 		if url == "" {
 			url = "in-process only (--nats-listen off)"
 		}
-		fmt.Fprintf(w, "nats     %s  (embedded JetStream, store %s)\n", url, s.g.data+"/nats")
+		fmt.Fprintf(w, "nats     %s  (embedded JetStream, store %s, credentials %s)\n", url, s.g.data+"/nats", streams.AuthDir(s.g.data))
 	} else {
 		fmt.Fprintf(w, "nats     %s\n", s.nc.ConnectedUrlRedacted())
 	}

@@ -9,6 +9,7 @@ import (
 func addServeFlags(cmd *cobra.Command, f *serveFlags) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.http, "http", "127.0.0.1:8080", `HTTP listen address for the API, /metrics and health ("off" for none)`)
+	fl.BoolVar(&f.metricsPublic, "metrics-public", false, "serve /metrics to anyone; by default it asks for the API's auth (--auth-token, --auth-jwt-secret-file), or only loopback clients without it")
 	f.maxMemory, f.maxStore = 1<<30, 10<<30
 	fl.Var(&f.maxMemory, "nats-max-memory", "embedded NATS: most memory JetStream may use")
 	fl.Var(&f.maxStore, "nats-max-store", "embedded NATS: most disk JetStream may use; stream limits are scaled to fit")
@@ -55,7 +56,13 @@ func newUpCmd(g *globals) *cobra.Command {
 
 It prints where each part listens. Ctrl-C (or SIGTERM) stops it cleanly: consumers stop
 fetching, finish what they hold and ack it. Starting again on the same --data resumes
-where it stopped: messages and consumer positions survive.
+where it stopped: messages and consumer positions survive. One process per data dir: a
+second twin up on the same --data fails at once, naming the first one's pid.
+
+The embedded NATS server asks every client for credentials. The first start makes them in
+<data>/nats-auth (owner-only; one nkey seed per role: system, admin, publisher), later
+starts reuse them, and client commands on this machine find them through --data. /metrics
+asks for the API's auth (--auth-token) unless --metrics-public. See docs/security.md.
 
 With --nats URL, an external NATS server is used instead of the embedded one.`,
 		Example: `  twin up
@@ -79,11 +86,13 @@ func newRunCmd(g *globals) *cobra.Command {
 		Long: `Run only the named components in this process, against the NATS server given by --nats
 (default ` + defaultNATS + `). Use it when a deployment outgrows one machine: run each
 component as many times as its load needs; consumers share work through their durable
-names. The topology is applied at start, idempotently.
+names. The topology is applied at start, idempotently. Against the NATS of a twin up on
+another machine, give its system credentials: --nats-creds <data>/nats-auth/system.nk.
 
 Components: ` + componentNames(components()),
-		Example: `  twin run gateway --nats nats://nats:4222 --http :8080`,
-		Args:    cobra.MinimumNArgs(1),
+		Example: `  twin run gateway --nats nats://nats:4222 --http :8080
+  twin run embedder --nats nats://twin-host:4222 --nats-creds /etc/twin/system.nk`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if g.nats == "" {
 				g.nats = defaultNATS

@@ -41,6 +41,7 @@ func (s *syncBuffer) String() string {
 
 // upProcess is `twin up` running in this test process.
 type upProcess struct {
+	dir        string
 	http, nats string
 	stdout     *syncBuffer
 	stderr     *syncBuffer
@@ -56,7 +57,7 @@ var (
 // startUp runs `twin up` on dir with free ports and waits for its banner.
 func startUp(t testing.TB, dir string, extra ...string) *upProcess {
 	t.Helper()
-	p := &upProcess{stdout: &syncBuffer{}, stderr: &syncBuffer{}, exit: make(chan int, 1)}
+	p := &upProcess{dir: dir, stdout: &syncBuffer{}, stderr: &syncBuffer{}, exit: make(chan int, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	args := append([]string{"up", "--data", dir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1"}, extra...)
@@ -107,11 +108,27 @@ func noEnv(string) string { return "" }
 func (p *upProcess) twin(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	args = append(args, "--server", p.http, "--nats", p.nats)
+	args = append(args, "--server", p.http, "--nats", p.nats, "--data", p.dir)
 	if code := execute(context.Background(), args, &out, &errOut, noEnv); code != 0 {
 		return out.String(), fmt.Errorf("twin %s exited %d: %s", strings.Join(args, " "), code, errOut.String())
 	}
 	return out.String(), nil
+}
+
+// connect opens a connection to p's NATS as its operator, with the
+// credentials twin up keeps in the data dir.
+func (p *upProcess) connect(t testing.TB) *nats.Conn {
+	t.Helper()
+	creds, err := streams.CredentialsOption(streams.SeedFile(p.dir, streams.RoleAdmin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(p.nats, creds)
+	if err != nil {
+		t.Fatalf("connect to %s as admin: %v", p.nats, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }
 
 func get(t testing.TB, url string) (int, string) {
@@ -137,12 +154,7 @@ func TestUpServesHealthReadinessMetricsAndStatus(t *testing.T) {
 	}
 
 	// A durable consumer that nobody runs shows its backlog as lag.
-	nc, err := nats.Connect(p.nats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js, _ := jetstream.New(p.connect(t))
 	if _, err := js.CreateOrUpdateConsumer(context.Background(), "INDEX", jetstream.ConsumerConfig{Durable: "idle", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
 		t.Fatal(err)
 	}
@@ -194,10 +206,7 @@ func TestUpResumesOnTheSameDataDir(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	p := startUp(t, dir)
-	nc, err := nats.Connect(p.nats)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc := p.connect(t)
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
 	if _, err := js.CreateOrUpdateConsumer(ctx, "INDEX", jetstream.ConsumerConfig{Durable: "idle", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {

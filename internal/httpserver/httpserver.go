@@ -32,11 +32,34 @@ type Server struct {
 	checks   map[string]Check
 }
 
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	metricsGuard func(http.Handler) http.Handler
+}
+
+// MetricsGuard wraps /metrics with guard, such as the API's
+// authentication: the metrics name streams, consumers and routes, and
+// their scrape costs the process work. /healthz and /readyz stay open, for
+// load balancers and orchestrators that present no token.
+func MetricsGuard(guard func(http.Handler) http.Handler) Option {
+	return func(o *options) { o.metricsGuard = guard }
+}
+
 // New returns a server exposing reg on /metrics.
-func New(reg *prometheus.Registry, log zerolog.Logger) *Server {
+func New(reg *prometheus.Registry, log zerolog.Logger, opts ...Option) *Server {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &Server{mux: http.NewServeMux(), log: log, checks: map[string]Check{}}
 	if reg != nil {
-		s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		var metrics http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+		if o.metricsGuard != nil {
+			metrics = o.metricsGuard(metrics)
+		}
+		s.mux.Handle("GET /metrics", metrics)
 	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

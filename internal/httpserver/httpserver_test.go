@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -59,6 +60,34 @@ func TestReadyzFollowsTheChecks(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusMethodNotAllowed {
 			t.Errorf("POST /healthz = %d, want 405", resp.StatusCode)
+		}
+	}
+}
+
+func TestMetricsGuardCoversMetricsOnly(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "twin_test_total", Help: "x"}))
+	deny := func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			WriteError(w, http.StatusUnauthorized, "no")
+		})
+	}
+	for _, c := range []struct {
+		name  string
+		opts  []Option
+		codes map[string]int
+	}{
+		{"guarded", []Option{MetricsGuard(deny)}, map[string]int{"/metrics": 401, "/healthz": 200, "/readyz": 200}},
+		{"unguarded", nil, map[string]int{"/metrics": 200, "/healthz": 200, "/readyz": 200}},
+	} {
+		h := New(reg, zerolog.Nop(), c.opts...).Handler()
+		for path, want := range c.codes {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			if rec.Code != want {
+				t.Errorf("%s: GET %s = %d, want %d", c.name, path, rec.Code, want)
+			}
 		}
 	}
 }

@@ -1,0 +1,46 @@
+package datalock
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestSecondLockFailsAtOnceNamingTheHolder(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first, err := Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Release()
+
+	second, err := Acquire(dir)
+	if err == nil {
+		second.Release()
+		t.Fatal("a second lock on the same data dir was granted")
+	}
+	var held *HeldError
+	if !errors.Is(err, ErrHeld) || !errors.As(err, &held) {
+		t.Fatalf("second lock: %v; want ErrHeld", err)
+	}
+	if held.PID != os.Getpid() || !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) {
+		t.Fatalf("second lock: %v (pid %d); want the holder's pid %d", err, held.PID, os.Getpid())
+	}
+}
+
+func TestReleasedLockCanBeTakenAgain(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for i := range 3 {
+		l, err := Acquire(dir)
+		if err != nil {
+			t.Fatalf("lock %d after releasing the previous one: %v", i, err)
+		}
+		if err := l.Release(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
