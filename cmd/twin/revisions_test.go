@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/twin-llm/twin/consumers/embedder"
@@ -22,15 +21,11 @@ import (
 const forgedRevision int64 = 9007199254740991
 
 // connectJS connects to p's NATS as a client that bypasses the gateway,
-// which is what a forger does.
+// which is what a forger does: one holding leaked credentials, since NATS
+// refuses anyone else.
 func connectJS(t *testing.T, p *upProcess) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(p.nats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(p.connect(t))
 	if err != nil {
 		t.Fatal(err)
 	}
