@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -50,7 +49,7 @@ func Decoded[T any, P interface {
 // from the defaults that Run applies and change fields with Option funcs.
 type Options struct {
 	Workers       int           // handlers running at once in this process
-	PullBatch     int           // messages buffered ahead of the workers
+	PullBatch     int           // messages per pull request
 	Heartbeat     time.Duration // idle heartbeat of the pull requests
 	BackoffBase   time.Duration // delay after the first failed delivery
 	BackoffMax    time.Duration // the delay doubles per delivery up to this
@@ -65,8 +64,9 @@ type Option func(*Options)
 // Workers sets how many handlers run at once.
 func Workers(n int) Option { return func(o *Options) { o.Workers = max(n, 1) } }
 
-// PullBatch sets how many messages are fetched ahead of the workers. Keep it
-// small for slow handlers: a buffered message's AckWait is already running.
+// PullBatch sets how many messages one pull request asks for. Messages
+// waiting for a worker are kept alive like those being handled; the
+// consumer's MaxAckPending bounds how many one process holds.
 func PullBatch(n int) Option { return func(o *Options) { o.PullBatch = max(n, 1) } }
 
 // Backoff sets the retry delay: base after the first failure, doubling up to
@@ -247,8 +247,8 @@ func (c *consumerRun) run(ctx context.Context, work func(<-chan *Msg, *slot)) er
 	c.handlerCtx, c.cancelHandler = context.WithCancel(context.WithoutCancel(ctx))
 	defer c.cancelHandler()
 
-	// Unbuffered: a delivery is handed over only when a worker is free, so
-	// the client-side buffer (PullBatch) is the only read-ahead.
+	// Unbuffered: a delivery is handed over only when a worker is free; until
+	// then it waits in the backlog, where the keep-alive loop sees it.
 	deliveries := make(chan *Msg)
 	slots := make([]*slot, c.opts.Workers)
 	var workers sync.WaitGroup
@@ -258,11 +258,25 @@ func (c *consumerRun) run(ctx context.Context, work func(<-chan *Msg, *slot)) er
 	}
 	finished := make(chan struct{})
 	go func() { workers.Wait(); close(finished) }()
-	go c.keepAlive(slots, finished)
+	b := newBacklog()
+	go c.keepAlive(slots, b, finished)
+	stopDispatch := make(chan struct{})
+	dispatched := make(chan struct{})
+	go func() { defer close(dispatched); b.dispatch(deliveries, stopDispatch) }()
 
 	c.log.Info().Int("workers", c.opts.Workers).Msg("consumer started")
-	runErr := c.consumeUntilDone(ctx, deliveries)
+	runErr := c.consumeUntilDone(ctx, b)
+	close(stopDispatch)
+	<-dispatched
 	close(deliveries)
+	// Whatever no worker took is given back now that no subscription is
+	// left to take it straight back: redelivered at once, to whoever
+	// consumes next.
+	left := b.takeAll()
+	for _, m := range left {
+		_ = m.raw.Nak()
+	}
+	c.mReleased.Add(float64(len(left)))
 
 	select {
 	case <-finished:
@@ -282,8 +296,11 @@ func (c *consumerRun) run(ctx context.Context, work func(<-chan *Msg, *slot)) er
 
 // consumeUntilDone keeps one Consume subscription alive until ctx ends,
 // re-creating the consumer whenever the server says it or its stream went
-// away, or heartbeats stop.
-func (c *consumerRun) consumeUntilDone(ctx context.Context, deliveries chan<- *Msg) error {
+// away, or heartbeats stop. Every delivery goes to the backlog at once: a
+// callback that waited for a worker would leave the rest of the pulled
+// messages in the client library's buffer, where nothing can keep them
+// alive, and a short AckWait would expire and redeliver them.
+func (c *consumerRun) consumeUntilDone(ctx context.Context, b *backlog) error {
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			select {
@@ -301,28 +318,8 @@ func (c *consumerRun) consumeUntilDone(ctx context.Context, deliveries chan<- *M
 			continue
 		}
 
-		// releasing tells the callback to set messages aside instead of
-		// waiting for a worker: set when this subscription is being closed.
-		// They are given back (Nak) only once the subscription is gone, or
-		// the server would hand them straight back to its pending pull.
-		var releasing atomic.Bool
-		release := make(chan struct{})
 		lost := make(chan error, 1)
-		var asideMu sync.Mutex // guards aside
-		var aside []jetstream.Msg
-
-		cc, err := cons.Consume(func(raw jetstream.Msg) {
-			if !releasing.Load() {
-				select {
-				case deliveries <- newMsg(raw):
-					return
-				case <-release:
-				}
-			}
-			asideMu.Lock()
-			aside = append(aside, raw)
-			asideMu.Unlock()
-		},
+		cc, err := cons.Consume(func(raw jetstream.Msg) { b.push(newMsg(raw)) },
 			jetstream.PullMaxMessages(c.opts.PullBatch),
 			jetstream.PullHeartbeat(c.opts.Heartbeat),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
@@ -354,24 +351,101 @@ func (c *consumerRun) consumeUntilDone(ctx context.Context, deliveries chan<- *M
 		case err = <-lost:
 			c.log.Warn().Err(err).Msg("consumer lost; re-creating it")
 		}
-		releasing.Store(true)
-		close(release)
 		cc.Drain()
 		select {
 		case <-cc.Closed():
 		case <-time.After(10 * time.Second):
 			c.log.Warn().Msg("consume subscription did not close in time")
 		}
-		asideMu.Lock()
-		for _, raw := range aside {
-			_ = raw.Nak() // redeliver at once, to whoever consumes next
-		}
-		c.mReleased.Add(float64(len(aside)))
-		asideMu.Unlock()
 		if stop {
 			return nil
 		}
 	}
+}
+
+// backlog holds the messages delivered to this process that no worker has
+// taken yet, oldest first, so that the keep-alive loop can reach them. Its
+// size is bounded by the consumer's MaxAckPending: the server delivers no
+// more while that many are unacknowledged.
+type backlog struct {
+	mu    sync.Mutex // guards items
+	items []waiting
+	ready chan struct{} // a push since the dispatcher last looked
+}
+
+type waiting struct {
+	m       *Msg
+	touched time.Time // delivery, or the last InProgress
+}
+
+func newBacklog() *backlog { return &backlog{ready: make(chan struct{}, 1)} }
+
+func (b *backlog) push(m *Msg) {
+	b.mu.Lock()
+	b.items = append(b.items, waiting{m: m, touched: time.Now()})
+	b.mu.Unlock()
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch hands the oldest message to the first free worker until stop.
+// A message stays in the backlog until a worker has it, so it is kept alive
+// while it waits.
+func (b *backlog) dispatch(deliveries chan<- *Msg, stop <-chan struct{}) {
+	for {
+		b.mu.Lock()
+		var next *Msg
+		if len(b.items) > 0 {
+			next = b.items[0].m
+		}
+		b.mu.Unlock()
+		if next == nil {
+			select {
+			case <-b.ready:
+				continue
+			case <-stop:
+				return
+			}
+		}
+		select {
+		case deliveries <- next:
+			b.mu.Lock()
+			b.items[0] = waiting{}
+			b.items = b.items[1:]
+			if len(b.items) == 0 {
+				b.items = nil // let the backing array go
+			}
+			b.mu.Unlock()
+		case <-stop:
+			return
+		}
+	}
+}
+
+// touch sends InProgress for every message that has waited every or longer
+// since its delivery or its last InProgress.
+func (b *backlog) touch(now time.Time, every time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range b.items {
+		if now.Sub(b.items[i].touched) >= every {
+			_ = b.items[i].m.raw.InProgress()
+			b.items[i].touched = now
+		}
+	}
+}
+
+func (b *backlog) takeAll() []*Msg {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]*Msg, len(b.items))
+	for i, w := range b.items {
+		out[i] = w.m
+	}
+	b.items = nil
+	return out
 }
 
 // consumerLost reports whether err means the subscription cannot recover on
@@ -521,10 +595,11 @@ func (s *slot) end() {
 }
 
 // keepAlive tells the server, every quarter of AckWait, that messages handled
-// for longer than that are still being worked on, so long handlers are not
-// redelivered under their feet. One loop serves every worker: per message
-// the runtime only marks its worker's slot.
-func (c *consumerRun) keepAlive(slots []*slot, done <-chan struct{}) {
+// or waiting for a worker for longer than that are still this process's
+// work, so neither a long handler nor a long queue is redelivered under its
+// feet. One loop serves every worker: per message the runtime only marks
+// its worker's slot.
+func (c *consumerRun) keepAlive(slots []*slot, b *backlog, done <-chan struct{}) {
 	every := c.spec.AckWait / 4
 	if every <= 0 {
 		return
@@ -545,6 +620,7 @@ func (c *consumerRun) keepAlive(slots []*slot, done <-chan struct{}) {
 				}
 				s.mu.Unlock()
 			}
+			b.touch(now, every)
 		}
 	}
 }

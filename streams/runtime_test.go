@@ -540,3 +540,52 @@ func TestRestartOnSameDataDirResumes(t *testing.T) {
 	}
 	rec.none(t, 100*time.Millisecond)
 }
+
+func TestMessagesWaitingForAWorkerAreKeptAliveAndNotRedelivered(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		batch bool
+	}{{"one at a time", false}, {"batches", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			spec := consumerSpec("queued", 5)
+			spec.AckWait = 600 * time.Millisecond
+			e := newTestEnv(t, testTopology(spec))
+			const n = 6
+			seen := make(chan uint64, 4*n)
+			slow := func(msgs ...*Msg) {
+				for _, m := range msgs {
+					seen <- m.Delivered
+				}
+				time.Sleep(500 * time.Millisecond) // n of these outlast AckWait many times over
+			}
+			var stop func()
+			if tc.batch {
+				stop = e.runBatch(t, "queued", BatchHandlerFunc(func(_ context.Context, msgs []*Msg) error { slow(msgs...); return nil }),
+					PullBatch(n), Batch(2, time.Millisecond))
+			} else {
+				stop = e.run(t, "queued", HandlerFunc(func(_ context.Context, m *Msg) error { slow(m); return nil }), PullBatch(n))
+			}
+			for i := range n {
+				e.publishRaw(t, "testq.a", "", body(i))
+			}
+			eventually(t, 20*time.Second, "every message acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+			stop()
+			got := 0
+			for len(seen) > 0 {
+				d := <-seen
+				got++
+				if d != 1 {
+					t.Errorf("a message was delivered %d times while it waited for the busy worker", d)
+				}
+			}
+			if got != n {
+				t.Errorf("handled %d deliveries, want %d", got, n)
+			}
+			if info := e.consumerInfo(t, "TESTQ", "queued"); info.NumRedelivered != 0 {
+				t.Errorf("redelivered = %d, want 0", info.NumRedelivered)
+			}
+		})
+	}
+}
