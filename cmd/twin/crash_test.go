@@ -62,7 +62,12 @@ func TestCrashDuringIngestLosesDuplicatesAndLeavesStaleNothing(t *testing.T) {
 	if out, err := up.client(t, "import", v1, "--wait"); err != nil {
 		t.Fatalf("import again after the restart: %v\n%s", err, out)
 	}
-	t.Logf("after the restart: ready in %s, every document searchable %s after the restart", ready.Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))
+	searchable := time.Since(restarted)
+	// Converged: nothing pending or unacknowledged anywhere, so no message
+	// the killed process held is still locked.
+	eventually(t, 2*time.Minute, "the pipeline to be idle after the restart", func() bool { return up.idle(t) })
+	t.Logf("after the restart: ready in %s, every document searchable after %s, the pipeline idle (converged) after %s",
+		ready.Round(time.Millisecond), searchable.Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))
 
 	// A tenth changes, a fiftieth is deleted: their old points must go.
 	v2 := writeCrashDocs(t, crashDocs, func(i int) int { return 1 + min(1, i%10/9) })
