@@ -16,7 +16,7 @@ import (
 
 // connectNATS connects a client command to the running system's NATS.
 func (g *globals) connectNATS() (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(g.natsURL(), nats.Name("twin-cli"), nats.Timeout(5*time.Second))
+	nc, err := nats.Connect(g.natsURL(), append([]nats.Option{nats.Name("twin-cli"), nats.Timeout(5 * time.Second)}, reconnectOptions()...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS at %s (is twin up running? set --nats or TWIN_NATS): %w", g.natsURL(), err)
 	}
