@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,32 +43,9 @@ func TestCrashDuringIngestLosesDuplicatesAndLeavesStaleNothing(t *testing.T) {
 
 	v1 := writeCrashDocs(t, crashDocs, func(int) int { return 1 })
 	up.start(t)
-	if out, err := up.client(t, "import", v1); err != nil {
-		t.Fatalf("import: %v\n%s", err, out)
-	}
-	// Kill while documents are on their way: some indexed, most not.
-	eventually(t, 2*time.Minute, "the first documents indexed", func() bool {
-		return up.indexed(t) >= 200
-	})
-	indexedAtKill := up.indexed(t)
-	up.kill(t)
-	t.Logf("killed twin up with %d of %d documents indexed", indexedAtKill, crashDocs)
-	if indexedAtKill >= crashDocs {
-		t.Fatalf("the kill came after the ingest finished; nothing was tested")
-	}
-
-	restarted := time.Now()
-	up.start(t)
-	ready := time.Since(restarted)
-	if out, err := up.client(t, "import", v1, "--wait"); err != nil {
-		t.Fatalf("import again after the restart: %v\n%s", err, out)
-	}
-	searchable := time.Since(restarted)
-	// Converged: nothing pending or unacknowledged anywhere, so no message
-	// the killed process held is still locked.
-	eventually(t, 2*time.Minute, "the pipeline to be idle after the restart", func() bool { return up.idle(t) })
-	t.Logf("after the restart: ready in %s, every document searchable after %s, the pipeline idle (converged) after %s",
-		ready.Round(time.Millisecond), searchable.Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))
+	rec := crashAndRecover(t, up, v1)
+	t.Logf("killed twin up with %d of %d documents indexed; after the restart: ready in %s, every document searchable after %s, the pipeline idle (converged) after %s",
+		rec.indexedAtKill, crashDocs, rec.ready.Round(time.Millisecond), rec.searchable.Round(time.Millisecond), rec.converged.Round(time.Millisecond))
 
 	// A tenth changes, a fiftieth is deleted: their old points must go.
 	v2 := writeCrashDocs(t, crashDocs, func(i int) int { return 1 + min(1, i%10/9) })
@@ -91,6 +69,67 @@ func TestCrashDuringIngestLosesDuplicatesAndLeavesStaleNothing(t *testing.T) {
 	up.terminate(t)
 
 	checkIndexMatchesWarehouse(t, dir)
+}
+
+// BenchmarkConvergenceAfterKill measures how long the pipeline takes to
+// converge after `twin up` is killed in the middle of a 5,000-document
+// import and started again: from the restart until every document is
+// searchable and no consumer has anything pending or unacknowledged
+// (target: under 10 s).
+func BenchmarkConvergenceAfterKill(b *testing.B) {
+	bin := buildTwin(b)
+	v1 := writeCrashDocs(b, crashDocs, func(int) int { return 1 })
+	var ready, searchable, converged time.Duration
+	for b.Loop() {
+		up := &binUp{bin: bin, dir: b.TempDir(), http: freeAddr(b), nats: freeAddr(b)}
+		up.start(b)
+		rec := crashAndRecover(b, up, v1)
+		up.terminate(b)
+		ready, searchable, converged = ready+rec.ready, searchable+rec.searchable, converged+rec.converged
+	}
+	n := time.Duration(b.N)
+	b.ReportMetric((ready / n).Seconds(), "s-to-ready")
+	b.ReportMetric((searchable / n).Seconds(), "s-to-searchable")
+	b.ReportMetric((converged / n).Seconds(), "s-to-converge")
+}
+
+// recovery is what crashAndRecover measured.
+type recovery struct {
+	indexedAtKill                int
+	ready, searchable, converged time.Duration // from the restart
+}
+
+// crashAndRecover imports file into the running up, kills it with SIGKILL
+// while the documents are on their way, starts it again, imports the file
+// again with --wait and waits until the pipeline is idle.
+func crashAndRecover(tb testing.TB, up *binUp, file string) recovery {
+	tb.Helper()
+	var rec recovery
+	if out, err := up.client(tb, "import", file); err != nil {
+		tb.Fatalf("import: %v\n%s", err, out)
+	}
+	// Kill while documents are on their way: some indexed, most not.
+	eventually(tb, 2*time.Minute, "the first documents indexed", func() bool {
+		return up.indexed(tb) >= 200
+	})
+	rec.indexedAtKill = up.indexed(tb)
+	up.kill(tb)
+	if rec.indexedAtKill >= crashDocs {
+		tb.Fatalf("the kill came after the ingest finished; nothing was tested")
+	}
+
+	restarted := time.Now()
+	up.start(tb)
+	rec.ready = time.Since(restarted)
+	if out, err := up.client(tb, "import", file, "--wait"); err != nil {
+		tb.Fatalf("import again after the restart: %v\n%s", err, out)
+	}
+	rec.searchable = time.Since(restarted)
+	// Converged: nothing pending or unacknowledged anywhere, so no message
+	// the killed process held is still locked.
+	eventually(tb, 2*time.Minute, "the pipeline to be idle after the restart", func() bool { return up.idle(tb) })
+	rec.converged = time.Since(restarted)
+	return rec
 }
 
 // checkIndexMatchesWarehouse compares every point of the data dir's vector
@@ -219,7 +258,7 @@ func crashMarker(id, content string) string {
 
 // writeCrashDocs writes n small documents (one chunk each) in the import
 // format, document i at version version(i), and returns the file.
-func writeCrashDocs(t *testing.T, n int, version func(i int) int) string {
+func writeCrashDocs(t testing.TB, n int, version func(i int) int) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "docs.jsonl")
 	f, err := os.Create(path)
@@ -246,7 +285,7 @@ func writeCrashDocs(t *testing.T, n int, version func(i int) int) string {
 }
 
 // buildTwin builds the twin binary into a temporary directory.
-func buildTwin(t *testing.T) string {
+func buildTwin(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "twin")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -256,7 +295,7 @@ func buildTwin(t *testing.T) string {
 }
 
 // freeAddr is a loopback address with a port free right now.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -275,7 +314,7 @@ type binUp struct {
 	exited               chan error
 }
 
-func (u *binUp) start(t *testing.T) {
+func (u *binUp) start(t testing.TB) {
 	t.Helper()
 	u.stderr = &syncBuffer{}
 	stdout := &syncBuffer{}
@@ -307,7 +346,7 @@ func (u *binUp) start(t *testing.T) {
 }
 
 // kill ends twin up with SIGKILL, as a crash or the OOM killer does.
-func (u *binUp) kill(t *testing.T) {
+func (u *binUp) kill(t testing.TB) {
 	t.Helper()
 	if err := u.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -317,7 +356,7 @@ func (u *binUp) kill(t *testing.T) {
 }
 
 // terminate stops twin up with SIGTERM and checks it exits cleanly.
-func (u *binUp) terminate(t *testing.T) {
+func (u *binUp) terminate(t testing.TB) {
 	t.Helper()
 	if err := u.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -336,7 +375,7 @@ func (u *binUp) terminate(t *testing.T) {
 }
 
 // client runs a client command of the binary against u.
-func (u *binUp) client(t *testing.T, args ...string) (string, error) {
+func (u *binUp) client(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	args = append(args, "--data", u.dir, "--server", "http://"+u.http, "--nats", "nats://"+u.nats)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -345,21 +384,24 @@ func (u *binUp) client(t *testing.T, args ...string) (string, error) {
 	return string(out), err
 }
 
-func (u *binUp) status(t *testing.T) streams.Status {
+// status reads GET /v1/status: in process, so that a poll is quick
+// enough to catch the ingest in the middle.
+func (u *binUp) status(t testing.TB) streams.Status {
 	t.Helper()
-	out, err := u.client(t, "status", "--json")
+	resp, err := http.Get("http://" + u.http + "/v1/status")
 	if err != nil {
-		t.Fatalf("status: %v\n%s", err, out)
+		t.Fatalf("status: %v", err)
 	}
+	defer resp.Body.Close()
 	var st streams.Status
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatalf("status: %v\n%s", err, out)
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status: %s: %v", resp.Status, err)
 	}
 	return st
 }
 
 // messages is how many messages stream holds.
-func (u *binUp) messages(t *testing.T, stream string) uint64 {
+func (u *binUp) messages(t testing.TB, stream string) uint64 {
 	t.Helper()
 	for _, s := range u.status(t).Streams {
 		if s.Name == stream {
@@ -371,13 +413,13 @@ func (u *binUp) messages(t *testing.T, stream string) uint64 {
 
 // indexed is how many documents the embedder has indexed: the entries of
 // its revisions bucket.
-func (u *binUp) indexed(t *testing.T) int {
+func (u *binUp) indexed(t testing.TB) int {
 	t.Helper()
 	return int(u.messages(t, "KV_twin_index"))
 }
 
 // idle reports whether every consumer of the pipeline has nothing pending.
-func (u *binUp) idle(t *testing.T) bool {
+func (u *binUp) idle(t testing.TB) bool {
 	t.Helper()
 	for _, s := range u.status(t).Streams {
 		for _, c := range s.Consumers {
