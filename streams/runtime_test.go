@@ -558,7 +558,7 @@ func TestMessagesWaitingForAWorkerAreKeptAliveAndNotRedelivered(t *testing.T) {
 				for _, m := range msgs {
 					seen <- m.Delivered
 				}
-				time.Sleep(500 * time.Millisecond) // n of these outlast AckWait many times over
+				time.Sleep(700 * time.Millisecond) // longer than AckWait, and n of them far longer
 			}
 			var stop func()
 			if tc.batch {
