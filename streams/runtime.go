@@ -265,7 +265,7 @@ func (c *consumerRun) run(ctx context.Context, work func(<-chan *Msg, *slot)) er
 	go func() { defer close(dispatched); b.dispatch(deliveries, stopDispatch) }()
 
 	c.log.Info().Int("workers", c.opts.Workers).Msg("consumer started")
-	runErr := c.consumeUntilDone(ctx, b)
+	runErr := c.consumeUntilDone(ctx, b, deliveries)
 	close(stopDispatch)
 	<-dispatched
 	close(deliveries)
@@ -300,7 +300,7 @@ func (c *consumerRun) run(ctx context.Context, work func(<-chan *Msg, *slot)) er
 // callback that waited for a worker would leave the rest of the pulled
 // messages in the client library's buffer, where nothing can keep them
 // alive, and a short AckWait would expire and redeliver them.
-func (c *consumerRun) consumeUntilDone(ctx context.Context, b *backlog) error {
+func (c *consumerRun) consumeUntilDone(ctx context.Context, b *backlog, deliveries chan<- *Msg) error {
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			select {
@@ -319,7 +319,7 @@ func (c *consumerRun) consumeUntilDone(ctx context.Context, b *backlog) error {
 		}
 
 		lost := make(chan error, 1)
-		cc, err := cons.Consume(func(raw jetstream.Msg) { b.push(newMsg(raw)) },
+		cc, err := cons.Consume(func(raw jetstream.Msg) { b.deliver(newMsg(raw), deliveries) },
 			jetstream.PullMaxMessages(c.opts.PullBatch),
 			jetstream.PullHeartbeat(c.opts.Heartbeat),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
@@ -379,6 +379,24 @@ type waiting struct {
 }
 
 func newBacklog() *backlog { return &backlog{ready: make(chan struct{}, 1)} }
+
+// deliver hands m straight to a free worker when nothing older waits, and
+// else queues it: the common case of an idle worker costs no extra hop.
+// Only the subscription's callback calls it, one message at a time, so no
+// message can overtake an older one.
+func (b *backlog) deliver(m *Msg, deliveries chan<- *Msg) {
+	b.mu.Lock()
+	empty := len(b.items) == 0
+	b.mu.Unlock()
+	if empty {
+		select {
+		case deliveries <- m:
+			return
+		default:
+		}
+	}
+	b.push(m)
+}
 
 func (b *backlog) push(m *Msg) {
 	b.mu.Lock()
