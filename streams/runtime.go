@@ -49,7 +49,7 @@ func Decoded[T any, P interface {
 // from the defaults that Run applies and change fields with Option funcs.
 type Options struct {
 	Workers       int           // handlers running at once in this process
-	PullBatch     int           // messages per pull request
+	PullBatch     int           // messages fetched ahead of the workers, about
 	Heartbeat     time.Duration // idle heartbeat of the pull requests
 	BackoffBase   time.Duration // delay after the first failed delivery
 	BackoffMax    time.Duration // the delay doubles per delivery up to this
@@ -64,9 +64,10 @@ type Option func(*Options)
 // Workers sets how many handlers run at once.
 func Workers(n int) Option { return func(o *Options) { o.Workers = max(n, 1) } }
 
-// PullBatch sets how many messages one pull request asks for. Messages
-// waiting for a worker are kept alive like those being handled; the
-// consumer's MaxAckPending bounds how many one process holds.
+// PullBatch sets how many messages are fetched ahead of the workers, about.
+// Messages waiting for a worker are kept alive like those being handled, so
+// a large one costs no redelivery; a small one shares work more evenly
+// between replicas of a slow consumer.
 func PullBatch(n int) Option { return func(o *Options) { o.PullBatch = max(n, 1) } }
 
 // Backoff sets the retry delay: base after the first failure, doubling up to
@@ -258,7 +259,7 @@ func (c *consumerRun) run(ctx context.Context, work func(<-chan *Msg, *slot)) er
 	}
 	finished := make(chan struct{})
 	go func() { workers.Wait(); close(finished) }()
-	b := newBacklog()
+	b := newBacklog(c.opts.PullBatch)
 	go c.keepAlive(slots, b, finished)
 	stopDispatch := make(chan struct{})
 	dispatched := make(chan struct{})
@@ -299,7 +300,11 @@ func (c *consumerRun) run(ctx context.Context, work func(<-chan *Msg, *slot)) er
 // away, or heartbeats stop. Every delivery goes to the backlog at once: a
 // callback that waited for a worker would leave the rest of the pulled
 // messages in the client library's buffer, where nothing can keep them
-// alive, and a short AckWait would expire and redeliver them.
+// alive, and a short AckWait would expire and redeliver them. Instead, when
+// the backlog holds PullBatch messages, the subscription is closed (the
+// server sends nothing to a request nobody listens to any more) and opened
+// again once the workers have taken half: so one process holds about
+// PullBatch messages ahead of its workers, and replicas share the rest.
 func (c *consumerRun) consumeUntilDone(ctx context.Context, b *backlog, deliveries chan<- *Msg) error {
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -344,12 +349,18 @@ func (c *consumerRun) consumeUntilDone(ctx context.Context, b *backlog, deliveri
 		}
 		attempt = 0
 
-		var stop bool
-		select {
-		case <-ctx.Done():
-			stop = true
-		case err = <-lost:
-			c.log.Warn().Err(err).Msg("consumer lost; re-creating it")
+		var stop, pause bool
+		for !stop && !pause {
+			select {
+			case <-ctx.Done():
+				stop = true
+			case err = <-lost:
+				c.log.Warn().Err(err).Msg("consumer lost; re-creating it")
+			case <-b.full:
+				pause = b.len() >= b.limit // else a stale signal of the last subscription
+				continue
+			}
+			break
 		}
 		cc.Drain()
 		select {
@@ -360,17 +371,28 @@ func (c *consumerRun) consumeUntilDone(ctx context.Context, b *backlog, deliveri
 		if stop {
 			return nil
 		}
+		if pause {
+			for b.len() > b.limit/2 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-b.low:
+				}
+			}
+			attempt = -1 // not a failure: resume at once
+		}
 	}
 }
 
 // backlog holds the messages delivered to this process that no worker has
-// taken yet, oldest first, so that the keep-alive loop can reach them. Its
-// size is bounded by the consumer's MaxAckPending: the server delivers no
-// more while that many are unacknowledged.
+// taken yet, oldest first, so that the keep-alive loop can reach them.
 type backlog struct {
 	mu    sync.Mutex // guards items
 	items []waiting
+	limit int           // pause the subscription at this many
 	ready chan struct{} // a push since the dispatcher last looked
+	full  chan struct{} // the backlog reached limit
+	low   chan struct{} // the backlog fell to limit/2
 }
 
 type waiting struct {
@@ -378,7 +400,23 @@ type waiting struct {
 	touched time.Time // delivery, or the last InProgress
 }
 
-func newBacklog() *backlog { return &backlog{ready: make(chan struct{}, 1)} }
+func newBacklog(limit int) *backlog {
+	return &backlog{limit: max(limit, 1), ready: make(chan struct{}, 1), full: make(chan struct{}, 1), low: make(chan struct{}, 1)}
+}
+
+func (b *backlog) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.items)
+}
+
+// signal wakes whoever waits on ch, if nobody has yet.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
 
 // deliver hands m straight to a free worker when nothing older waits, and
 // else queues it: the common case of an idle worker costs no extra hop.
@@ -401,10 +439,11 @@ func (b *backlog) deliver(m *Msg, deliveries chan<- *Msg) {
 func (b *backlog) push(m *Msg) {
 	b.mu.Lock()
 	b.items = append(b.items, waiting{m: m, touched: time.Now()})
+	full := len(b.items) >= b.limit
 	b.mu.Unlock()
-	select {
-	case b.ready <- struct{}{}:
-	default:
+	signal(b.ready)
+	if full {
+		signal(b.full)
 	}
 }
 
@@ -435,7 +474,11 @@ func (b *backlog) dispatch(deliveries chan<- *Msg, stop <-chan struct{}) {
 			if len(b.items) == 0 {
 				b.items = nil // let the backing array go
 			}
+			low := len(b.items) <= b.limit/2
 			b.mu.Unlock()
+			if low {
+				signal(b.low)
+			}
 		case <-stop:
 			return
 		}

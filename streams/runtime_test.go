@@ -589,3 +589,29 @@ func TestMessagesWaitingForAWorkerAreKeptAliveAndNotRedelivered(t *testing.T) {
 		})
 	}
 }
+
+func TestAProcessHoldsAboutPullBatchSoAReplicaStartedLaterGetsWork(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, testTopology(consumerSpec("shared", 5)))
+	const n = 16
+	var first, second atomic.Int32
+	started := make(chan struct{}, n)
+	slow := func(count *atomic.Int32) Handler {
+		return HandlerFunc(func(context.Context, *Msg) error {
+			count.Add(1)
+			started <- struct{}{}
+			time.Sleep(150 * time.Millisecond)
+			return nil
+		})
+	}
+	e.run(t, "shared", slow(&first), PullBatch(2))
+	for i := range n {
+		e.publishRaw(t, "testq.a", "", body(i))
+	}
+	<-started
+	e.run(t, "shared", slow(&second), PullBatch(2))
+	eventually(t, 20*time.Second, "every message acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+	if got := second.Load(); got < n/4 {
+		t.Fatalf("the replica started second handled %d of %d (the first %d): the first held the rest", got, n, first.Load())
+	}
+}
