@@ -130,8 +130,12 @@ func (r *Runtime) Run(ctx context.Context, name string, h Handler, opts ...Optio
 	if err != nil {
 		return err
 	}
-	return c.run(ctx, func(work <-chan *Msg, s *slot) {
-		for m := range work {
+	return c.run(ctx, func(b *backlog, stop <-chan struct{}, s *slot) {
+		for {
+			m, ok := b.take(stop, nil)
+			if !ok {
+				return
+			}
 			c.handleOne(h, m, s)
 		}
 	})
@@ -177,24 +181,23 @@ func (r *Runtime) RunBatch(ctx context.Context, name string, h BatchHandler, opt
 	if err != nil {
 		return err
 	}
-	return c.run(ctx, func(work <-chan *Msg, s *slot) {
+	return c.run(ctx, func(b *backlog, stop <-chan struct{}, s *slot) {
 		batch := make([]*Msg, 0, c.opts.BatchSize)
 		timer := time.NewTimer(time.Hour)
 		timer.Stop()
-		for first := range work {
+		for {
+			first, ok := b.take(stop, nil)
+			if !ok {
+				return
+			}
 			batch = append(batch[:0], first)
 			timer.Reset(c.opts.BatchWait)
-		fill:
 			for len(batch) < c.opts.BatchSize {
-				select {
-				case m, ok := <-work:
-					if !ok {
-						break fill
-					}
-					batch = append(batch, m)
-				case <-timer.C:
-					break fill
+				m, ok := b.take(stop, timer.C)
+				if !ok {
+					break
 				}
+				batch = append(batch, m)
 			}
 			timer.Stop()
 			c.handleBatch(h, batch, s)
@@ -242,34 +245,29 @@ func (r *Runtime) newRun(name string, opts []Option) (*consumerRun, error) {
 	}, nil
 }
 
-// run owns the consume loop; work drains the deliveries, once per worker,
-// each with its own slot.
-func (c *consumerRun) run(ctx context.Context, work func(<-chan *Msg, *slot)) error {
+// run owns the consume loop; work takes messages from the backlog until
+// stop, once per worker, each with its own slot.
+func (c *consumerRun) run(ctx context.Context, work func(b *backlog, stop <-chan struct{}, s *slot)) error {
 	c.handlerCtx, c.cancelHandler = context.WithCancel(context.WithoutCancel(ctx))
 	defer c.cancelHandler()
 
-	// Unbuffered: a delivery is handed over only when a worker is free; until
-	// then it waits in the backlog, where the keep-alive loop sees it.
-	deliveries := make(chan *Msg)
+	// A delivery waits in the backlog, where the keep-alive loop sees it,
+	// until a worker takes it.
+	b := newBacklog(2 * c.opts.PullBatch)
+	stop := make(chan struct{})
 	slots := make([]*slot, c.opts.Workers)
 	var workers sync.WaitGroup
 	for i := range slots {
 		slots[i] = &slot{}
-		workers.Go(func() { work(deliveries, slots[i]) })
+		workers.Go(func() { work(b, stop, slots[i]) })
 	}
 	finished := make(chan struct{})
 	go func() { workers.Wait(); close(finished) }()
-	b := newBacklog(c.opts.PullBatch)
 	go c.keepAlive(slots, b, finished)
-	stopDispatch := make(chan struct{})
-	dispatched := make(chan struct{})
-	go func() { defer close(dispatched); b.dispatch(deliveries, stopDispatch) }()
 
 	c.log.Info().Int("workers", c.opts.Workers).Msg("consumer started")
-	runErr := c.consumeUntilDone(ctx, b, deliveries)
-	close(stopDispatch)
-	<-dispatched
-	close(deliveries)
+	runErr := c.consumeUntilDone(ctx, b)
+	close(stop)
 	// Whatever no worker took is given back now that no subscription is
 	// left to take it straight back: redelivered at once, to whoever
 	// consumes next.
@@ -301,11 +299,12 @@ func (c *consumerRun) run(ctx context.Context, work func(<-chan *Msg, *slot)) er
 // callback that waited for a worker would leave the rest of the pulled
 // messages in the client library's buffer, where nothing can keep them
 // alive, and a short AckWait would expire and redeliver them. Instead, when
-// the backlog holds PullBatch messages, the subscription is closed (the
-// server sends nothing to a request nobody listens to any more) and opened
-// again once the workers have taken half: so one process holds about
+// the backlog is full, the subscription is closed (the server sends nothing
+// to a request nobody listens to any more) and opened again once the
+// workers have taken half: so one process holds at most about twice
 // PullBatch messages ahead of its workers, and replicas share the rest.
-func (c *consumerRun) consumeUntilDone(ctx context.Context, b *backlog, deliveries chan<- *Msg) error {
+func (c *consumerRun) consumeUntilDone(ctx context.Context, b *backlog) error {
+	var cons jetstream.Consumer // kept across a pause, re-created after a failure
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			select {
@@ -314,17 +313,19 @@ func (c *consumerRun) consumeUntilDone(ctx context.Context, b *backlog, deliveri
 			case <-time.After(c.backoff(uint64(attempt))):
 			}
 		}
-		cons, err := c.topo.ensureConsumer(ctx, c.js, c.spec)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+		if cons == nil {
+			var err error
+			if cons, err = c.topo.ensureConsumer(ctx, c.js, c.spec); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				c.log.Warn().Err(err).Msg("consumer unavailable; retrying")
+				continue
 			}
-			c.log.Warn().Err(err).Msg("consumer unavailable; retrying")
-			continue
 		}
 
 		lost := make(chan error, 1)
-		cc, err := cons.Consume(func(raw jetstream.Msg) { b.deliver(newMsg(raw), deliveries) },
+		cc, err := cons.Consume(func(raw jetstream.Msg) { b.push(newMsg(raw)) },
 			jetstream.PullMaxMessages(c.opts.PullBatch),
 			jetstream.PullHeartbeat(c.opts.Heartbeat),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
@@ -342,6 +343,7 @@ func (c *consumerRun) consumeUntilDone(ctx context.Context, b *backlog, deliveri
 		}
 		if err != nil {
 			c.log.Warn().Err(err).Msg("consume failed; retrying")
+			cons = nil
 			continue
 		}
 		if attempt > 0 {
@@ -371,6 +373,9 @@ func (c *consumerRun) consumeUntilDone(ctx context.Context, b *backlog, deliveri
 		if stop {
 			return nil
 		}
+		if !pause {
+			cons = nil // lost: re-create it
+		}
 		if pause {
 			for b.len() > b.limit/2 {
 				select {
@@ -385,12 +390,14 @@ func (c *consumerRun) consumeUntilDone(ctx context.Context, b *backlog, deliveri
 }
 
 // backlog holds the messages delivered to this process that no worker has
-// taken yet, oldest first, so that the keep-alive loop can reach them.
+// taken yet, oldest first, so that the keep-alive loop can reach them. At
+// twice PullBatch (as much as the client library's buffer and one more pull
+// would hold) the subscription pauses until it is down to PullBatch.
 type backlog struct {
 	mu    sync.Mutex // guards items
 	items []waiting
 	limit int           // pause the subscription at this many
-	ready chan struct{} // a push since the dispatcher last looked
+	ready chan struct{} // messages wait: one waiting worker may take them
 	full  chan struct{} // the backlog reached limit
 	low   chan struct{} // the backlog fell to limit/2
 }
@@ -418,24 +425,6 @@ func signal(ch chan struct{}) {
 	}
 }
 
-// deliver hands m straight to a free worker when nothing older waits, and
-// else queues it: the common case of an idle worker costs no extra hop.
-// Only the subscription's callback calls it, one message at a time, so no
-// message can overtake an older one.
-func (b *backlog) deliver(m *Msg, deliveries chan<- *Msg) {
-	b.mu.Lock()
-	empty := len(b.items) == 0
-	b.mu.Unlock()
-	if empty {
-		select {
-		case deliveries <- m:
-			return
-		default:
-		}
-	}
-	b.push(m)
-}
-
 func (b *backlog) push(m *Msg) {
 	b.mu.Lock()
 	b.items = append(b.items, waiting{m: m, touched: time.Now()})
@@ -447,40 +436,41 @@ func (b *backlog) push(m *Msg) {
 	}
 }
 
-// dispatch hands the oldest message to the first free worker until stop.
-// A message stays in the backlog until a worker has it, so it is kept alive
-// while it waits.
-func (b *backlog) dispatch(deliveries chan<- *Msg, stop <-chan struct{}) {
+// take removes and returns the oldest message, waiting for one until stop
+// is closed or timeout fires (nil: no timeout); false when it gave up.
+// Workers wait on ready, which holds one wake-up: whoever takes a message
+// and leaves others passes the wake-up on.
+func (b *backlog) take(stop <-chan struct{}, timeout <-chan time.Time) (*Msg, bool) {
 	for {
-		b.mu.Lock()
-		var next *Msg
-		if len(b.items) > 0 {
-			next = b.items[0].m
-		}
-		b.mu.Unlock()
-		if next == nil {
-			select {
-			case <-b.ready:
-				continue
-			case <-stop:
-				return
-			}
-		}
 		select {
-		case deliveries <- next:
-			b.mu.Lock()
+		case <-stop:
+			return nil, false
+		default:
+		}
+		b.mu.Lock()
+		if n := len(b.items); n > 0 {
+			m := b.items[0].m
 			b.items[0] = waiting{}
 			b.items = b.items[1:]
-			if len(b.items) == 0 {
+			if n == 1 {
 				b.items = nil // let the backing array go
 			}
-			low := len(b.items) <= b.limit/2
 			b.mu.Unlock()
-			if low {
+			if n > 1 {
+				signal(b.ready)
+			}
+			if n-1 <= b.limit/2 {
 				signal(b.low)
 			}
+			return m, true
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.ready:
 		case <-stop:
-			return
+			return nil, false
+		case <-timeout:
+			return nil, false
 		}
 	}
 }
