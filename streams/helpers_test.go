@@ -121,10 +121,21 @@ func (e *testEnv) publishRawWithHeader(t testing.TB, subject, msgID, key, value 
 // and waits for Run to return.
 func (e *testEnv) run(t testing.TB, name string, h Handler, opts ...Option) (stop func()) {
 	t.Helper()
+	return e.start(t, func(ctx context.Context, opts []Option) error { return e.rt.Run(ctx, name, h, opts...) }, opts)
+}
+
+// runBatch is run for a batch handler.
+func (e *testEnv) runBatch(t testing.TB, name string, h BatchHandler, opts ...Option) (stop func()) {
+	t.Helper()
+	return e.start(t, func(ctx context.Context, opts []Option) error { return e.rt.RunBatch(ctx, name, h, opts...) }, opts)
+}
+
+func (e *testEnv) start(t testing.TB, run func(context.Context, []Option) error, opts []Option) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	opts = append([]Option{Backoff(10*time.Millisecond, 50*time.Millisecond), Heartbeat(time.Second)}, opts...)
-	go func() { done <- e.rt.Run(ctx, name, h, opts...) }()
+	go func() { done <- run(ctx, opts) }()
 	var once bool
 	stop = func() {
 		if once {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -50,7 +49,7 @@ func Decoded[T any, P interface {
 // from the defaults that Run applies and change fields with Option funcs.
 type Options struct {
 	Workers       int           // handlers running at once in this process
-	PullBatch     int           // messages buffered ahead of the workers
+	PullBatch     int           // messages fetched ahead of the workers, about
 	Heartbeat     time.Duration // idle heartbeat of the pull requests
 	BackoffBase   time.Duration // delay after the first failed delivery
 	BackoffMax    time.Duration // the delay doubles per delivery up to this
@@ -65,8 +64,10 @@ type Option func(*Options)
 // Workers sets how many handlers run at once.
 func Workers(n int) Option { return func(o *Options) { o.Workers = max(n, 1) } }
 
-// PullBatch sets how many messages are fetched ahead of the workers. Keep it
-// small for slow handlers: a buffered message's AckWait is already running.
+// PullBatch sets how many messages are fetched ahead of the workers, about.
+// Messages waiting for a worker are kept alive like those being handled, so
+// a large one costs no redelivery; a small one shares work more evenly
+// between replicas of a slow consumer.
 func PullBatch(n int) Option { return func(o *Options) { o.PullBatch = max(n, 1) } }
 
 // Backoff sets the retry delay: base after the first failure, doubling up to
@@ -129,8 +130,12 @@ func (r *Runtime) Run(ctx context.Context, name string, h Handler, opts ...Optio
 	if err != nil {
 		return err
 	}
-	return c.run(ctx, func(work <-chan *Msg, s *slot) {
-		for m := range work {
+	return c.run(ctx, func(b *backlog, stop <-chan struct{}, s *slot) {
+		for {
+			m, ok := b.take(stop, nil)
+			if !ok {
+				return
+			}
 			c.handleOne(h, m, s)
 		}
 	})
@@ -176,24 +181,23 @@ func (r *Runtime) RunBatch(ctx context.Context, name string, h BatchHandler, opt
 	if err != nil {
 		return err
 	}
-	return c.run(ctx, func(work <-chan *Msg, s *slot) {
+	return c.run(ctx, func(b *backlog, stop <-chan struct{}, s *slot) {
 		batch := make([]*Msg, 0, c.opts.BatchSize)
 		timer := time.NewTimer(time.Hour)
 		timer.Stop()
-		for first := range work {
+		for {
+			first, ok := b.take(stop, nil)
+			if !ok {
+				return
+			}
 			batch = append(batch[:0], first)
 			timer.Reset(c.opts.BatchWait)
-		fill:
 			for len(batch) < c.opts.BatchSize {
-				select {
-				case m, ok := <-work:
-					if !ok {
-						break fill
-					}
-					batch = append(batch, m)
-				case <-timer.C:
-					break fill
+				m, ok := b.take(stop, timer.C)
+				if !ok {
+					break
 				}
+				batch = append(batch, m)
 			}
 			timer.Stop()
 			c.handleBatch(h, batch, s)
@@ -241,28 +245,37 @@ func (r *Runtime) newRun(name string, opts []Option) (*consumerRun, error) {
 	}, nil
 }
 
-// run owns the consume loop; work drains the deliveries, once per worker,
-// each with its own slot.
-func (c *consumerRun) run(ctx context.Context, work func(<-chan *Msg, *slot)) error {
+// run owns the consume loop; work takes messages from the backlog until
+// stop, once per worker, each with its own slot.
+func (c *consumerRun) run(ctx context.Context, work func(b *backlog, stop <-chan struct{}, s *slot)) error {
 	c.handlerCtx, c.cancelHandler = context.WithCancel(context.WithoutCancel(ctx))
 	defer c.cancelHandler()
 
-	// Unbuffered: a delivery is handed over only when a worker is free, so
-	// the client-side buffer (PullBatch) is the only read-ahead.
-	deliveries := make(chan *Msg)
+	// A delivery waits in the backlog, where the keep-alive loop sees it,
+	// until a worker takes it.
+	b := newBacklog(2 * c.opts.PullBatch)
+	stop := make(chan struct{})
 	slots := make([]*slot, c.opts.Workers)
 	var workers sync.WaitGroup
 	for i := range slots {
 		slots[i] = &slot{}
-		workers.Go(func() { work(deliveries, slots[i]) })
+		workers.Go(func() { work(b, stop, slots[i]) })
 	}
 	finished := make(chan struct{})
 	go func() { workers.Wait(); close(finished) }()
-	go c.keepAlive(slots, finished)
+	go c.keepAlive(slots, b, finished)
 
 	c.log.Info().Int("workers", c.opts.Workers).Msg("consumer started")
-	runErr := c.consumeUntilDone(ctx, deliveries)
-	close(deliveries)
+	runErr := c.consumeUntilDone(ctx, b)
+	close(stop)
+	// Whatever no worker took is given back now that no subscription is
+	// left to take it straight back: redelivered at once, to whoever
+	// consumes next.
+	left := b.takeAll()
+	for _, m := range left {
+		_ = m.raw.Nak()
+	}
+	c.mReleased.Add(float64(len(left)))
 
 	select {
 	case <-finished:
@@ -282,8 +295,16 @@ func (c *consumerRun) run(ctx context.Context, work func(<-chan *Msg, *slot)) er
 
 // consumeUntilDone keeps one Consume subscription alive until ctx ends,
 // re-creating the consumer whenever the server says it or its stream went
-// away, or heartbeats stop.
-func (c *consumerRun) consumeUntilDone(ctx context.Context, deliveries chan<- *Msg) error {
+// away, or heartbeats stop. Every delivery goes to the backlog at once: a
+// callback that waited for a worker would leave the rest of the pulled
+// messages in the client library's buffer, where nothing can keep them
+// alive, and a short AckWait would expire and redeliver them. Instead, when
+// the backlog is full, the subscription is closed (the server sends nothing
+// to a request nobody listens to any more) and opened again once the
+// workers have taken half: so one process holds at most about twice
+// PullBatch messages ahead of its workers, and replicas share the rest.
+func (c *consumerRun) consumeUntilDone(ctx context.Context, b *backlog) error {
+	var cons jetstream.Consumer // kept across a pause, re-created after a failure
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			select {
@@ -292,37 +313,19 @@ func (c *consumerRun) consumeUntilDone(ctx context.Context, deliveries chan<- *M
 			case <-time.After(c.backoff(uint64(attempt))):
 			}
 		}
-		cons, err := c.topo.ensureConsumer(ctx, c.js, c.spec)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+		if cons == nil {
+			var err error
+			if cons, err = c.topo.ensureConsumer(ctx, c.js, c.spec); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				c.log.Warn().Err(err).Msg("consumer unavailable; retrying")
+				continue
 			}
-			c.log.Warn().Err(err).Msg("consumer unavailable; retrying")
-			continue
 		}
 
-		// releasing tells the callback to set messages aside instead of
-		// waiting for a worker: set when this subscription is being closed.
-		// They are given back (Nak) only once the subscription is gone, or
-		// the server would hand them straight back to its pending pull.
-		var releasing atomic.Bool
-		release := make(chan struct{})
 		lost := make(chan error, 1)
-		var asideMu sync.Mutex // guards aside
-		var aside []jetstream.Msg
-
-		cc, err := cons.Consume(func(raw jetstream.Msg) {
-			if !releasing.Load() {
-				select {
-				case deliveries <- newMsg(raw):
-					return
-				case <-release:
-				}
-			}
-			asideMu.Lock()
-			aside = append(aside, raw)
-			asideMu.Unlock()
-		},
+		cc, err := cons.Consume(func(raw jetstream.Msg) { b.push(newMsg(raw)) },
 			jetstream.PullMaxMessages(c.opts.PullBatch),
 			jetstream.PullHeartbeat(c.opts.Heartbeat),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
@@ -340,6 +343,7 @@ func (c *consumerRun) consumeUntilDone(ctx context.Context, deliveries chan<- *M
 		}
 		if err != nil {
 			c.log.Warn().Err(err).Msg("consume failed; retrying")
+			cons = nil
 			continue
 		}
 		if attempt > 0 {
@@ -347,31 +351,152 @@ func (c *consumerRun) consumeUntilDone(ctx context.Context, deliveries chan<- *M
 		}
 		attempt = 0
 
-		var stop bool
-		select {
-		case <-ctx.Done():
-			stop = true
-		case err = <-lost:
-			c.log.Warn().Err(err).Msg("consumer lost; re-creating it")
+		var stop, pause bool
+		for !stop && !pause {
+			select {
+			case <-ctx.Done():
+				stop = true
+			case err = <-lost:
+				c.log.Warn().Err(err).Msg("consumer lost; re-creating it")
+			case <-b.full:
+				pause = b.len() >= b.limit // else a stale signal of the last subscription
+				continue
+			}
+			break
 		}
-		releasing.Store(true)
-		close(release)
 		cc.Drain()
 		select {
 		case <-cc.Closed():
 		case <-time.After(10 * time.Second):
 			c.log.Warn().Msg("consume subscription did not close in time")
 		}
-		asideMu.Lock()
-		for _, raw := range aside {
-			_ = raw.Nak() // redeliver at once, to whoever consumes next
-		}
-		c.mReleased.Add(float64(len(aside)))
-		asideMu.Unlock()
 		if stop {
 			return nil
 		}
+		if !pause {
+			cons = nil // lost: re-create it
+		}
+		if pause {
+			for b.len() > b.limit/2 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-b.low:
+				}
+			}
+			attempt = -1 // not a failure: resume at once
+		}
 	}
+}
+
+// backlog holds the messages delivered to this process that no worker has
+// taken yet, oldest first, so that the keep-alive loop can reach them. At
+// twice PullBatch (as much as the client library's buffer and one more pull
+// would hold) the subscription pauses until it is down to PullBatch.
+type backlog struct {
+	mu    sync.Mutex // guards items
+	items []waiting
+	limit int           // pause the subscription at this many
+	ready chan struct{} // messages wait: one waiting worker may take them
+	full  chan struct{} // the backlog reached limit
+	low   chan struct{} // the backlog fell to limit/2
+}
+
+type waiting struct {
+	m       *Msg
+	touched time.Time // delivery, or the last InProgress
+}
+
+func newBacklog(limit int) *backlog {
+	return &backlog{limit: max(limit, 1), ready: make(chan struct{}, 1), full: make(chan struct{}, 1), low: make(chan struct{}, 1)}
+}
+
+func (b *backlog) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.items)
+}
+
+// signal wakes whoever waits on ch, if nobody has yet.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (b *backlog) push(m *Msg) {
+	b.mu.Lock()
+	b.items = append(b.items, waiting{m: m, touched: time.Now()})
+	full := len(b.items) >= b.limit
+	b.mu.Unlock()
+	signal(b.ready)
+	if full {
+		signal(b.full)
+	}
+}
+
+// take removes and returns the oldest message, waiting for one until stop
+// is closed or timeout fires (nil: no timeout); false when it gave up.
+// Workers wait on ready, which holds one wake-up: whoever takes a message
+// and leaves others passes the wake-up on.
+func (b *backlog) take(stop <-chan struct{}, timeout <-chan time.Time) (*Msg, bool) {
+	for {
+		select {
+		case <-stop:
+			return nil, false
+		default:
+		}
+		b.mu.Lock()
+		if n := len(b.items); n > 0 {
+			m := b.items[0].m
+			b.items[0] = waiting{}
+			b.items = b.items[1:]
+			if n == 1 {
+				b.items = nil // let the backing array go
+			}
+			b.mu.Unlock()
+			if n > 1 {
+				signal(b.ready)
+			}
+			if n-1 <= b.limit/2 {
+				signal(b.low)
+			}
+			return m, true
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.ready:
+		case <-stop:
+			return nil, false
+		case <-timeout:
+			return nil, false
+		}
+	}
+}
+
+// touch sends InProgress for every message that has waited every or longer
+// since its delivery or its last InProgress.
+func (b *backlog) touch(now time.Time, every time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range b.items {
+		if now.Sub(b.items[i].touched) >= every {
+			_ = b.items[i].m.raw.InProgress()
+			b.items[i].touched = now
+		}
+	}
+}
+
+func (b *backlog) takeAll() []*Msg {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]*Msg, len(b.items))
+	for i, w := range b.items {
+		out[i] = w.m
+	}
+	b.items = nil
+	return out
 }
 
 // consumerLost reports whether err means the subscription cannot recover on
@@ -521,10 +646,11 @@ func (s *slot) end() {
 }
 
 // keepAlive tells the server, every quarter of AckWait, that messages handled
-// for longer than that are still being worked on, so long handlers are not
-// redelivered under their feet. One loop serves every worker: per message
-// the runtime only marks its worker's slot.
-func (c *consumerRun) keepAlive(slots []*slot, done <-chan struct{}) {
+// or waiting for a worker for longer than that are still this process's
+// work, so neither a long handler nor a long queue is redelivered under its
+// feet. One loop serves every worker: per message the runtime only marks
+// its worker's slot.
+func (c *consumerRun) keepAlive(slots []*slot, b *backlog, done <-chan struct{}) {
 	every := c.spec.AckWait / 4
 	if every <= 0 {
 		return
@@ -545,6 +671,7 @@ func (c *consumerRun) keepAlive(slots []*slot, done <-chan struct{}) {
 				}
 				s.mu.Unlock()
 			}
+			b.touch(now, every)
 		}
 	}
 }

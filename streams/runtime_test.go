@@ -540,3 +540,78 @@ func TestRestartOnSameDataDirResumes(t *testing.T) {
 	}
 	rec.none(t, 100*time.Millisecond)
 }
+
+func TestMessagesWaitingForAWorkerAreKeptAliveAndNotRedelivered(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		batch bool
+	}{{"one at a time", false}, {"batches", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			spec := consumerSpec("queued", 5)
+			spec.AckWait = 600 * time.Millisecond
+			e := newTestEnv(t, testTopology(spec))
+			const n = 6
+			seen := make(chan uint64, 4*n)
+			slow := func(msgs ...*Msg) {
+				for _, m := range msgs {
+					seen <- m.Delivered
+				}
+				time.Sleep(700 * time.Millisecond) // longer than AckWait, and n of them far longer
+			}
+			var stop func()
+			if tc.batch {
+				stop = e.runBatch(t, "queued", BatchHandlerFunc(func(_ context.Context, msgs []*Msg) error { slow(msgs...); return nil }),
+					PullBatch(n), Batch(2, time.Millisecond))
+			} else {
+				stop = e.run(t, "queued", HandlerFunc(func(_ context.Context, m *Msg) error { slow(m); return nil }), PullBatch(n))
+			}
+			for i := range n {
+				e.publishRaw(t, "testq.a", "", body(i))
+			}
+			eventually(t, 20*time.Second, "every message acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+			stop()
+			got := 0
+			for len(seen) > 0 {
+				d := <-seen
+				got++
+				if d != 1 {
+					t.Errorf("a message was delivered %d times while it waited for the busy worker", d)
+				}
+			}
+			if got != n {
+				t.Errorf("handled %d deliveries, want %d", got, n)
+			}
+			if info := e.consumerInfo(t, "TESTQ", "queued"); info.NumRedelivered != 0 {
+				t.Errorf("redelivered = %d, want 0", info.NumRedelivered)
+			}
+		})
+	}
+}
+
+func TestAProcessHoldsAboutPullBatchSoAReplicaStartedLaterGetsWork(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, testTopology(consumerSpec("shared", 5)))
+	const n = 16
+	var first, second atomic.Int32
+	started := make(chan struct{}, n)
+	slow := func(count *atomic.Int32) Handler {
+		return HandlerFunc(func(context.Context, *Msg) error {
+			count.Add(1)
+			started <- struct{}{}
+			time.Sleep(150 * time.Millisecond)
+			return nil
+		})
+	}
+	e.run(t, "shared", slow(&first), PullBatch(2))
+	for i := range n {
+		e.publishRaw(t, "testq.a", "", body(i))
+	}
+	<-started
+	e.run(t, "shared", slow(&second), PullBatch(2))
+	eventually(t, 20*time.Second, "every message acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+	if got := second.Load(); got < n/4 {
+		t.Fatalf("the replica started second handled %d of %d (the first %d): the first held the rest", got, n, first.Load())
+	}
+}

@@ -77,6 +77,13 @@ const BucketBytes = 512 * mib
 // allow at least DOCS's MaxMsgSize.
 const MaxPayload = 8 * mib
 
+// AckWait is every consumer's ack wait. The runtime sends InProgress every
+// quarter of it for each message this process holds, handled or waiting for
+// a worker, so a short one never redelivers live work; what it bounds is how
+// long the messages of a process that died stay locked: the pipeline
+// converges within about this long after a crash.
+const AckWait = 6 * time.Second
+
 // DefaultTopology is the design's topology. Its MaxBytes add up to about
 // 8 GiB; FitStore scales them to a smaller store.
 func DefaultTopology() Topology {
@@ -108,19 +115,19 @@ func DefaultTopology() Topology {
 		},
 		Consumers: []ConsumerSpec{
 			{Name: "crawler", Stream: StreamCrawl, FilterSubject: schemas.SubjectCrawlRequests,
-				Description: "fetches URLs", AckWait: time.Minute, MaxDeliver: 5, MaxAckPending: 256},
+				Description: "fetches URLs", AckWait: AckWait, MaxDeliver: 5, MaxAckPending: 256},
 			{Name: "warehouse", Stream: StreamDocs, FilterSubject: schemas.SubjectDocsCrawledAll,
-				Description: "writes crawled documents to the warehouse", AckWait: 30 * time.Second, MaxDeliver: 10, MaxAckPending: 1024},
+				Description: "writes crawled documents to the warehouse", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
 			{Name: "featurizer", Stream: StreamCDC, FilterSubject: schemas.SubjectCDCAll,
-				Description: "cleans and chunks changed documents", AckWait: 30 * time.Second, MaxDeliver: 10, MaxAckPending: 1024},
+				Description: "cleans and chunks changed documents", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
 			{Name: "embedder", Stream: StreamEmbed, FilterSubject: schemas.SubjectEmbedJobs,
-				Description: "embeds chunks into the vector store", AckWait: time.Minute, MaxDeliver: 10, MaxAckPending: 1024},
+				Description: "embeds chunks into the vector store", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
 			{Name: "rag", Stream: StreamChatRequests, FilterSubject: schemas.SubjectChatRequests,
-				Description: "answers chat questions", AckWait: time.Minute, MaxDeliver: 3, MaxAckPending: 64},
+				Description: "answers chat questions", AckWait: AckWait, MaxDeliver: 3, MaxAckPending: 64},
 			{Name: "monitor", Stream: StreamMonitor, FilterSubject: schemas.SubjectMonitorTraces,
-				Description: "stores prompt traces", AckWait: 30 * time.Second, MaxDeliver: 10, MaxAckPending: 1024},
+				Description: "stores prompt traces", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
 			{Name: "monitor-feedback", Stream: StreamFeedback, FilterSubject: schemas.SubjectFeedbackAll,
-				Description: "joins feedback to its trace", AckWait: 30 * time.Second, MaxDeliver: 10, MaxAckPending: 1024},
+				Description: "joins feedback to its trace", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
 		},
 	}
 }

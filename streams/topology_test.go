@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -90,5 +91,22 @@ func TestFitStoreScalesStreamsIntoTheBudget(t *testing.T) {
 	}
 	if got := topo.FitStore(100 * gib); !reflect.DeepEqual(got, topo) {
 		t.Error("FitStore scaled up")
+	}
+}
+
+func TestApplyUpdatesTheAckWaitOfAnExistingConsumer(t *testing.T) {
+	t.Parallel()
+	old := consumerSpec("work", 5)
+	old.AckWait = time.Minute // what a data dir from an older release holds
+	e := newTestEnv(t, testTopology(old))
+	now := old
+	now.AckWait = 3 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := testTopology(now).Apply(ctx, e.js); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.consumerInfo(t, "TESTQ", "work").Config.AckWait; got != now.AckWait {
+		t.Fatalf("AckWait after Apply = %s, want %s", got, now.AckWait)
 	}
 }

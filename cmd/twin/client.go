@@ -28,7 +28,8 @@ func (g *globals) connectNATS() (*nats.Conn, jetstream.JetStream, error) {
 	refused := nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		g.log.Error().Err(err).Msg("NATS refused an operation: the credentials lack the permission")
 	})
-	nc, err := g.dialNATS(streams.RoleAdmin, nats.Name("twin-cli"), nats.Timeout(5*time.Second), refused)
+	opts := append([]nats.Option{nats.Name("twin-cli"), nats.Timeout(5 * time.Second), refused}, reconnectOptions()...)
+	nc, err := g.dialNATS(streams.RoleAdmin, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS at %s (is twin up running? set --nats or TWIN_NATS): %w", g.natsURL(), err)
 	}

@@ -12,12 +12,14 @@ import (
 
 	"github.com/twin-llm/twin/gateway"
 	"github.com/twin-llm/twin/producers/crawl"
+	"github.com/twin-llm/twin/schemas"
+	"github.com/twin-llm/twin/streams"
 )
 
 func newCrawlCmd(g *globals) *cobra.Command {
 	var author string
 	var wait, refresh bool
-	var timeout time.Duration
+	var wo waitOptions
 	cmd := &cobra.Command{
 		Use:   "crawl URL...",
 		Short: "Queue URLs for crawling, optionally waiting until they are stored",
@@ -31,7 +33,9 @@ repositories and (with --crawl-local on the server) local files are crawled; log
 sites such as LinkedIn are refused.
 
 With --wait it follows every URL (through --nats) until its documents are searchable, or it
-failed, printing each step, and exits non-zero if any failed.`,
+failed, printing each step, and exits non-zero if any failed. It rides out a restart of NATS
+or twin (reconnecting as long as it takes), says which component is not consuming when nothing
+moves for --warn-after, and gives up after --timeout, saying what is still pending.`,
 		Example: `  twin crawl https://simonwillison.net/2024/Dec/31/llms-in-2024/ --author "Simon Willison" --wait
   twin crawl https://github.com/simonw/llm https://ann.substack.com/archive`,
 		Args: cobra.MinimumNArgs(1),
@@ -75,25 +79,41 @@ failed, printing each step, and exits non-zero if any failed.`,
 				}
 				return nil
 			}
-			wctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
+			wctx := ctx
+			if wo.timeout > 0 {
+				var cancel context.CancelFunc
+				wctx, cancel = context.WithTimeoutCause(ctx, wo.timeout, fmt.Errorf("--timeout %s", wo.timeout))
+				defer cancel()
+			}
+			out := &syncWriter{w: g.stdout}
+			watchCtx, stopWatch := context.WithCancel(wctx)
+			defer stopWatch()
+			watches := append([]*consumerWatch{{stream: streams.StreamCrawl, consumer: "crawler", subject: schemas.SubjectCrawlRequests, component: "crawler"}},
+				pipelineWatches()...)
+			go watchConsumers(watchCtx, js, watches, wo.warnAfter, out)
+			r := &retrier{out: out}
 			failed, done := 0, 0
 			var stored []string
 			err = tracker.Wait(wctx, res.Accepted, 200*time.Millisecond, func(ev crawl.Event) {
 				switch ev.State {
 				case crawl.Crawled:
-					fmt.Fprintf(g.stdout, "crawled   %s (%s)\n", ev.URL, plural(ev.Documents, "document"))
+					fmt.Fprintf(out, "crawled   %s (%s)\n", ev.URL, plural(ev.Documents, "document"))
 				case crawl.Stored:
 					done++
 					stored = append(stored, ev.DocumentIDs...)
-					fmt.Fprintf(g.stdout, "stored    %s (%s) [%d/%d]\n", ev.URL, plural(ev.Documents, "document"), done+failed, len(res.Accepted))
+					fmt.Fprintf(out, "stored    %s (%s) [%d/%d]\n", ev.URL, plural(ev.Documents, "document"), done+failed, len(res.Accepted))
 				case crawl.Failed:
 					failed++
-					fmt.Fprintf(g.stdout, "failed    %s: %s [%d/%d]\n", ev.URL, ev.Reason, done+failed, len(res.Accepted))
+					fmt.Fprintf(out, "failed    %s: %s [%d/%d]\n", ev.URL, ev.Reason, done+failed, len(res.Accepted))
+				}
+			}, func(err error) {
+				if !r.down {
+					r.down = true
+					fmt.Fprintf(out, "following the crawl: %v; retrying until twin is back\n", err)
 				}
 			})
 			if errors.Is(err, context.DeadlineExceeded) {
-				return fmt.Errorf("gave up waiting after %s: %d of %d URLs done", timeout, done+failed, len(res.Accepted))
+				return gaveUp(wctx, fmt.Errorf("%d of %d URLs crawled and stored or failed: %w", done+failed, len(res.Accepted), err))
 			}
 			if err != nil {
 				return err
@@ -103,11 +123,11 @@ failed, printing each step, and exits non-zero if any failed.`,
 				err := g.waitSearchable(wctx, js, stored, func(n, total int) {
 					if n != last {
 						last = n
-						fmt.Fprintf(g.stdout, "searchable %d/%d documents\n", n, total)
+						fmt.Fprintf(out, "searchable %d/%d documents\n", n, total)
 					}
-				})
+				}, r)
 				if err != nil {
-					return fmt.Errorf("waiting until searchable: %w", err)
+					return gaveUp(wctx, fmt.Errorf("waiting until searchable: %w", err))
 				}
 			}
 			if failed > 0 || len(res.Rejected) > 0 {
@@ -119,7 +139,7 @@ failed, printing each step, and exits non-zero if any failed.`,
 	cmd.Flags().StringVar(&author, "author", "", "the author the pages are by (the twin's person)")
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "crawl again even if queued within the last 10 minutes (a page that just changed)")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until every URL is searchable or failed; exit non-zero if any failed")
-	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "with --wait: how long to wait at most")
+	wo.flags(cmd, 10*time.Minute)
 	return cmd
 }
 

@@ -49,8 +49,7 @@ func runCrawler(ctx context.Context, s *system, log zerolog.Logger, ready func()
 	c := newCrawler(s, log)
 	ready()
 	workers := max(s.flags.crawl.workers, 1)
-	// A page takes a while: fetch no more than the workers can start soon,
-	// so a fetched request's AckWait does not run out in the buffer.
+	// A page takes a while: ask for no more than the workers can start soon.
 	return s.runtime.Run(ctx, "crawler", c.Handler(), streams.Workers(workers), streams.PullBatch(workers))
 }
 

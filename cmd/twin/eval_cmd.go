@@ -71,7 +71,7 @@ is restricted to it.`,
 				return err
 			}
 			fmt.Fprintf(g.stderr, "corpus: %d documents (%d bad lines)\n", sum.published, len(sum.bad))
-			took, err := g.waitImported(ctx, js, sum)
+			took, err := g.waitImported(ctx, js, sum, waitOptions{warnAfter: defaultWarnAfter})
 			if err != nil {
 				return err
 			}

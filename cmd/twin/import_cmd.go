@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,6 +47,7 @@ type importLine struct {
 func newImportCmd(g *globals) *cobra.Command {
 	var author, kind string
 	var wait bool
+	var wo waitOptions
 	cmd := &cobra.Command{
 		Use:   "import FILE.jsonl[.gz]",
 		Short: "Write documents from a JSON-lines file into the warehouse",
@@ -56,7 +58,12 @@ id of its normalized link. From the warehouse, changes flow on like any other.
 
 The documents are published to twin.docs.crawled.<kind> (through --nats), where the
 warehouse writer stores them in bulk. Bad lines are reported with their line numbers and
-skipped. Importing the same file twice stores nothing new.`,
+skipped. Importing the same file twice stores nothing new.
+
+With --wait it follows the documents until each is searchable. It rides out a restart of
+NATS or twin (reconnecting as long as it takes), says which component is not consuming when
+nothing moves for --warn-after, and with --timeout gives up, exiting non-zero with what is
+still pending.`,
 		Example: `  twin import til.jsonl --author "Simon Willison"
   twin import corpus.jsonl.gz --kind post`,
 		Args: cobra.ExactArgs(1),
@@ -83,7 +90,7 @@ skipped. Importing the same file twice stores nothing new.`,
 			if err != nil || !wait {
 				return err
 			}
-			took, err := g.waitImported(cmd.Context(), js, sum)
+			took, err := g.waitImported(cmd.Context(), js, sum, wo)
 			if err == nil {
 				fmt.Fprintf(g.stdout, "%d documents searchable in %s\n", len(sum.ids), took.Round(time.Millisecond))
 			}
@@ -93,24 +100,56 @@ skipped. Importing the same file twice stores nothing new.`,
 	cmd.Flags().StringVar(&author, "author", "", "author of lines that name none")
 	cmd.Flags().StringVar(&kind, "kind", schemas.KindArticle, "kind of the documents: article, post or repository")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until every imported document is searchable")
+	wo.flags(cmd, 0)
 	return cmd
+}
+
+// waitOptions are the flags of a command's --wait.
+type waitOptions struct {
+	timeout   time.Duration // 0: no limit
+	warnAfter time.Duration // 0: no warning
+}
+
+func (wo *waitOptions) flags(cmd *cobra.Command, timeout time.Duration) {
+	cmd.Flags().DurationVar(&wo.timeout, "timeout", timeout, "with --wait: give up after this long, exiting non-zero with what is still pending (0: never)")
+	cmd.Flags().DurationVar(&wo.warnAfter, "warn-after", defaultWarnAfter, "with --wait: say which component is not consuming after this long without progress (0: never)")
 }
 
 // waitImported waits until the documents of an import are stored and then
 // searchable, showing progress on stderr, and returns how long it took.
-func (g *globals) waitImported(ctx context.Context, js jetstream.JetStream, sum importSummary) (time.Duration, error) {
+func (g *globals) waitImported(ctx context.Context, js jetstream.JetStream, sum importSummary, wo waitOptions) (time.Duration, error) {
 	began, last := time.Now(), time.Time{}
-	if err := waitStored(ctx, js, sum.lastSeq); err != nil {
-		return 0, err
+	if wo.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, wo.timeout, fmt.Errorf("--timeout %s", wo.timeout))
+		defer cancel()
+	}
+	out := &syncWriter{w: g.stderr}
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go watchConsumers(wctx, js, pipelineWatches(), wo.warnAfter, out)
+	r := &retrier{out: out}
+	if err := waitStored(ctx, js, sum.lastSeq, r); err != nil {
+		return 0, gaveUp(ctx, err)
 	}
 	err := g.waitSearchable(ctx, js, sum.ids, func(n, total int) {
 		if n == total || time.Since(last) > time.Second {
 			last = time.Now()
-			fmt.Fprintf(g.stderr, "\rsearchable %d/%d", n, total)
+			fmt.Fprintf(out, "\rsearchable %d/%d", n, total)
 		}
-	})
-	fmt.Fprintln(g.stderr)
-	return time.Since(began), err
+	}, r)
+	fmt.Fprintln(out)
+	return time.Since(began), gaveUp(ctx, err)
+}
+
+// gaveUp names the --timeout that ended a wait in its error.
+func gaveUp(ctx context.Context, err error) error {
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.DeadlineExceeded) {
+			return fmt.Errorf("gave up waiting (%v): %w", cause, err)
+		}
+	}
+	return err
 }
 
 // openImport opens a plain or gzipped file.

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,23 +17,35 @@ import (
 )
 
 // waitStored waits until the warehouse writer has acked every DOCS message
-// up to seq: everything published before is in the warehouse.
-func waitStored(ctx context.Context, js jetstream.JetStream, seq uint64) error {
-	writer, err := js.Consumer(ctx, "DOCS", "warehouse")
-	if err != nil {
-		return err
-	}
+// up to seq: everything published before is in the warehouse. It rides out
+// NATS reconnects and restarts through r.
+func waitStored(ctx context.Context, js jetstream.JetStream, seq uint64, r *retrier) error {
+	var floor uint64
 	for {
-		info, err := writer.Info(ctx)
+		err := r.do(ctx, "read the warehouse consumer", func(ctx context.Context) error {
+			writer, err := js.Consumer(ctx, "DOCS", "warehouse")
+			if err != nil {
+				return err
+			}
+			info, err := writer.Info(ctx)
+			if err != nil {
+				return err
+			}
+			floor = info.AckFloor.Stream
+			return nil
+		})
 		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("the warehouse has stored the documents up to DOCS sequence %d of %d: %w", floor, seq, ctx.Err())
+			}
 			return err
 		}
-		if info.AckFloor.Stream >= seq {
+		if floor >= seq {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("the warehouse has stored the documents up to DOCS sequence %d of %d: %w", floor, seq, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -41,9 +55,15 @@ func waitStored(ctx context.Context, js jetstream.JetStream, seq uint64) error {
 // revision the warehouse holds, reporting progress as it goes. The
 // embedder records the last revision it indexed per document; the
 // warehouse (through the gateway) says which revision is current, so an
-// unchanged document already indexed counts at once.
-func (g *globals) waitSearchable(ctx context.Context, js jetstream.JetStream, ids []string, progress func(done, total int)) error {
-	revs, err := embedder.OpenKVRevisions(ctx, js)
+// unchanged document already indexed counts at once. It rides out NATS and
+// gateway restarts through r; when ctx ends, the error says what is left.
+func (g *globals) waitSearchable(ctx context.Context, js jetstream.JetStream, ids []string, progress func(done, total int), r *retrier) error {
+	var revs *embedder.KVRevisions
+	err := r.do(ctx, "open the index revisions", func(ctx context.Context) error {
+		var err error
+		revs, err = embedder.OpenKVRevisions(ctx, js)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -53,23 +73,42 @@ func (g *globals) waitSearchable(ctx context.Context, js jetstream.JetStream, id
 	}
 	want := map[string]int64{} // id → warehouse revision, until indexed
 	total := len(unknown)
+	left := func(err error) error {
+		pending := slices.Sorted(maps.Keys(want))
+		pending = append(pending, slices.Sorted(maps.Keys(unknown))...)
+		return fmt.Errorf("%d of %d documents not yet searchable (%s): %w", len(pending), total, examples(pending, 5), err)
+	}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		for id := range unknown {
 			var d warehouse.Document
-			err := g.getJSON(ctx, "/v1/docs/"+url.PathEscape(id), &d)
-			var herr *httpError
-			if errors.As(err, &herr) && herr.status == 404 {
-				continue // not stored yet
+			err := r.do(ctx, "read the warehouse through the gateway", func(ctx context.Context) error {
+				err := g.getJSON(ctx, "/v1/docs/"+url.PathEscape(id), &d)
+				var herr *httpError
+				if errors.As(err, &herr) && herr.status == 404 {
+					d.Revision = -1 // not stored yet
+					return nil
+				}
+				return err
+			})
+			if ctx.Err() != nil {
+				return left(ctx.Err())
 			}
 			if err != nil {
 				return err
 			}
+			if d.Revision < 0 {
+				continue
+			}
 			want[id] = d.Revision
 			delete(unknown, id)
 		}
-		if err := dropIndexed(ctx, revs, want); err != nil {
+		err := r.do(ctx, "read the index revisions", func(ctx context.Context) error { return dropIndexed(ctx, revs, want) })
+		if ctx.Err() != nil {
+			return left(ctx.Err())
+		}
+		if err != nil {
 			return err
 		}
 		pending := len(unknown) + len(want)
@@ -81,10 +120,18 @@ func (g *globals) waitSearchable(ctx context.Context, js jetstream.JetStream, id
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return left(ctx.Err())
 		case <-tick.C:
 		}
 	}
+}
+
+// examples names the first n of ids, and how many more there are.
+func examples(ids []string, n int) string {
+	if len(ids) <= n {
+		return strings.Join(ids, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ids[:n], ", "), len(ids)-n)
 }
 
 // dropIndexed removes from want (id → revision) the documents the

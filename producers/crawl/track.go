@@ -77,104 +77,156 @@ type tracked struct {
 }
 
 // Wait reports events on fn until every accepted URL is stored or failed,
-// or ctx ends. It polls the server every interval.
-func (t *Tracker) Wait(ctx context.Context, accepted []Accepted, interval time.Duration, fn func(Event)) error {
-	urls := map[string]*tracked{}
+// or ctx ends. It polls the server every interval. A poll that fails while
+// the connection is down or the server restarts (streams.Transient) is
+// reported to retrying, when set, and tried again at the next interval.
+func (t *Tracker) Wait(ctx context.Context, accepted []Accepted, interval time.Duration, fn func(Event), retrying func(error)) error {
+	w := &wait{Tracker: t, urls: map[string]*tracked{}, fn: fn}
 	for _, a := range accepted {
-		urls[a.Normalized] = &tracked{seq: a.Sequence, state: Queued}
+		w.urls[a.Normalized] = &tracked{seq: a.Sequence, state: Queued}
 	}
-	docs, err := t.reader(ctx, streams.StreamDocs, schemas.SubjectDocsCrawledAll, t.docsFrom)
-	if err != nil {
-		return err
-	}
-	dlq, err := t.reader(ctx, streams.StreamDLQ, schemas.SubjectDLQAll, t.dlqFrom)
-	if err != nil {
-		return err
-	}
-	crawlStream, err := t.js.Stream(ctx, streams.StreamCrawl)
-	if err != nil {
-		return err
-	}
-	writer, err := t.js.Consumer(ctx, streams.StreamDocs, "warehouse")
-	if err != nil {
-		return fmt.Errorf("the warehouse consumer: %w", err)
-	}
-	pending := len(urls)
-	settle := func(tr *tracked, ev Event) {
-		tr.state = ev.State
-		fn(ev)
-		if ev.State == Stored || ev.State == Failed {
-			pending--
-		}
-	}
+	w.pending = len(w.urls)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	for pending > 0 {
-		// First the requests the crawler finished, gone from the work
-		// queue: it publishes a request's documents before it acks the
-		// request, so they are all in DOCS by now and read below.
-		for _, tr := range urls {
-			if tr.crawled || tr.state == Failed {
-				continue
+	for w.pending > 0 {
+		pctx, cancel := context.WithTimeout(ctx, pollTimeout)
+		err := w.poll(pctx)
+		cancel()
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case streams.Transient(err) || errors.Is(err, context.DeadlineExceeded):
+			if retrying != nil {
+				retrying(err)
 			}
-			_, err := crawlStream.GetMsg(ctx, tr.seq)
-			switch {
-			case errors.Is(err, jetstream.ErrMsgNotFound):
-				tr.crawled = true
-			case err != nil:
-				return fmt.Errorf("crawl request %d: %w", tr.seq, err)
-			}
+		default:
+			return err
 		}
-		// Dead letters of the crawler (the request) or the writer (a document).
-		for _, m := range drain(dlq) {
-			var dl schemas.DeadLetter
-			if schemas.Decode(m.Data(), &dl) != nil {
-				continue
-			}
-			u := deadLetterURL(&dl)
-			if tr, ok := urls[u]; ok && tr.state != Stored && tr.state != Failed {
-				settle(tr, Event{URL: u, State: Failed, Reason: dl.Error, Documents: len(tr.docsSeqs)})
-			}
-		}
-		for _, m := range drain(docs) {
-			md, err := m.Metadata()
-			var d schemas.CrawledDocument
-			if err != nil || schemas.Decode(m.Data(), &d) != nil {
-				continue
-			}
-			if tr, ok := urls[d.Metadata["request_url"]]; ok {
-				tr.docsSeqs = append(tr.docsSeqs, md.Sequence.Stream)
-				id := d.ID
-				if id == "" {
-					id = warehouse.DocumentID(d.URL)
-				}
-				if !slices.Contains(tr.docIDs, id) {
-					tr.docIDs = append(tr.docIDs, id)
-				}
-			}
-		}
-		info, err := writer.Info(ctx)
-		if err != nil {
-			return fmt.Errorf("the warehouse consumer: %w", err)
-		}
-		for u, tr := range urls {
-			if tr.state == Stored || tr.state == Failed {
-				continue
-			}
-			if tr.state == Queued && len(tr.docsSeqs) > 0 {
-				settle(tr, Event{URL: u, State: Crawled, Documents: len(tr.docsSeqs)})
-			}
-			if stored(tr, info.AckFloor.Stream) {
-				settle(tr, Event{URL: u, State: Stored, Documents: len(tr.docsSeqs), DocumentIDs: tr.docIDs})
-			}
-		}
-		if pending == 0 {
+		if w.pending == 0 {
 			break
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// pollTimeout bounds one poll, so that a call made as the connection drops
+// is tried again instead of holding the wait.
+const pollTimeout = 5 * time.Second
+
+// wait is the state of one Wait.
+type wait struct {
+	*Tracker
+	urls    map[string]*tracked
+	fn      func(Event)
+	pending int
+
+	// Opened by the first poll that gets through.
+	docs, dlq   jetstream.Consumer
+	crawlStream jetstream.Stream
+	writer      jetstream.Consumer
+}
+
+func (w *wait) settle(tr *tracked, ev Event) {
+	tr.state = ev.State
+	w.fn(ev)
+	if ev.State == Stored || ev.State == Failed {
+		w.pending--
+	}
+}
+
+// open opens what a poll reads, the parts still missing.
+func (w *wait) open(ctx context.Context) error {
+	var err error
+	if w.docs == nil {
+		if w.docs, err = w.reader(ctx, streams.StreamDocs, schemas.SubjectDocsCrawledAll, w.docsFrom); err != nil {
+			return err
+		}
+	}
+	if w.dlq == nil {
+		if w.dlq, err = w.reader(ctx, streams.StreamDLQ, schemas.SubjectDLQAll, w.dlqFrom); err != nil {
+			return err
+		}
+	}
+	if w.crawlStream == nil {
+		if w.crawlStream, err = w.js.Stream(ctx, streams.StreamCrawl); err != nil {
+			return err
+		}
+	}
+	if w.writer == nil {
+		if w.writer, err = w.js.Consumer(ctx, streams.StreamDocs, "warehouse"); err != nil {
+			return fmt.Errorf("the warehouse consumer: %w", err)
+		}
+	}
+	return nil
+}
+
+// poll reads what happened since the last poll and reports it.
+func (w *wait) poll(ctx context.Context) error {
+	if err := w.open(ctx); err != nil {
+		return err
+	}
+	// First the requests the crawler finished, gone from the work
+	// queue: it publishes a request's documents before it acks the
+	// request, so they are all in DOCS by now and read below.
+	for _, tr := range w.urls {
+		if tr.crawled || tr.state == Failed {
+			continue
+		}
+		_, err := w.crawlStream.GetMsg(ctx, tr.seq)
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			tr.crawled = true
+		case err != nil:
+			return fmt.Errorf("crawl request %d: %w", tr.seq, err)
+		}
+	}
+	// Dead letters of the crawler (the request) or the writer (a document).
+	for _, m := range drain(w.dlq) {
+		var dl schemas.DeadLetter
+		if schemas.Decode(m.Data(), &dl) != nil {
+			continue
+		}
+		u := deadLetterURL(&dl)
+		if tr, ok := w.urls[u]; ok && tr.state != Stored && tr.state != Failed {
+			w.settle(tr, Event{URL: u, State: Failed, Reason: dl.Error, Documents: len(tr.docsSeqs)})
+		}
+	}
+	for _, m := range drain(w.docs) {
+		md, err := m.Metadata()
+		var d schemas.CrawledDocument
+		if err != nil || schemas.Decode(m.Data(), &d) != nil {
+			continue
+		}
+		if tr, ok := w.urls[d.Metadata["request_url"]]; ok {
+			tr.docsSeqs = append(tr.docsSeqs, md.Sequence.Stream)
+			id := d.ID
+			if id == "" {
+				id = warehouse.DocumentID(d.URL)
+			}
+			if !slices.Contains(tr.docIDs, id) {
+				tr.docIDs = append(tr.docIDs, id)
+			}
+		}
+	}
+	info, err := w.writer.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("the warehouse consumer: %w", err)
+	}
+	for u, tr := range w.urls {
+		if tr.state == Stored || tr.state == Failed {
+			continue
+		}
+		if tr.state == Queued && len(tr.docsSeqs) > 0 {
+			w.settle(tr, Event{URL: u, State: Crawled, Documents: len(tr.docsSeqs)})
+		}
+		if stored(tr, info.AckFloor.Stream) {
+			w.settle(tr, Event{URL: u, State: Stored, Documents: len(tr.docsSeqs), DocumentIDs: tr.docIDs})
 		}
 	}
 	return nil
