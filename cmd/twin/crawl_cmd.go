@@ -79,12 +79,8 @@ moves for --warn-after, and gives up after --timeout, saying what is still pendi
 				}
 				return nil
 			}
-			wctx := ctx
-			if wo.timeout > 0 {
-				var cancel context.CancelFunc
-				wctx, cancel = context.WithTimeoutCause(ctx, wo.timeout, fmt.Errorf("--timeout %s", wo.timeout))
-				defer cancel()
-			}
+			wctx, cancel := wo.bound(ctx)
+			defer cancel()
 			out := &syncWriter{w: g.stdout}
 			watchCtx, stopWatch := context.WithCancel(wctx)
 			defer stopWatch()

@@ -115,15 +115,21 @@ func (wo *waitOptions) flags(cmd *cobra.Command, timeout time.Duration) {
 	cmd.Flags().DurationVar(&wo.warnAfter, "warn-after", defaultWarnAfter, "with --wait: say which component is not consuming after this long without progress (0: never)")
 }
 
+// bound is ctx ended by --timeout, with the flag as its cause, so that the
+// message of a wait that gave up names it.
+func (wo *waitOptions) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if wo.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeoutCause(ctx, wo.timeout, fmt.Errorf("--timeout %s", wo.timeout))
+}
+
 // waitImported waits until the documents of an import are stored and then
 // searchable, showing progress on stderr, and returns how long it took.
 func (g *globals) waitImported(ctx context.Context, js jetstream.JetStream, sum importSummary, wo waitOptions) (time.Duration, error) {
 	began, last := time.Now(), time.Time{}
-	if wo.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, wo.timeout, fmt.Errorf("--timeout %s", wo.timeout))
-		defer cancel()
-	}
+	ctx, cancel := wo.bound(ctx)
+	defer cancel()
 	out := &syncWriter{w: g.stderr}
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()

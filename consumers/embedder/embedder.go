@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/twin-llm/twin/internal/embed"
 	"github.com/twin-llm/twin/internal/vectors"
+	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 )
@@ -61,12 +61,6 @@ type Warehouse interface {
 	DocumentRevisions(ctx context.Context, ids []string) (map[string]int64, error)
 }
 
-// ErrUnissuedRevision is a job whose revision the warehouse never issued
-// (for its document): forged, or from a warehouse since restored from an
-// older copy. Such a job is dead-lettered, never indexed: indexing it
-// would make every real revision below it look stale.
-var ErrUnissuedRevision = errors.New("revision never issued by the warehouse")
-
 // Embedder is the consumer.
 type Embedder struct {
 	dense     embed.Dense
@@ -75,9 +69,9 @@ type Embedder struct {
 	pub       *streams.Publisher
 	revisions Revisions
 	warehouse Warehouse
-	// issued is the highest revision the warehouse is known to have
-	// issued: a job at or below it needs no question to the warehouse.
-	issued    atomic.Int64
+	// issued spares the warehouse a question for a job at or below the
+	// highest revision it is known to have issued.
+	issued    warehouse.Issued
 	maxBatch  int
 	freshness prometheus.Observer
 	// indexing keeps concurrent batches (the runtime may run several
@@ -284,24 +278,14 @@ func (e *Embedder) dropUnissued(ctx context.Context, decoded []*job, errs stream
 			top = max(top, j.body.Revision)
 		}
 	}
-	issued := e.issued.Load()
-	if top <= issued {
-		return nil
-	}
-	last, err := e.warehouse.LastRevision(ctx)
+	last, err := e.issued.Covering(ctx, e.warehouse.LastRevision, top)
 	if err != nil {
-		return fmt.Errorf("read the warehouse's last revision: %w", err)
-	}
-	for {
-		cur := e.issued.Load()
-		if last <= cur || e.issued.CompareAndSwap(cur, last) {
-			break
-		}
+		return err
 	}
 	for i, j := range decoded {
 		if j != nil && j.body.Revision > last {
 			errs[j.i] = streams.Permanent(fmt.Errorf("%w: document %s at revision %d, the warehouse's highest is %d",
-				ErrUnissuedRevision, j.body.DocumentID, j.body.Revision, last))
+				warehouse.ErrUnissuedRevision, j.body.DocumentID, j.body.Revision, last))
 			decoded[i] = nil
 		}
 	}
@@ -335,10 +319,10 @@ func (e *Embedder) overrule(ctx context.Context, doubtful []*job, have map[strin
 		switch {
 		case !held:
 			errs[j.i] = streams.Permanent(fmt.Errorf("%w: document %s at revision %d is not in the warehouse",
-				ErrUnissuedRevision, id, rev))
+				warehouse.ErrUnissuedRevision, id, rev))
 		case rev > cur:
 			errs[j.i] = streams.Permanent(fmt.Errorf("%w: document %s at revision %d, its revision in the warehouse is %d",
-				ErrUnissuedRevision, id, rev, cur))
+				warehouse.ErrUnissuedRevision, id, rev, cur))
 		case have[id] > cur && rev == cur:
 			jobs = append(jobs, j)
 		}

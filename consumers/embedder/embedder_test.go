@@ -330,7 +330,7 @@ func TestJobWithARevisionTheWarehouseNeverIssuedIsDeadLettered(t *testing.T) {
 			t.Fatal(err)
 		}
 		errs := f.outcome(t, job(tc.rev, schemas.OpUpsert, "forged text"), job(rev, schemas.OpUpsert, "real text"))
-		if !errors.Is(errs[0], streams.ErrPermanent) || !errors.Is(errs[0], embedder.ErrUnissuedRevision) {
+		if !errors.Is(errs[0], streams.ErrPermanent) || !errors.Is(errs[0], warehouse.ErrUnissuedRevision) {
 			t.Fatalf("%s: forged job's outcome %v, want a permanent ErrUnissuedRevision", tc.name, errs[0])
 		}
 		if errs[1] != nil {

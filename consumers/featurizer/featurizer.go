@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/twin-llm/twin/internal/tokenizer"
 	"github.com/twin-llm/twin/internal/warehouse"
@@ -19,11 +18,6 @@ type Getter interface {
 	LastRevision(ctx context.Context) (int64, error)
 }
 
-// ErrUnissuedRevision is a change whose revision the warehouse never
-// issued: the warehouse commits before its change is published, so no real
-// change can be ahead of it. Such a change is dead-lettered.
-var ErrUnissuedRevision = errors.New("revision never issued by the warehouse")
-
 // Featurizer is the consumer: a warehouse change in, an embed job out.
 type Featurizer struct {
 	tok    *tokenizer.Tokenizer
@@ -31,9 +25,9 @@ type Featurizer struct {
 	store  Getter // may be nil: then events without a document are deletes
 	clean  CleanOptions
 	params map[string]ChunkParams
-	// issued is the highest revision the warehouse is known to have
-	// issued: a change at or below it needs no question to the warehouse.
-	issued atomic.Int64
+	// issued spares the warehouse a question for a change at or below the
+	// highest revision it is known to have issued.
+	issued warehouse.Issued
 }
 
 // Config assembles a featurizer.
@@ -119,22 +113,16 @@ func (f *Featurizer) handle(ctx context.Context, source string, ev *schemas.CDCE
 // warehouse's highest. The warehouse is asked only when the revision is
 // above the highest seen so far.
 func (f *Featurizer) checkIssued(ctx context.Context, id string, rev int64) error {
-	if f.store == nil || rev <= f.issued.Load() {
+	if f.store == nil {
 		return nil
 	}
-	last, err := f.store.LastRevision(ctx)
+	last, err := f.issued.Covering(ctx, f.store.LastRevision, rev)
 	if err != nil {
-		return fmt.Errorf("read the warehouse's last revision: %w", err)
-	}
-	for {
-		cur := f.issued.Load()
-		if last <= cur || f.issued.CompareAndSwap(cur, last) {
-			break
-		}
+		return err
 	}
 	if rev > last {
 		return streams.Permanent(fmt.Errorf("%w: document %s at revision %d, the warehouse's highest is %d",
-			ErrUnissuedRevision, id, rev, last))
+			warehouse.ErrUnissuedRevision, id, rev, last))
 	}
 	return nil
 }
