@@ -25,14 +25,14 @@ import (
 // kill lands in the middle of the ingest, small enough for CI.
 const crashDocs = 5000
 
-// TestCrashDuringIngestLosesDuplicatesAndLeavesStaleNothing kills `twin up`
+// TestCrashDuringIngestLosesNothingDuplicatesNothingLeavesNothingStale kills `twin up`
 // with SIGKILL in the middle of an import, restarts it on the same data dir,
 // re-runs the import, changes and deletes some documents, and then compares
 // every point of the vector store with the warehouse: every live document
 // has its chunks at its current revision (nothing lost), no chunk is there
 // twice and no older revision is left (nothing duplicated), and no deleted
 // document or old content is searchable (nothing stale).
-func TestCrashDuringIngestLosesDuplicatesAndLeavesStaleNothing(t *testing.T) {
+func TestCrashDuringIngestLosesNothingDuplicatesNothingLeavesNothingStale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and ingests 5,000 documents; skipped with -short")
 	}
