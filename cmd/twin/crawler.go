@@ -9,7 +9,7 @@ import (
 	"github.com/twin-llm/twin/consumers/crawler/fetch"
 	"github.com/twin-llm/twin/consumers/crawler/github"
 	"github.com/twin-llm/twin/consumers/crawler/local"
-	wwriter "github.com/twin-llm/twin/consumers/warehouse"
+	"github.com/twin-llm/twin/consumers/writer"
 	"github.com/twin-llm/twin/streams"
 )
 
@@ -59,5 +59,5 @@ func runWarehouse(ctx context.Context, s *system, log zerolog.Logger, ready func
 		return err
 	}
 	ready()
-	return s.runtime.RunBatch(ctx, "warehouse", wwriter.New(store), streams.Workers(1), streams.PullBatch(512))
+	return s.runtime.RunBatch(ctx, "warehouse", writer.New(store), streams.Workers(1), streams.PullBatch(512))
 }

@@ -25,7 +25,7 @@ import (
 	"github.com/twin-llm/twin/consumers/crawler"
 	"github.com/twin-llm/twin/consumers/crawler/fetch"
 	"github.com/twin-llm/twin/consumers/crawler/github"
-	wwriter "github.com/twin-llm/twin/consumers/warehouse"
+	"github.com/twin-llm/twin/consumers/writer"
 	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/internal/warehouse/ferrettest"
 	"github.com/twin-llm/twin/producers/crawl"
@@ -115,7 +115,7 @@ func newStackB(t testing.TB, o stackOptions) *stack {
 	s.done.Go(func() {
 		_ = rt.Run(ctx, "crawler", c.Handler(), append(fast, streams.Workers(4), streams.PullBatch(4))...)
 	})
-	s.done.Go(func() { _ = rt.RunBatch(ctx, "warehouse", wwriter.New(s.store), fast...) })
+	s.done.Go(func() { _ = rt.RunBatch(ctx, "warehouse", writer.New(s.store), fast...) })
 	t.Cleanup(s.stop)
 	return s
 }

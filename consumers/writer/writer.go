@@ -1,8 +1,8 @@
-// Package warehouse is the warehouse writer: it takes crawled documents
+// Package writer is the warehouse writer: it takes crawled documents
 // from twin.docs.crawled.> in batches and upserts them into the warehouse
 // store in one bulk each. Unchanged content is a no-op in the store, so a
 // redelivered or re-crawled document costs a read, never a new revision.
-package warehouse
+package writer
 
 import (
 	"context"
