@@ -37,7 +37,6 @@ func newCrawler(s *system, log zerolog.Logger) *crawler.Crawler {
 			crawler.NewSubstack(f, 0),
 			crawler.NewWeb(f),
 		},
-		Permanent:  []error{github.ErrPermanent, local.ErrPermanent},
 		Publisher:  s.pub,
 		AllowLocal: s.flags.crawl.local,
 		Log:        log,

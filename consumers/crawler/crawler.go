@@ -30,18 +30,15 @@ type Source interface {
 	// Match reports whether the source handles u (already normalized).
 	Match(u *url.URL) bool
 	// Crawl returns the documents at rawURL; one for a page, several for an
-	// archive or a feed. A failure no retry can fix wraps ErrPermanent (or
-	// the source's own sentinel, mapped by the crawler).
+	// archive or a feed. A failure no retry can fix is a
+	// streams.Permanent one (errors.Is streams.ErrPermanent).
 	Crawl(ctx context.Context, rawURL, author string) ([]schemas.CrawledDocument, error)
 }
 
-// ErrPermanent marks a crawl failure that retrying cannot fix: the URL is
+// refuse is a crawl failure that retrying cannot fix: the URL is
 // refused, disallowed, not a document, or gone.
-var ErrPermanent = errors.New("permanent crawl failure")
-
-// refuse wraps a reason as a permanent failure.
 func refuse(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrPermanent, fmt.Sprintf(format, args...))
+	return streams.Permanent(fmt.Errorf(format, args...))
 }
 
 // Crawler is the consumer.
@@ -51,17 +48,13 @@ type Crawler struct {
 	allowLocal bool
 	log        zerolog.Logger
 	metrics    *Metrics
-	// permanent lists the sources' own sentinels that mean "do not retry".
-	permanent []error
 }
 
 // Config assembles a crawler.
 type Config struct {
 	// Sources in order of preference: the first that matches crawls. The
 	// last is usually the generic web article source, matching any URL.
-	Sources []Source
-	// Permanent are errors of the sources that mean no retry can help.
-	Permanent  []error
+	Sources    []Source
 	Publisher  *streams.Publisher
 	AllowLocal bool
 	Log        zerolog.Logger
@@ -75,7 +68,7 @@ func New(cfg Config) *Crawler {
 		m = NewMetrics(nil)
 	}
 	return &Crawler{sources: cfg.Sources, pub: cfg.Publisher, allowLocal: cfg.AllowLocal,
-		log: cfg.Log, metrics: m, permanent: cfg.Permanent}
+		log: cfg.Log, metrics: m}
 }
 
 // Metrics are the crawler's Prometheus metrics.
@@ -134,7 +127,7 @@ func (c *Crawler) crawl(ctx context.Context, req *schemas.CrawlRequest, seq uint
 	}
 	src := c.pick(u)
 	if src == nil {
-		return streams.Permanent(refuse("no crawler handles %s", norm))
+		return refuse("no crawler handles %s", norm)
 	}
 	log := c.log.With().Str("url", norm).Str("source", src.Name()).Logger()
 	start := time.Now()
@@ -145,7 +138,7 @@ func (c *Crawler) crawl(ctx context.Context, req *schemas.CrawlRequest, seq uint
 	}
 	if len(docs) == 0 {
 		c.metrics.crawls.WithLabelValues(src.Name(), "refused").Inc()
-		return streams.Permanent(refuse("%s: nothing to store", norm))
+		return refuse("%s: nothing to store", norm)
 	}
 	now := time.Now().UTC()
 	outs := make([]streams.Out, len(docs))
@@ -188,7 +181,7 @@ func (c *Crawler) pick(u *url.URL) Source {
 func (c *Crawler) failure(log zerolog.Logger, source string, err error) error {
 	var status *fetch.StatusError
 	switch {
-	case c.isPermanent(err):
+	case isPermanent(err):
 		c.metrics.crawls.WithLabelValues(source, "refused").Inc()
 		log.Info().Err(err).Msg("refused")
 		return streams.Permanent(err)
@@ -202,20 +195,11 @@ func (c *Crawler) failure(log zerolog.Logger, source string, err error) error {
 	}
 }
 
-func (c *Crawler) isPermanent(err error) bool {
-	for _, p := range c.permanent {
-		if errors.Is(err, p) {
-			return true
-		}
-	}
-	return isPermanent(err)
-}
-
 // isPermanent reports whether a crawl error will not change on a retry:
 // a refusal, or a fetch failure the fetcher does not call temporary
 // (robots, blocked address, 404, wrong content type, too large).
 func isPermanent(err error) bool {
-	if errors.Is(err, ErrPermanent) {
+	if errors.Is(err, streams.ErrPermanent) {
 		return true
 	}
 	for _, e := range []error{fetch.ErrBlockedAddress, fetch.ErrRobots, fetch.ErrTooLarge, fetch.ErrContentType,

@@ -12,6 +12,7 @@ import (
 	"github.com/twin-llm/twin/consumers/crawler/extract"
 	"github.com/twin-llm/twin/consumers/crawler/fetch"
 	"github.com/twin-llm/twin/schemas"
+	"github.com/twin-llm/twin/streams"
 )
 
 // Fetcher gets pages; *fetch.Fetcher is the real one.
@@ -101,7 +102,7 @@ func firstLine(text string) string {
 // ErrChallenge is a bot-challenge page (Cloudflare and the like) served
 // instead of the content. It is never stored, and retrying will not pass
 // the challenge either.
-var ErrChallenge = fmt.Errorf("%w: the site answered with a bot challenge instead of the page", ErrPermanent)
+var ErrChallenge = fmt.Errorf("%w: the site answered with a bot challenge instead of the page", streams.ErrPermanent)
 
 // challengeMarks are phrases of interstitial pages that stand between a
 // crawler and the content. They are checked on small pages only: a real

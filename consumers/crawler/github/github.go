@@ -4,6 +4,11 @@
 // The clone is bare, into a temporary directory removed before Crawl
 // returns: files are read from the git objects, so a file the filters skip
 // is never written to disk, and its size is known before it is read.
+//
+// An error that no retry can fix (the URL is not a repository, the
+// repository does not exist or is private, the branch does not exist, or
+// nothing in it is worth indexing) is a streams.Permanent one; others
+// (network, timeouts) are worth retrying.
 package github
 
 import (
@@ -28,13 +33,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/twin-llm/twin/schemas"
+	"github.com/twin-llm/twin/streams"
 )
-
-// ErrPermanent is matched (errors.Is) by the errors that no retry can fix:
-// the URL is not a repository, the repository does not exist or is
-// private, the branch does not exist, or nothing in it is worth indexing.
-// Other errors (network, timeouts) are worth retrying.
-var ErrPermanent = errors.New("permanent failure")
 
 // Defaults of Config's zero values.
 const (
@@ -104,11 +104,11 @@ func (s *Source) Match(u *url.URL) bool {
 func (s *Source) Crawl(ctx context.Context, rawURL, author string) ([]schemas.CrawledDocument, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, permanent(fmt.Errorf("github: parse URL: %w", err))
+		return nil, streams.Permanent(fmt.Errorf("github: parse URL: %w", err))
 	}
 	ref, ok := parseRepo(u)
 	if !ok {
-		return nil, permanent(fmt.Errorf("github: %s is not a repository URL", rawURL))
+		return nil, streams.Permanent(fmt.Errorf("github: %s is not a repository URL", rawURL))
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
@@ -136,7 +136,7 @@ func (s *Source) Crawl(ctx context.Context, rawURL, author string) ([]schemas.Cr
 		return nil, fmt.Errorf("github: %s: %w", ref, err)
 	}
 	if len(c.files) == 0 {
-		return nil, permanent(fmt.Errorf("github: %s: nothing to index: no text file passed the filters (%s)",
+		return nil, streams.Permanent(fmt.Errorf("github: %s: nothing to index: no text file passed the filters (%s)",
 			ref, c.skippedSummary()))
 	}
 
@@ -205,7 +205,7 @@ func (s *Source) clone(ctx context.Context, dir string, ref repoRef) (*git.Repos
 		errors.Is(err, transport.ErrEmptyRemoteRepository),
 		errors.Is(err, plumbing.ErrReferenceNotFound),
 		errors.Is(err, git.NoMatchingRefSpecError{}):
-		return nil, permanent(err)
+		return nil, streams.Permanent(err)
 	}
 	return nil, err
 }
@@ -438,11 +438,3 @@ func parseRepo(u *url.URL) (repoRef, bool) {
 	}
 	return ref, true
 }
-
-// permanentError marks an error as one no retry can fix, keeping its text.
-type permanentError struct{ err error }
-
-func permanent(err error) error { return permanentError{err} }
-
-func (e permanentError) Error() string   { return e.err.Error() }
-func (e permanentError) Unwrap() []error { return []error{e.err, ErrPermanent} }

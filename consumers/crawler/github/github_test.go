@@ -22,6 +22,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/twin-llm/twin/schemas"
+	"github.com/twin-llm/twin/streams"
 )
 
 var commitTime = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
@@ -325,8 +326,8 @@ func TestCrawlPermanentErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := New(cloneFrom(tt.from)).Crawl(t.Context(), tt.url, "")
-			if !errors.Is(err, ErrPermanent) {
-				t.Fatalf("Crawl error = %v, want ErrPermanent", err)
+			if !errors.Is(err, streams.ErrPermanent) {
+				t.Fatalf("Crawl error = %v, want streams.ErrPermanent", err)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Crawl error = %q, want it to mention %q", err, tt.want)
@@ -346,8 +347,8 @@ func TestCrawlCancelledIsNotPermanentAndCleansUp(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err := New(cfg).Crawl(ctx, "https://github.com/ada/engine", "")
-	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrPermanent) {
-		t.Errorf("Crawl error = %v, want context.Canceled and not ErrPermanent", err)
+	if !errors.Is(err, context.Canceled) || errors.Is(err, streams.ErrPermanent) {
+		t.Errorf("Crawl error = %v, want context.Canceled and not streams.ErrPermanent", err)
 	}
 
 	// A successful crawl leaves nothing behind either.

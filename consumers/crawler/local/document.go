@@ -20,6 +20,7 @@ import (
 
 	"github.com/twin-llm/twin/consumers/crawler/extract"
 	"github.com/twin-llm/twin/schemas"
+	"github.com/twin-llm/twin/streams"
 )
 
 // formats maps the supported extensions (lowercased) to how they are read.
@@ -64,7 +65,7 @@ func readCapped(r io.Reader, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, permanent(fmt.Errorf("file is larger than the limit of %d bytes", limit))
+		return nil, streams.Permanent(fmt.Errorf("file is larger than the limit of %d bytes", limit))
 	}
 	return data, nil
 }
@@ -73,7 +74,7 @@ func readCapped(r io.Reader, limit int64) ([]byte, error) {
 // content data and file information info.
 func (c *crawl) document(ctx context.Context, p, format string, data []byte, info fs.FileInfo) (schemas.CrawledDocument, error) {
 	if bytes.IndexByte(data[:min(len(data), binarySniffBytes)], 0) >= 0 {
-		return schemas.CrawledDocument{}, permanent(fmt.Errorf("local: %s: binary content in a %s file", p, format))
+		return schemas.CrawledDocument{}, streams.Permanent(fmt.Errorf("local: %s: binary content in a %s file", p, format))
 	}
 	doc := schemas.CrawledDocument{
 		Kind:        schemas.KindPost,
@@ -92,7 +93,7 @@ func (c *crawl) document(ctx context.Context, p, format string, data []byte, inf
 				return schemas.CrawledDocument{}, ctx.Err()
 			}
 			// The same bytes will extract the same way.
-			return schemas.CrawledDocument{}, permanent(fmt.Errorf("local: %s: %w", p, err))
+			return schemas.CrawledDocument{}, streams.Permanent(fmt.Errorf("local: %s: %w", p, err))
 		}
 		fromHTML(&doc, res)
 	case formatMarkdown:
@@ -101,7 +102,7 @@ func (c *crawl) document(ctx context.Context, p, format string, data []byte, inf
 		doc.Content = strings.TrimSpace(decodeText(data))
 	}
 	if doc.Content == "" {
-		return schemas.CrawledDocument{}, permanent(fmt.Errorf("local: %s: nothing to index: no text", p))
+		return schemas.CrawledDocument{}, streams.Permanent(fmt.Errorf("local: %s: nothing to index: no text", p))
 	}
 	if doc.Title == "" {
 		doc.Title = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))

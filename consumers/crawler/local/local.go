@@ -6,6 +6,10 @@
 // Paths are checked after every symbolic link in them is resolved, so
 // neither ".." nor a link can lead outside the roots; files are then opened
 // through an os.Root, so a link swapped in after the check cannot either.
+//
+// An error that no retry can fix (local crawling is disabled, the path is
+// outside the roots, does not exist, is not a supported file, or holds
+// nothing to index) is a streams.Permanent one.
 package local
 
 import (
@@ -22,12 +26,8 @@ import (
 
 	"github.com/twin-llm/twin/internal/urlnorm"
 	"github.com/twin-llm/twin/schemas"
+	"github.com/twin-llm/twin/streams"
 )
-
-// ErrPermanent is matched (errors.Is) by the errors that no retry can fix:
-// local crawling is disabled, the path is outside the roots, does not
-// exist, is not a supported file, or holds nothing to index.
-var ErrPermanent = errors.New("permanent failure")
 
 // Defaults of Config's zero values.
 const (
@@ -80,11 +80,11 @@ func (s *Source) Match(u *url.URL) bool { return u != nil && u.Scheme == "file" 
 // page metadata, if any.
 func (s *Source) Crawl(ctx context.Context, rawURL, author string) ([]schemas.CrawledDocument, error) {
 	if !s.cfg.Enabled {
-		return nil, permanent(errors.New("local: crawling local files is not enabled (--crawl-local)"))
+		return nil, streams.Permanent(errors.New("local: crawling local files is not enabled (--crawl-local)"))
 	}
 	p, err := pathOf(rawURL)
 	if err != nil {
-		return nil, permanent(fmt.Errorf("local: %w", err))
+		return nil, streams.Permanent(fmt.Errorf("local: %w", err))
 	}
 	roots, err := resolveRoots(s.cfg.Roots)
 	if err != nil {
@@ -113,7 +113,7 @@ func (s *Source) Crawl(ctx context.Context, rawURL, author string) ([]schemas.Cr
 		}
 		return []schemas.CrawledDocument{doc}, nil
 	}
-	return nil, permanent(fmt.Errorf("local: %s is not a regular file or directory", p))
+	return nil, streams.Permanent(fmt.Errorf("local: %s is not a regular file or directory", p))
 }
 
 // crawl is one Crawl call: the configuration, with the roots resolved once.
@@ -189,7 +189,7 @@ func (c *crawl) dir(ctx context.Context, dir, resolved string) ([]schemas.Crawle
 		seen[real] = true
 		doc, err := c.file(ctx, filepath.Join(dir, filepath.FromSlash(rel)), real)
 		switch {
-		case errors.Is(err, ErrPermanent):
+		case errors.Is(err, streams.ErrPermanent):
 			continue
 		case err != nil:
 			return nil, err
@@ -197,7 +197,7 @@ func (c *crawl) dir(ctx context.Context, dir, resolved string) ([]schemas.Crawle
 		docs = append(docs, doc)
 	}
 	if len(docs) == 0 {
-		return nil, permanent(fmt.Errorf("local: %s: nothing to index: no readable %s file in it",
+		return nil, streams.Permanent(fmt.Errorf("local: %s: nothing to index: no readable %s file in it",
 			dir, supportedList))
 	}
 	return docs, nil
@@ -211,7 +211,7 @@ func (c *crawl) file(ctx context.Context, p, resolved string) (schemas.CrawledDo
 	}
 	format := formatOf(p)
 	if format == "" {
-		return schemas.CrawledDocument{}, permanent(fmt.Errorf("local: %s: unsupported file type %q (supported: %s)",
+		return schemas.CrawledDocument{}, streams.Permanent(fmt.Errorf("local: %s: unsupported file type %q (supported: %s)",
 			p, filepath.Ext(p), supportedList))
 	}
 	// Opening through the root refuses a link swapped in after locate
@@ -226,7 +226,7 @@ func (c *crawl) file(ctx context.Context, p, resolved string) (schemas.CrawledDo
 		return schemas.CrawledDocument{}, c.fsError(p, err)
 	}
 	if !info.Mode().IsRegular() {
-		return schemas.CrawledDocument{}, permanent(fmt.Errorf("local: %s is not a regular file", p))
+		return schemas.CrawledDocument{}, streams.Permanent(fmt.Errorf("local: %s is not a regular file", p))
 	}
 	data, err := readCapped(f, c.cfg.MaxFileBytes)
 	if err != nil {
@@ -249,7 +249,7 @@ func (c *crawl) locate(resolved string) (root, rel string, err error) {
 			return root, rel, nil
 		}
 	}
-	return "", "", permanent(fmt.Errorf("local: %s is outside the allowed directories (%s)",
+	return "", "", streams.Permanent(fmt.Errorf("local: %s is outside the allowed directories (%s)",
 		resolved, strings.Join(c.cfg.Roots, ", ")))
 }
 
@@ -261,7 +261,7 @@ func (c *crawl) fsError(p string, err error) error {
 	err = fmt.Errorf("local: %s: %w", p, err)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) ||
 		errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
-		return permanent(err)
+		return streams.Permanent(err)
 	}
 	return err
 }
@@ -333,11 +333,3 @@ var vendoredDirs = map[string]bool{
 	"vendor": true, "node_modules": true, "third_party": true, ".git": true,
 	"dist": true, "build": true, "target": true, "__pycache__": true, ".venv": true,
 }
-
-// permanentError marks an error as one no retry can fix, keeping its text.
-type permanentError struct{ err error }
-
-func permanent(err error) error { return permanentError{err} }
-
-func (e permanentError) Error() string   { return e.err.Error() }
-func (e permanentError) Unwrap() []error { return []error{e.err, ErrPermanent} }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/twin-llm/twin/schemas"
+	"github.com/twin-llm/twin/streams"
 )
 
 var mtime = time.Date(2023, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -303,8 +304,8 @@ func TestCrawlRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			docs, err := tt.src.Crawl(t.Context(), tt.url, "")
-			if !errors.Is(err, ErrPermanent) {
-				t.Fatalf("Crawl(%s) = %d documents, error %v; want ErrPermanent", tt.url, len(docs), err)
+			if !errors.Is(err, streams.ErrPermanent) {
+				t.Fatalf("Crawl(%s) = %d documents, error %v; want streams.ErrPermanent", tt.url, len(docs), err)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Crawl error = %q, want it to mention %q", err, tt.want)
@@ -320,8 +321,8 @@ func TestCrawlCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err := enabled().Crawl(ctx, fileURLOf(dir), "")
-	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrPermanent) {
-		t.Errorf("Crawl error = %v, want context.Canceled and not ErrPermanent", err)
+	if !errors.Is(err, context.Canceled) || errors.Is(err, streams.ErrPermanent) {
+		t.Errorf("Crawl error = %v, want context.Canceled and not streams.ErrPermanent", err)
 	}
 }
 
