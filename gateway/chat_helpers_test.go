@@ -109,7 +109,7 @@ func startStack(t *testing.T, cfg Config, answer answerFunc, setup ...func(*Gate
 func (st *stack) respond(t *testing.T, answer answerFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cons, err := st.js.Consumer(ctx, streams.StreamChatRequests, "rag")
+	cons, err := st.js.Consumer(ctx, streams.StreamChatRequests, streams.ConsumerRag)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,6 +66,21 @@ const (
 	StreamDLQ          = "DLQ"
 )
 
+// Durable consumer names of the design. A durable name is the consumer's
+// identity in the server, the consumer label of its metrics and the last
+// token of its DLQ subject: renaming one orphans the old consumer.
+const (
+	ConsumerCrawler = "crawler"
+	// ConsumerWriter is the warehouse writer's (consumers/writer); it keeps
+	// the name it was created with, "warehouse", for that reason.
+	ConsumerWriter          = "warehouse"
+	ConsumerFeaturizer      = "featurizer"
+	ConsumerEmbedder        = "embedder"
+	ConsumerRag             = "rag"
+	ConsumerMonitor         = "monitor"
+	ConsumerMonitorFeedback = "monitor-feedback"
+)
+
 // BucketBytes is the store the components' KV buckets (CDC checkpoints,
 // indexed revisions) may reserve beside the streams: JetStream reserves a
 // bucket's MaxBytes like a stream's, so a store sized for the streams alone
@@ -114,19 +129,19 @@ func DefaultTopology() Topology {
 				MaxAge: 30 * day, MaxBytes: 512 * mib, MaxMsgSize: MaxPayload, Duplicates: 10 * time.Minute},
 		},
 		Consumers: []ConsumerSpec{
-			{Name: "crawler", Stream: StreamCrawl, FilterSubject: schemas.SubjectCrawlRequests,
+			{Name: ConsumerCrawler, Stream: StreamCrawl, FilterSubject: schemas.SubjectCrawlRequests,
 				Description: "fetches URLs", AckWait: AckWait, MaxDeliver: 5, MaxAckPending: 256},
-			{Name: "warehouse", Stream: StreamDocs, FilterSubject: schemas.SubjectDocsCrawledAll,
+			{Name: ConsumerWriter, Stream: StreamDocs, FilterSubject: schemas.SubjectDocsCrawledAll,
 				Description: "writes crawled documents to the warehouse", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
-			{Name: "featurizer", Stream: StreamCDC, FilterSubject: schemas.SubjectCDCAll,
+			{Name: ConsumerFeaturizer, Stream: StreamCDC, FilterSubject: schemas.SubjectCDCAll,
 				Description: "cleans and chunks changed documents", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
-			{Name: "embedder", Stream: StreamEmbed, FilterSubject: schemas.SubjectEmbedJobs,
+			{Name: ConsumerEmbedder, Stream: StreamEmbed, FilterSubject: schemas.SubjectEmbedJobs,
 				Description: "embeds chunks into the vector store", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
-			{Name: "rag", Stream: StreamChatRequests, FilterSubject: schemas.SubjectChatRequests,
+			{Name: ConsumerRag, Stream: StreamChatRequests, FilterSubject: schemas.SubjectChatRequests,
 				Description: "answers chat questions", AckWait: AckWait, MaxDeliver: 3, MaxAckPending: 64},
-			{Name: "monitor", Stream: StreamMonitor, FilterSubject: schemas.SubjectMonitorTraces,
+			{Name: ConsumerMonitor, Stream: StreamMonitor, FilterSubject: schemas.SubjectMonitorTraces,
 				Description: "stores prompt traces", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
-			{Name: "monitor-feedback", Stream: StreamFeedback, FilterSubject: schemas.SubjectFeedbackAll,
+			{Name: ConsumerMonitorFeedback, Stream: StreamFeedback, FilterSubject: schemas.SubjectFeedbackAll,
 				Description: "joins feedback to its trace", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
 		},
 	}

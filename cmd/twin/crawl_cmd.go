@@ -84,7 +84,7 @@ moves for --warn-after, and gives up after --timeout, saying what is still pendi
 			out := &syncWriter{w: g.stdout}
 			watchCtx, stopWatch := context.WithCancel(wctx)
 			defer stopWatch()
-			watches := append([]*consumerWatch{{stream: streams.StreamCrawl, consumer: "crawler", subject: schemas.SubjectCrawlRequests, component: "crawler"}},
+			watches := append([]*consumerWatch{{stream: streams.StreamCrawl, consumer: streams.ConsumerCrawler, subject: schemas.SubjectCrawlRequests, component: "crawler"}},
 				pipelineWatches()...)
 			go watchConsumers(watchCtx, js, watches, wo.warnAfter, out)
 			r := &retrier{out: out}

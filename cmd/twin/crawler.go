@@ -49,7 +49,7 @@ func runCrawler(ctx context.Context, s *system, log zerolog.Logger, ready func()
 	ready()
 	workers := max(s.flags.crawl.workers, 1)
 	// A page takes a while: ask for no more than the workers can start soon.
-	return s.runtime.Run(ctx, "crawler", c.Handler(), streams.Workers(workers), streams.PullBatch(workers))
+	return s.runtime.Run(ctx, streams.ConsumerCrawler, c.Handler(), streams.Workers(workers), streams.PullBatch(workers))
 }
 
 func runWarehouse(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
@@ -58,5 +58,5 @@ func runWarehouse(ctx context.Context, s *system, log zerolog.Logger, ready func
 		return err
 	}
 	ready()
-	return s.runtime.RunBatch(ctx, "warehouse", writer.New(store), streams.Workers(1), streams.PullBatch(512))
+	return s.runtime.RunBatch(ctx, streams.ConsumerWriter, writer.New(store), streams.Workers(1), streams.PullBatch(512))
 }

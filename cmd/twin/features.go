@@ -184,7 +184,7 @@ func runFeaturizer(ctx context.Context, s *system, log zerolog.Logger, ready fun
 	}
 	f := featurizer.New(featurizer.Config{Tokenizer: tok, Publisher: s.pub, Store: store})
 	ready()
-	return s.runtime.Run(ctx, "featurizer", f.Handler(), streams.Workers(8), streams.PullBatch(256))
+	return s.runtime.Run(ctx, streams.ConsumerFeaturizer, f.Handler(), streams.Workers(8), streams.PullBatch(256))
 }
 
 func runEmbedder(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
@@ -207,7 +207,7 @@ func runEmbedder(ctx context.Context, s *system, log zerolog.Logger, ready func(
 	ready()
 	// Two workers: one batch embeds while the other writes and waits for its
 	// acks. The embedder keeps them off each other's documents.
-	return s.runtime.RunBatch(ctx, "embedder", e, streams.Workers(2), streams.PullBatch(512), streams.Batch(256, 10*time.Millisecond))
+	return s.runtime.RunBatch(ctx, streams.ConsumerEmbedder, e, streams.Workers(2), streams.PullBatch(512), streams.Batch(256, 10*time.Millisecond))
 }
 
 // isReplicaSet asks the server's hello whether it is a replica set, the

@@ -120,7 +120,7 @@ func runRag(ctx context.Context, s *system, log zerolog.Logger, ready func()) er
 	}
 	log.Info().Str("llm", model.Name()).Str("rerank", rr.Name()).Msg("rag worker")
 	ready()
-	return s.runtime.Run(ctx, "rag", w, streams.Workers(c.workers), streams.PullBatch(2*c.workers))
+	return s.runtime.Run(ctx, streams.ConsumerRag, w, streams.Workers(c.workers), streams.PullBatch(2*c.workers))
 }
 
 // defaultChatFlags are the flags' defaults, for the commands that run a
@@ -148,7 +148,7 @@ func runMonitor(ctx context.Context, s *system, log zerolog.Logger, ready func()
 	// One failing consumer stops the component, and its sweeper with it.
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.Go(func() error { m.Sweep(ctx); return nil })
-	eg.Go(func() error { return s.runtime.Run(ctx, monitor.Consumer, m) })
-	eg.Go(func() error { return s.runtime.Run(ctx, monitor.FeedbackConsumer, m.FeedbackHandler()) })
+	eg.Go(func() error { return s.runtime.Run(ctx, streams.ConsumerMonitor, m) })
+	eg.Go(func() error { return s.runtime.Run(ctx, streams.ConsumerMonitorFeedback, m.FeedbackHandler()) })
 	return eg.Wait()
 }

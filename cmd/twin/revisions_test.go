@@ -135,7 +135,7 @@ func TestForgedRevisionsAreDeadLetteredAndRealWritesStaySearchable(t *testing.T)
 	if _, err := pub.Publish(ctx, streams.Out{Subject: schemas.SubjectEmbedJobs, Body: job}); err != nil {
 		t.Fatal(err)
 	}
-	l := deadLetter(t, js, "embedder", "never issued")
+	l := deadLetter(t, js, streams.ConsumerEmbedder, "never issued")
 	if l.Reason != schemas.ReasonPermanent {
 		t.Fatalf("forged embed job dead-lettered with reason %q, want %q", l.Reason, schemas.ReasonPermanent)
 	}
@@ -144,7 +144,7 @@ func TestForgedRevisionsAreDeadLetteredAndRealWritesStaySearchable(t *testing.T)
 	if _, err := pub.Publish(ctx, streams.Out{Subject: schemas.CDC("posts", schemas.OpReplace), Body: ev}); err != nil {
 		t.Fatal(err)
 	}
-	deadLetter(t, js, "featurizer", "never issued")
+	deadLetter(t, js, streams.ConsumerFeaturizer, "never issued")
 
 	// A real write after them is indexed; neither forgery ever was.
 	importText(t, p, doc, "Rewritten words about flamingos playing chess.")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/twin-llm/twin/consumers/embedder"
 	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/streams"
 )
 
 // waitStored waits until the warehouse writer has acked every DOCS message
@@ -23,7 +24,7 @@ func waitStored(ctx context.Context, js jetstream.JetStream, seq uint64, r *retr
 	var floor uint64
 	for {
 		err := r.do(ctx, "read the warehouse consumer", func(ctx context.Context) error {
-			writer, err := js.Consumer(ctx, "DOCS", "warehouse")
+			writer, err := js.Consumer(ctx, streams.StreamDocs, streams.ConsumerWriter)
 			if err != nil {
 				return err
 			}

@@ -120,9 +120,9 @@ type consumerWatch struct {
 // document.
 func pipelineWatches() []*consumerWatch {
 	return []*consumerWatch{
-		{stream: streams.StreamDocs, consumer: "warehouse", subject: schemas.SubjectDocsCrawledAll, component: "warehouse"},
-		{stream: streams.StreamCDC, consumer: "featurizer", subject: schemas.SubjectCDCAll, component: "featurizer"},
-		{stream: streams.StreamEmbed, consumer: "embedder", subject: schemas.SubjectEmbedJobs, component: "embedder"},
+		{stream: streams.StreamDocs, consumer: streams.ConsumerWriter, subject: schemas.SubjectDocsCrawledAll, component: "warehouse"},
+		{stream: streams.StreamCDC, consumer: streams.ConsumerFeaturizer, subject: schemas.SubjectCDCAll, component: "featurizer"},
+		{stream: streams.StreamEmbed, consumer: streams.ConsumerEmbedder, subject: schemas.SubjectEmbedJobs, component: "embedder"},
 	}
 }
 

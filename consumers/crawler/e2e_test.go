@@ -113,9 +113,9 @@ func newStackB(t testing.TB, o stackOptions) *stack {
 	s.cancel = cancel
 	fast := []streams.Option{streams.Backoff(20*time.Millisecond, 100*time.Millisecond), streams.Heartbeat(time.Second)}
 	s.done.Go(func() {
-		_ = rt.Run(ctx, "crawler", c.Handler(), append(fast, streams.Workers(4), streams.PullBatch(4))...)
+		_ = rt.Run(ctx, streams.ConsumerCrawler, c.Handler(), append(fast, streams.Workers(4), streams.PullBatch(4))...)
 	})
-	s.done.Go(func() { _ = rt.RunBatch(ctx, "warehouse", writer.New(s.store), fast...) })
+	s.done.Go(func() { _ = rt.RunBatch(ctx, streams.ConsumerWriter, writer.New(s.store), fast...) })
 	t.Cleanup(s.stop)
 	return s
 }
@@ -165,7 +165,7 @@ func (s *stack) deadLetter(t *testing.T, url string) string {
 	t.Helper()
 	var reason string
 	eventually(t, 15*time.Second, "a dead letter for "+url, func() bool {
-		letters, err := s.dlq.List(context.Background(), "crawler")
+		letters, err := s.dlq.List(context.Background(), streams.ConsumerCrawler)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -126,7 +126,7 @@ func TestUndecodableEmbedJobGoesToTheDLQ(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _ = f.rt.RunBatch(ctx, "embedder", f.e) }()
+	go func() { defer close(done); _ = f.rt.RunBatch(ctx, streams.ConsumerEmbedder, f.e) }()
 	defer func() { cancel(); <-done }()
 	if _, err := f.pub.Publish(context.Background(), streams.Out{Subject: schemas.SubjectEmbedJobs, Body: job(1, schemas.OpUpsert, "a good chunk")}); err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestUndecodableEmbedJobGoesToTheDLQ(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		letters, err := f.dlq.List(context.Background(), "embedder")
+		letters, err := f.dlq.List(context.Background(), streams.ConsumerEmbedder)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,8 +33,8 @@ import (
 // Durable consumers (in streams.DefaultTopology) the monitor runs as: Handle
 // under Consumer, FeedbackHandler under FeedbackConsumer.
 const (
-	Consumer         = "monitor"
-	FeedbackConsumer = "monitor-feedback"
+	Consumer         = streams.ConsumerMonitor
+	FeedbackConsumer = streams.ConsumerMonitorFeedback
 )
 
 // Defaults of Config.

@@ -159,7 +159,7 @@ func (w *wait) open(ctx context.Context) error {
 		}
 	}
 	if w.writer == nil {
-		if w.writer, err = w.js.Consumer(ctx, streams.StreamDocs, "warehouse"); err != nil {
+		if w.writer, err = w.js.Consumer(ctx, streams.StreamDocs, streams.ConsumerWriter); err != nil {
 			return fmt.Errorf("the warehouse consumer: %w", err)
 		}
 	}
