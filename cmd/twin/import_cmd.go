@@ -248,7 +248,7 @@ func importDocs(ctx context.Context, r io.Reader, pub *streams.Publisher, author
 		}
 		batch = append(batch, streams.Out{
 			Subject: schemas.DocsCrawled(doc.Kind),
-			MsgID:   "import:" + nonce + ":" + strconv.Itoa(sum.lines) + ":" + key + ":" + crawler.ContentHash(doc),
+			MsgID:   "import:" + nonce + ":" + strconv.Itoa(sum.lines) + ":" + key + ":" + crawler.CrawledDocumentHash(doc),
 			Body:    doc,
 		})
 		if len(batch) == batchSize {

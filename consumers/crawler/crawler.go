@@ -226,7 +226,7 @@ func finish(d *schemas.CrawledDocument, requestURL, author string, now time.Time
 		d.CrawledAt = now
 	}
 	if d.ContentHash == "" {
-		d.ContentHash = ContentHash(d)
+		d.ContentHash = CrawledDocumentHash(d)
 	}
 	setMeta(d, "request_url", requestURL)
 	// A repository's files are in its Content already; carrying them twice
@@ -241,9 +241,11 @@ func setMeta(d *schemas.CrawledDocument, k, v string) {
 	d.Metadata[k] = v
 }
 
-// ContentHash is the sha256 of what makes a document's content: a page
-// crawled again with the same content hashes the same.
-func ContentHash(d *schemas.CrawledDocument) string {
+// CrawledDocumentHash is the sha256 of what makes a crawled document's
+// content (kind, URL, title, author, text, files): a page crawled again with
+// the same content hashes the same. It keys the DOCS message; the warehouse
+// has its own hash of the stored document (warehouse.DocumentHash).
+func CrawledDocumentHash(d *schemas.CrawledDocument) string {
 	h := sha256.New()
 	for _, s := range []string{d.Kind, d.URL, d.Title, d.Author, d.Content} {
 		h.Write([]byte(s))

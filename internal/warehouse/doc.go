@@ -55,7 +55,7 @@
 //
 // # No-op writes
 //
-// Each document carries ContentHash, the sha256 of its canonical content
+// Each document carries ContentHash, DocumentHash of its canonical content
 // fields (computed by the store when empty). Upserting a document whose hash
 // equals the stored one, and which is not a tombstone, writes nothing and
 // allocates no revision: Result.Changed is false and Result.Revision is the

@@ -158,7 +158,7 @@ func testUpsertThenGet(t *testing.T, s Store) {
 	want.ID = DocumentID(in.Link)
 	want.AuthorID = AuthorID("ada lovelace")
 	want.PublishedAt = published.UTC().Truncate(time.Millisecond)
-	want.ContentHash = ContentHash(want)
+	want.ContentHash = DocumentHash(want)
 	want.Revision = res[0].Revision
 	if got.UpdatedAt.Before(before) || got.UpdatedAt.After(time.Now().Add(time.Second)) {
 		t.Errorf("UpdatedAt = %v, want about now", got.UpdatedAt)
@@ -171,7 +171,7 @@ func testUpsertThenGet(t *testing.T, s Store) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Get returned\n%+v\nwant\n%+v", got, want)
 	}
-	if h := ContentHash(in); got.ContentHash != h {
+	if h := DocumentHash(in); got.ContentHash != h {
 		t.Errorf("stored hash %s differs from ContentHash of the input, %s", got.ContentHash, h)
 	}
 	if len(got.ContentHash) != 64 {
@@ -814,13 +814,13 @@ func TestCollectionForKind(t *testing.T) {
 	}
 }
 
-func TestContentHashCoversContentFieldsOnly(t *testing.T) {
+func TestDocumentHashCoversContentFieldsOnly(t *testing.T) {
 	t.Parallel()
 	base := Document{
 		ID: "id", Collection: Posts, AuthorID: "aid", Author: "Ada", Platform: "p", Link: "l", Title: "t",
 		Content: "c", Language: "en", PublishedAt: time.Unix(1e9, 0), Metadata: map[string]string{"a": "b"},
 	}
-	h := ContentHash(base)
+	h := DocumentHash(base)
 	changes := map[string]func(*Document){
 		"collection": func(d *Document) { d.Collection = Articles },
 		"title":      func(d *Document) { d.Title = "T" },
@@ -836,14 +836,14 @@ func TestContentHashCoversContentFieldsOnly(t *testing.T) {
 	for name, change := range changes {
 		d := base
 		change(&d)
-		if ContentHash(d) == h {
+		if DocumentHash(d) == h {
 			t.Errorf("changing %s keeps the hash", name)
 		}
 	}
 	same := base
 	same.ID, same.AuthorID, same.Revision, same.Deleted, same.UpdatedAt = "other", "x", 9, true, time.Now()
 	same.PublishedAt = base.PublishedAt.In(time.FixedZone("X", 7200)).Add(time.Microsecond)
-	if ContentHash(same) != h {
+	if DocumentHash(same) != h {
 		t.Error("ids, revision, tombstone, update time, time zone or sub-millisecond time change the hash")
 	}
 }

@@ -51,7 +51,7 @@ type Document struct {
 	Language    string            `json:"language,omitempty"`
 	PublishedAt time.Time         `json:"published_at,omitzero"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
-	// ContentHash is ContentHash(doc); the store computes it when empty.
+	// ContentHash is DocumentHash(doc); the store computes it when empty.
 	ContentHash string `json:"content_hash"`
 	// Revision is allocated by the store on every real write.
 	Revision int64 `json:"revision"`
@@ -193,11 +193,11 @@ func checkCollection(collection string) error {
 	return fmt.Errorf("%w: unknown collection %q", ErrInvalid, collection)
 }
 
-// ContentHash is the sha256 (hex) of a document's canonical content fields:
+// DocumentHash is the sha256 (hex) of a document's canonical content fields:
 // collection, title, content, author, link, platform, language, publication
 // time and metadata. Ids, revision, tombstone and timestamps are not part of
 // it. Each field is length-prefixed, so no two documents share an encoding.
-func ContentHash(d Document) string {
+func DocumentHash(d Document) string {
 	b := make([]byte, 0, 128+len(d.Title)+len(d.Content)+len(d.Author)+len(d.Link))
 	field := func(s string) {
 		b = binary.AppendUvarint(b, uint64(len(s)))
@@ -275,7 +275,7 @@ func prepareBatch(docs []Document) (batch, error) {
 			d.Metadata = nil
 		}
 		if d.ContentHash == "" {
-			d.ContentHash = ContentHash(d)
+			d.ContentHash = DocumentHash(d)
 		}
 		d.Deleted = false
 		d.Revision = 0

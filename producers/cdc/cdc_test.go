@@ -500,7 +500,7 @@ func TestTailPublishesARevisionReusedWithAnotherContent(t *testing.T) {
 	// warehouse lost it before the checkpoint moved (restored from an
 	// older copy): its next write hands out revision 1 again.
 	old := doc("x", "the text the warehouse lost")
-	old.Revision, old.ContentHash = 1, warehouse.ContentHash(old)
+	old.Revision, old.ContentHash = 1, warehouse.DocumentHash(old)
 	out, err := Event(&old)
 	if err != nil {
 		t.Fatal(err)
