@@ -108,9 +108,11 @@ func New(cfg Config) *Gateway {
 const maxBody = 1 << 20
 
 // Register adds the gateway's routes to srv, every one behind the auth of
-// Config.Auth.
+// Config.Auth, and every /v1 one counted and timed (refusals included).
 func (g *Gateway) Register(srv *httpserver.Server) {
-	api := func(pattern string, h http.HandlerFunc) { srv.Handle(pattern, g.requireAuth(h, false)) }
+	api := func(pattern string, h http.HandlerFunc) {
+		srv.Handle(pattern, g.metrics.instrument(pattern, g.requireAuth(h, false)))
+	}
 	api("GET /v1/status", g.status)
 	api("POST /v1/crawl", g.crawl)
 	api("GET /v1/docs", g.listDocs)
@@ -120,7 +122,7 @@ func (g *Gateway) Register(srv *httpserver.Server) {
 	api("POST /v1/reindex", g.reindex)
 	api("POST /v1/feedback", g.postFeedback)
 	api("GET /v1/authors", g.authors)
-	srv.Handle("GET /v1/chat", g.requireAuth(http.HandlerFunc(g.serveChat), true))
+	srv.Handle("GET /v1/chat", g.metrics.instrument("GET /v1/chat", g.requireAuth(http.HandlerFunc(g.serveChat), true)))
 	// The page itself is public: a browser cannot send a bearer header to
 	// load it, and it holds nothing but code; its API calls carry the token.
 	srv.Handle("GET /", web.Handler())

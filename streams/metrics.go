@@ -29,7 +29,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"consumer", "outcome"}),
 		stage: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "twin_stage_seconds",
-			Help:    "Time one pipeline stage spent on a message or batch; for consumers the stage is the consumer name.",
+			Help:    "Time a consumer's handler spent on one message or batch; the stage is the consumer's durable name.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"stage"}),
 		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{

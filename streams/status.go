@@ -98,7 +98,7 @@ func NewLagCollector(js jetstream.JetStream, log zerolog.Logger) *LagCollector {
 			"Messages of the stream that the consumer has not been delivered yet.", consumerLabels, nil),
 		ackPending: prometheus.NewDesc("twin_consumer_ack_pending_messages",
 			"Messages delivered to the consumer and not yet acknowledged.", consumerLabels, nil),
-		redelivered: prometheus.NewDesc("twin_consumer_redelivered_total",
+		redelivered: prometheus.NewDesc("twin_consumer_redelivered_messages",
 			"Messages delivered to the consumer more than once and not yet acknowledged (the server's count, so it can go down).", consumerLabels, nil),
 		messages: prometheus.NewDesc("twin_stream_messages",
 			"Messages stored in the stream.", []string{"stream"}, nil),

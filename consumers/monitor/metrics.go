@@ -12,12 +12,6 @@ import (
 	"github.com/twin-llm/twin/schemas"
 )
 
-// stageHelp is the help of twin_stage_seconds exactly as package streams
-// registers it: a registry refuses one name with two helps, and the monitor
-// adds the chat steps to the runtime's histogram instead of a rival one.
-// TestNewSharesMetricsOnOneRegistry fails when they drift apart.
-const stageHelp = "Time one pipeline stage spent on a message or batch; for consumers the stage is the consumer name."
-
 // maxLabelValues bounds the distinct values of each label fed from a trace
 // (step names, models, event kinds): they come from another process, and
 // one that put ids in them would otherwise grow the series without end.
@@ -42,24 +36,27 @@ const msToSeconds = 1e-3
 
 // metrics are the monitor's Prometheus metrics.
 type metrics struct {
-	stage      prometheus.ObserverVec // stage
+	step       prometheus.ObserverVec // step
 	firstToken prometheus.Observer
 	chat       prometheus.Observer
 	tokens     *prometheus.CounterVec // model, direction
 	guardrail  *prometheus.CounterVec // kind
-	stepErrors *prometheus.CounterVec // stage
+	stepErrors *prometheus.CounterVec // step
 	feedback   *prometheus.CounterVec // rating
 	expired    prometheus.Counter
 
-	stages, models, kinds *labelValues
+	steps, models, kinds *labelValues
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	stage := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "twin_stage_seconds",
-		Help:    stageHelp,
+	// The chat steps have their own histogram: twin_stage_seconds is the
+	// consumers' (package streams), and one label mixing consumer names
+	// with step names would add up things that do not add up.
+	step := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "twin_chat_step_seconds",
+		Help:    "Time one step of the chat pipeline (self_query, search, rerank, generate, ...) took, per step, from the prompt traces.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-	}, []string{"stage"})
+	}, []string{"step"})
 	firstToken := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "twin_chat_first_token_seconds",
 		Help:    "From a chat request's arrival at the rag worker to its first answer token, per request with an answer.",
@@ -81,7 +78,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	stepErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "twin_chat_step_errors_total",
 		Help: "Chat pipeline steps that failed, by step, from the prompt traces.",
-	}, []string{"stage"})
+	}, []string{"step"})
 	feedback := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "twin_feedback_total",
 		Help: "Ratings of answers, up or down.",
@@ -91,9 +88,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help: "Prompt traces deleted by the retention sweep.",
 	})
 
-	m := &metrics{stages: newLabelValues(), models: newLabelValues(), kinds: newLabelValues()}
+	m := &metrics{steps: newLabelValues(), models: newLabelValues(), kinds: newLabelValues()}
 	var err error
-	if m.stage, err = register(reg, stage); err != nil {
+	if m.step, err = register(reg, step); err != nil {
 		return nil, err
 	}
 	if m.firstToken, err = register(reg, firstToken); err != nil {
@@ -125,8 +122,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 // register registers c on reg, or returns the identical collector already
-// there: twin_stage_seconds is the streams runtime's too, and a second
-// monitor on one registry shares the first one's metrics.
+// there: a second monitor on one registry shares the first one's metrics.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
 	if reg == nil {
 		return c, nil
@@ -149,12 +145,12 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 // steps: a request refused before its first token has no first token time.
 func (m *metrics) observeTrace(t *schemas.Trace) {
 	for _, s := range t.Steps {
-		stage := m.stages.value(s.Name)
+		step := m.steps.value(s.Name)
 		if s.LatencyMS > 0 {
-			m.stage.WithLabelValues(stage).Observe(s.LatencyMS * msToSeconds)
+			m.step.WithLabelValues(step).Observe(s.LatencyMS * msToSeconds)
 		}
 		if s.Error != "" {
-			m.stepErrors.WithLabelValues(stage).Inc()
+			m.stepErrors.WithLabelValues(step).Inc()
 		}
 		// Only the steps that called a model: the others' token counts
 		// (the prompt builder's estimate, say) are not tokens a model

@@ -61,8 +61,7 @@ type retentionSetter interface {
 type Config struct {
 	Store Store // required
 	// Registerer gets the monitor's metrics; nil leaves them unregistered.
-	// twin_stage_seconds is shared with the streams runtime's metrics when
-	// both are on one registry.
+	// A second monitor on the same registry shares the first one's.
 	Registerer prometheus.Registerer
 	Log        zerolog.Logger
 	// Retention is how long traces are kept; DefaultRetention when <= 0.

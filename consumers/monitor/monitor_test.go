@@ -211,8 +211,8 @@ func TestPublishedTraceIsStoredAndCounted(t *testing.T) {
 		sum    float64 // histogram sum, when not 0
 	}
 	for _, m := range []metric{
-		{"twin_stage_seconds", map[string]string{"stage": "search"}, 1, 0.0125},
-		{"twin_stage_seconds", map[string]string{"stage": "generate"}, 1, 0.8},
+		{"twin_chat_step_seconds", map[string]string{"step": "search"}, 1, 0.0125},
+		{"twin_chat_step_seconds", map[string]string{"step": "generate"}, 1, 0.8},
 		{"twin_chat_first_token_seconds", nil, 1, 0.25},
 		{"twin_chat_seconds", nil, 1, 1.2},
 		{"twin_llm_tokens_total", map[string]string{"model": "small", "direction": "in"}, 40, 0},
@@ -221,9 +221,10 @@ func TestPublishedTraceIsStoredAndCounted(t *testing.T) {
 		{"twin_llm_tokens_total", map[string]string{"model": "big", "direction": "out"}, 120, 0},
 		{"twin_guardrail_events_total", map[string]string{"kind": "redaction"}, 2, 0},
 		{"twin_guardrail_events_total", map[string]string{"kind": "refusal"}, 1, 0},
-		{"twin_chat_step_errors_total", map[string]string{"stage": "rerank"}, 1, 0},
-		// The runtime's own series of the shared histogram.
+		{"twin_chat_step_errors_total", map[string]string{"step": "rerank"}, 1, 0},
+		// The runtime's histogram holds the consumers alone.
 		{"twin_stage_seconds", map[string]string{"stage": monitor.Consumer}, 1, 0},
+		{"twin_stage_seconds", map[string]string{"stage": "search"}, 0, 0},
 	} {
 		if got := value(t, f.reg, m.name, m.labels); got != m.value {
 			t.Errorf("%s%v = %v, want %v", m.name, m.labels, got, m.value)
@@ -383,7 +384,7 @@ func TestRedeliveryNeitherDuplicatesNorCountsTwice(t *testing.T) {
 				labels map[string]string
 			}{
 				{"twin_chat_seconds", nil},
-				{"twin_stage_seconds", map[string]string{"stage": "generate"}},
+				{"twin_chat_step_seconds", map[string]string{"step": "generate"}},
 				{"twin_feedback_total", map[string]string{"rating": "up"}},
 			} {
 				if got := value(t, f.reg, m.name, m.labels); got != 1 {
