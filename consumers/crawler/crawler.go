@@ -35,7 +35,7 @@ type Source interface {
 	Crawl(ctx context.Context, rawURL, author string) ([]schemas.CrawledDocument, error)
 }
 
-// refuse is a crawl failure that retrying cannot fix: the URL is
+// refuse returns a crawl failure that no retry can fix: the URL is
 // refused, disallowed, not a document, or gone.
 func refuse(format string, args ...any) error {
 	return streams.Permanent(fmt.Errorf(format, args...))
