@@ -570,16 +570,8 @@ func (r *KVRevisions) Put(ctx context.Context, revisions map[string]int64) error
 		}
 		acks = append(acks, ack)
 	}
-	for _, ack := range acks {
-		select {
-		case <-ack.Ok():
-		case err := <-ack.Err():
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
+	_, err := streams.AwaitAcks(ctx, acks)
+	return err
 }
 
 // IDs lists every document the bucket holds a revision of, id → revision:
