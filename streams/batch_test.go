@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/schemas"
 )
 
@@ -45,7 +46,7 @@ func TestRunBatchGivesBatchesAndPerMessageOutcomes(t *testing.T) {
 	}
 	e.publishRaw(t, "testq.b", "", []byte("bad"))
 	e.publishRaw(t, "testq.b", "", []byte("flaky"))
-	eventually(t, 10*time.Second, "every message settled", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+	testwait.Until(t, 10*time.Second, "every message settled", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -85,7 +86,7 @@ func TestRunBatchAppliesAPlainErrorToTheWholeBatch(t *testing.T) {
 	for i := range 3 {
 		e.publishRaw(t, "testq.b", "", body(i))
 	}
-	eventually(t, 10*time.Second, "all three dead-lettered after 2 deliveries", func() bool { return e.streamMsgs(t, StreamDLQ) == 3 })
+	testwait.Until(t, 10*time.Second, "all three dead-lettered after 2 deliveries", func() bool { return e.streamMsgs(t, StreamDLQ) == 3 })
 }
 
 func TestDecodedBatchDeadLettersInvalidBodiesAndHandsOnlyDecodedOnes(t *testing.T) {
@@ -123,7 +124,7 @@ func TestDecodedBatchDeadLettersInvalidBodiesAndHandsOnlyDecodedOnes(t *testing.
 	e.publishRaw(t, "testq.b", "", []byte(`{"url":"https://example.com/refused"}`))
 	e.publishRaw(t, "testq.b", "", []byte(`{"author":"ann"}`)) // no url
 	e.publishRaw(t, "testq.b", "", []byte(`{"url":"https://example.com/b"}`))
-	eventually(t, 10*time.Second, "every message settled", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+	testwait.Until(t, 10*time.Second, "every message settled", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
 
 	mu.Lock()
 	defer mu.Unlock()
