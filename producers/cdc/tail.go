@@ -16,7 +16,7 @@ import (
 
 // Changes is what the tail reads from the warehouse.
 type Changes interface {
-	Changes(ctx context.Context, afterRevision int64, limit int) ([]warehouse.Document, error)
+	Pages
 	Subscribe() (<-chan struct{}, func())
 }
 
