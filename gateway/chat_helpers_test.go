@@ -269,18 +269,6 @@ func text(tokens []ServerMessage) string {
 	return b.String()
 }
 
-// waitFor polls cond until it holds, failing after timeout with what.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // refused reads twin_gateway_refused_total{reason}.
 func (st *stack) refused(reason string) float64 {
 	return testutil.ToFloat64(st.g.metrics.refused.WithLabelValues(reason))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 )
@@ -108,10 +109,10 @@ func TestResumeAfterDropLosesAndRepeatsNothing(t *testing.T) {
 			}
 			<-firstHalf // tokens 4 to 6 are on their way to c1, never read
 			_ = c1.CloseNow()
-			waitFor(t, 10*time.Second, "the gateway to drop the first connection", func() bool { return st.g.Connections() == 0 })
+			testwait.Until(t, 10*time.Second, "the gateway to drop the first connection", func() bool { return st.g.Connections() == 0 })
 			if tc.finishFirst {
 				close(gate)
-				waitFor(t, 10*time.Second, "the reply to end", func() bool {
+				testwait.Until(t, 10*time.Second, "the reply to end", func() bool {
 					last, err := st.g.lastReply(context.Background(), id)
 					return err == nil && last != nil && strings.Contains(string(last.Data), `"done"`)
 				})
@@ -295,7 +296,7 @@ func TestOversizedFrameIsRefused(t *testing.T) {
 	if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
 		t.Fatalf("after a frame over the limit, read = %v; want the connection closed with 1009", err)
 	}
-	waitFor(t, 5*time.Second, "the refusal to be counted", func() bool { return st.refused(reasonFrameTooBig) == 1 })
+	testwait.Until(t, 5*time.Second, "the refusal to be counted", func() bool { return st.refused(reasonFrameTooBig) == 1 })
 }
 
 func TestInFlightLimit(t *testing.T) {
@@ -402,7 +403,7 @@ func TestSlowClientDoesNotDelayOthers(t *testing.T) {
 		// the queue stops at exactly half full.
 		for i := 0; i < 2000 && st.g.maxQueued() < queue/2; i++ {
 			w.token(chunk)
-			waitFor(t, 10*time.Second, "the gateway to forward token "+strconv.Itoa(w.seq), func() bool {
+			testwait.Until(t, 10*time.Second, "the gateway to forward token "+strconv.Itoa(w.seq), func() bool {
 				return st.g.forwarded(req.ID) >= w.seq
 			})
 		}
@@ -420,7 +421,7 @@ func TestSlowClientDoesNotDelayOthers(t *testing.T) {
 
 	slow := st.dial(t, &websocket.DialOptions{HTTPClient: smallBufferClient()})
 	send(t, slow, ClientMessage{Type: MsgAsk, ID: "slow", Query: "big"})
-	waitFor(t, 30*time.Second, "the slow client's queue to fill", func() bool { return st.g.maxQueued() >= queue/2 })
+	testwait.Until(t, 30*time.Second, "the slow client's queue to fill", func() bool { return st.g.maxQueued() >= queue/2 })
 
 	fast := st.dial(t, nil)
 	start := time.Now()
@@ -436,7 +437,7 @@ func TestSlowClientDoesNotDelayOthers(t *testing.T) {
 	}
 
 	close(more)
-	waitFor(t, 30*time.Second, "the slow client to be closed", func() bool {
+	testwait.Until(t, 30*time.Second, "the slow client to be closed", func() bool {
 		return st.refused(reasonSlowClient) == 1 && st.g.Connections() == 1
 	})
 }
@@ -449,7 +450,7 @@ func TestDeadPeerIsClosed(t *testing.T) {
 	defer cancel()
 	alive.CloseRead(ctx) // reads, so it answers pings
 	_ = st.dial(t, nil)  // never reads, so it never answers a ping
-	waitFor(t, 10*time.Second, "the silent connection to be closed", func() bool {
+	testwait.Until(t, 10*time.Second, "the silent connection to be closed", func() bool {
 		return st.refused(reasonDeadPeer) >= 1 && st.g.Connections() == 1
 	})
 }
@@ -463,7 +464,7 @@ func TestShutdownClosesWithGoingAway(t *testing.T) {
 		_, err := tryNext(c, 20*time.Second)
 		done <- err
 	}()
-	waitFor(t, 5*time.Second, "the connection to be tracked", func() bool { return st.g.Connections() == 1 })
+	testwait.Until(t, 5*time.Second, "the connection to be tracked", func() bool { return st.g.Connections() == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := st.g.Shutdown(ctx); err != nil {

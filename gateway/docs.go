@@ -9,6 +9,7 @@ import (
 
 	"github.com/twin-llm/twin/internal/httpserver"
 	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/producers/cdc"
 )
 
 // DocSummary is one document in a listing: what it is and where it came
@@ -93,7 +94,7 @@ func (g *Gateway) deleteDoc(w http.ResponseWriter, r *http.Request) {
 			httpserver.WriteError(w, http.StatusNotFound, "document "+strconv.Quote(d.ID)+" is already deleted")
 			return
 		}
-		if _, err := g.republish(r.Context(), []warehouse.Document{d}); err != nil {
+		if _, err := g.republish(r.Context(), cdc.Held{d}, nil); err != nil {
 			httpserver.WriteError(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/twin-llm/twin/internal/testwait"
 )
 
 // Environment of the helper process that holds the idle clients.
@@ -88,7 +90,7 @@ func TestIdleConnectionMemory(t *testing.T) {
 	case <-time.After(3 * time.Minute):
 		t.Fatal("the client helper did not open its connections in time")
 	}
-	waitFor(t, time.Minute, strconv.Itoa(n)+" connections", func() bool { return st.g.Connections() == n })
+	testwait.Until(t, time.Minute, strconv.Itoa(n)+" connections", func() bool { return st.g.Connections() == n })
 	after := settledMemory()
 
 	heap := (float64(after.HeapInuse) - float64(before.HeapInuse)) / float64(n)

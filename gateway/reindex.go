@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/twin-llm/twin/internal/httpserver"
 	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/producers/cdc"
-	"github.com/twin-llm/twin/streams"
 )
 
 // ReindexRequest is the body of POST /v1/reindex.
@@ -32,12 +30,12 @@ func (g *Gateway) reindex(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	docs, err := g.documents(r.Context(), req.Author, warehouse.ListOptions{IncludeDeleted: true})
-	if err != nil {
-		httpserver.WriteError(w, http.StatusServiceUnavailable, "warehouse: "+err.Error())
-		return
+	var only func(*warehouse.Document) bool
+	if req.Author != "" {
+		id := warehouse.AuthorID(req.Author)
+		only = func(d *warehouse.Document) bool { return d.AuthorID == id }
 	}
-	n, err := g.republish(r.Context(), docs)
+	n, err := g.republish(r.Context(), g.cfg.Store, only)
 	if err != nil {
 		httpserver.WriteError(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -45,26 +43,12 @@ func (g *Gateway) reindex(w http.ResponseWriter, r *http.Request) {
 	httpserver.WriteJSON(w, http.StatusAccepted, map[string]int{"documents": n})
 }
 
-// republish sends docs through the feature pipeline again, as CDC events
-// at their current revision. Whatever the index holds or believes it
-// holds, each document's chunks end up as the warehouse has it: the
-// embedder lets the warehouse's revision overrule its own record.
-func (g *Gateway) republish(ctx context.Context, docs []warehouse.Document) (int, error) {
-	// A reindex is a new request on purpose: its ids must not be folded
-	// into the changes' own within the CDC dedup window.
-	nonce := time.Now().UTC().Format(time.RFC3339Nano)
-	outs := make([]streams.Out, 0, len(docs))
-	for i := range docs {
-		out, err := cdc.Event(&docs[i])
-		if err != nil {
-			return 0, err
-		}
-		out.MsgID = "reindex:" + nonce + ":" + out.MsgID
-		out.OriginTime = time.Now()
-		outs = append(outs, out)
+// republish sends the documents of pages (those only accepts) through the
+// feature pipeline again, as a change would, a page at a time.
+func (g *Gateway) republish(ctx context.Context, pages cdc.Pages, only func(*warehouse.Document) bool) (int, error) {
+	n, err := cdc.Republish(ctx, g.cfg.Publisher, pages, cdc.RepublishOptions{Reason: "reindex", Only: only, OriginNow: true})
+	if err != nil {
+		return n, fmt.Errorf("publish: %w", err)
 	}
-	if _, err := g.cfg.Publisher.PublishBatch(ctx, outs); err != nil {
-		return 0, fmt.Errorf("publish: %w", err)
-	}
-	return len(outs), nil
+	return n, nil
 }

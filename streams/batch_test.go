@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/schemas"
 )
 
@@ -45,7 +46,7 @@ func TestRunBatchGivesBatchesAndPerMessageOutcomes(t *testing.T) {
 	}
 	e.publishRaw(t, "testq.b", "", []byte("bad"))
 	e.publishRaw(t, "testq.b", "", []byte("flaky"))
-	eventually(t, 10*time.Second, "every message settled", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+	testwait.Until(t, 10*time.Second, "every message settled", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -85,5 +86,71 @@ func TestRunBatchAppliesAPlainErrorToTheWholeBatch(t *testing.T) {
 	for i := range 3 {
 		e.publishRaw(t, "testq.b", "", body(i))
 	}
-	eventually(t, 10*time.Second, "all three dead-lettered after 2 deliveries", func() bool { return e.streamMsgs(t, StreamDLQ) == 3 })
+	testwait.Until(t, 10*time.Second, "all three dead-lettered after 2 deliveries", func() bool { return e.streamMsgs(t, StreamDLQ) == 3 })
+}
+
+func TestDecodedBatchDeadLettersInvalidBodiesAndHandsOnlyDecodedOnes(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, testTopology(consumerSpec("batch", 3)))
+	var mu sync.Mutex
+	seen := map[string]int{} // url → deliveries handed to the handler
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- e.rt.RunBatch(ctx, "batch", DecodedBatch(func(_ context.Context, msgs []*Msg, reqs []*schemas.CrawlRequest) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(msgs) != len(reqs) {
+				t.Errorf("handler got %d messages and %d bodies", len(msgs), len(reqs))
+			}
+			errs := make(BatchErrors, len(reqs))
+			for i, r := range reqs {
+				if r == nil || r.URL == "" {
+					t.Errorf("handler got an undecoded body at %d: %+v", i, r)
+					continue
+				}
+				seen[r.URL]++
+				if r.URL == "https://example.com/refused" {
+					errs[i] = Permanent(errors.New("refused"))
+				}
+			}
+			return errs.Err()
+		}), Batch(10, 100*time.Millisecond), Backoff(10*time.Millisecond, 10*time.Millisecond))
+	}()
+	defer func() { cancel(); <-done }()
+
+	e.publishRaw(t, "testq.b", "", []byte(`{"url":"https://example.com/a"}`))
+	e.publishRaw(t, "testq.b", "", []byte(`not json`))
+	e.publishRaw(t, "testq.b", "", []byte(`{"url":"https://example.com/refused"}`))
+	e.publishRaw(t, "testq.b", "", []byte(`{"author":"ann"}`)) // no url
+	e.publishRaw(t, "testq.b", "", []byte(`{"url":"https://example.com/b"}`))
+	testwait.Until(t, 10*time.Second, "every message settled", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{"https://example.com/a": 1, "https://example.com/b": 1, "https://example.com/refused": 1}
+	if len(seen) != len(want) || seen["https://example.com/a"] != 1 || seen["https://example.com/b"] != 1 || seen["https://example.com/refused"] != 1 {
+		t.Errorf("handler saw %v, want each valid body once: %v", seen, want)
+	}
+	letters, err := NewDLQ(e.js).List(context.Background(), "batch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, l := range letters {
+		reasons[string(l.Letter.Body)] = l.Letter.Reason
+	}
+	wantReasons := map[string]string{
+		`not json`:                              schemas.ReasonInvalid,
+		`{"author":"ann"}`:                      schemas.ReasonInvalid,
+		`{"url":"https://example.com/refused"}`: schemas.ReasonPermanent,
+	}
+	if len(reasons) != len(wantReasons) {
+		t.Fatalf("dead letters %v, want %v", reasons, wantReasons)
+	}
+	for b, r := range wantReasons {
+		if reasons[b] != r {
+			t.Errorf("dead letter of %s: reason %q, want %q", b, reasons[b], r)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/schemas"
 )
 
@@ -29,7 +30,7 @@ func TestDLQRetryRepublishesToOriginalSubjectAndRemovesTheLetter(t *testing.T) {
 	// A msg id inside the dedup window must not stop the retry.
 	e.publishRawWithHeader(t, "testq.r", "orig-1", "X-Keep", "me", body(1))
 	e.publishRaw(t, "testq.r", "orig-2", body(2))
-	eventually(t, 5*time.Second, "two dead letters", func() bool { return e.streamMsgs(t, StreamDLQ) == 2 })
+	testwait.Until(t, 5*time.Second, "two dead letters", func() bool { return e.streamMsgs(t, StreamDLQ) == 2 })
 
 	dlq := NewDLQ(e.js)
 	ctx := context.Background()
@@ -42,7 +43,7 @@ func TestDLQRetryRepublishesToOriginalSubjectAndRemovesTheLetter(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("Retry(seq) = %d, %v; want 1 retried", n, err)
 	}
-	eventually(t, 5*time.Second, "the retried message handled", func() bool { return handled.Load() == 1 })
+	testwait.Until(t, 5*time.Second, "the retried message handled", func() bool { return handled.Load() == 1 })
 	if left, _ := dlq.List(ctx, ""); len(left) != 1 || left[0].Seq != letters[1].Seq {
 		t.Fatalf("after retrying one, DLQ holds %+v; want only the other", left)
 	}
@@ -52,7 +53,7 @@ func TestDLQRetryRepublishesToOriginalSubjectAndRemovesTheLetter(t *testing.T) {
 	if n, err := dlq.Retry(ctx, "work"); err != nil || n != 1 {
 		t.Fatalf("Retry(consumer) = %d, %v; want 1", n, err)
 	}
-	eventually(t, 5*time.Second, "both handled", func() bool { return handled.Load() == 2 })
+	testwait.Until(t, 5*time.Second, "both handled", func() bool { return handled.Load() == 2 })
 	if n := e.streamMsgs(t, StreamDLQ); n != 0 {
 		t.Fatalf("DLQ holds %d after retrying all, want 0", n)
 	}
@@ -68,7 +69,7 @@ func TestDLQPurgeDropsOneConsumersLetters(t *testing.T) {
 	e.publishRaw(t, "testq.x", "", body(1))
 	e.publishRaw(t, "testq.x", "", body(2))
 	e.publishRaw(t, "test.x", "", body(3))
-	eventually(t, 5*time.Second, "three dead letters", func() bool { return e.streamMsgs(t, StreamDLQ) == 3 })
+	testwait.Until(t, 5*time.Second, "three dead letters", func() bool { return e.streamMsgs(t, StreamDLQ) == 3 })
 	// Purging is the operator's: the components' own role may not.
 	admin, err := e.srv.ConnectAs(RoleAdmin)
 	if err != nil {

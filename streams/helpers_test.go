@@ -182,18 +182,6 @@ func (e *testEnv) streamMsgs(t testing.TB, stream string) uint64 {
 	return info.State.Msgs
 }
 
-// eventually waits for cond, failing with what it was waiting for.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // recorder is a handler that records its calls and answers from a script.
 type recorder struct {
 	calls  chan *Msg

@@ -118,19 +118,39 @@ func (p *Publisher) PublishBatch(ctx context.Context, outs []Out) ([]*jetstream.
 				errs = append(errs, fmt.Errorf("message %d: %w", i, err))
 			}
 		}
-		for j, f := range futures {
-			if f == nil {
-				continue
-			}
-			select {
-			case ack := <-f.Ok():
-				acks[start+j] = ack
-			case err := <-f.Err():
-				errs = append(errs, fmt.Errorf("message %d to %s: %w", start+j, outs[start+j].Subject, err))
-			case <-ctx.Done():
-				return acks, fmt.Errorf("publish batch: %w", ctx.Err())
+		if err := awaitAcks(ctx, futures, acks[start:end], start); err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				return acks, fmt.Errorf("publish batch: %w", errors.Join(errs...))
 			}
 		}
 	}
 	return acks, errors.Join(errs...)
+}
+
+// AwaitAcks waits for the stream's ack of every future (a nil one is
+// skipped) and returns them index by index, with the failures joined, each
+// naming its index and subject. It stops waiting when ctx ends.
+func AwaitAcks(ctx context.Context, futures []jetstream.PubAckFuture) ([]*jetstream.PubAck, error) {
+	acks := make([]*jetstream.PubAck, len(futures))
+	return acks, awaitAcks(ctx, futures, acks, 0)
+}
+
+// awaitAcks is AwaitAcks into acks, numbering the futures from first.
+func awaitAcks(ctx context.Context, futures []jetstream.PubAckFuture, acks []*jetstream.PubAck, first int) error {
+	var errs []error
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case ack := <-f.Ok():
+			acks[i] = ack
+		case err := <-f.Err():
+			errs = append(errs, fmt.Errorf("message %d to %s: %w", first+i, f.Msg().Subject, err))
+		case <-ctx.Done():
+			return errors.Join(append(errs, ctx.Err())...)
+		}
+	}
+	return errors.Join(errs...)
 }

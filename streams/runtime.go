@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -172,6 +173,89 @@ func (e BatchErrors) Error() string {
 		return "no errors"
 	}
 	return fmt.Sprintf("%d of %d messages failed, first: %v", n, len(e), first)
+}
+
+// Err is e, or nil when every message succeeded.
+func (e BatchErrors) Err() error {
+	for _, err := range e {
+		if err != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// DecodedBatch adapts a function taking a batch's decoded and validated
+// bodies to BatchHandler, as Decoded does for one message. A body that does
+// not decode or validate is dead-lettered on its own; fn never sees it and
+// gets the others, msgs[i] with bodies[i]. fn returns nil when every one
+// succeeded, a BatchErrors indexed like its own slices, or any other error
+// for all of them. Decoding (with validation, a good part of a consumer's
+// work) runs on every core.
+func DecodedBatch[T any, P interface {
+	*T
+	schemas.Message
+}](fn func(ctx context.Context, msgs []*Msg, bodies []P) error) BatchHandler {
+	return BatchHandlerFunc(func(ctx context.Context, msgs []*Msg) error {
+		bodies := make([]P, len(msgs))
+		invalid := make(BatchErrors, len(msgs))
+		decodeEach(len(msgs), func(i int) {
+			body := P(new(T))
+			if err := schemas.Decode(msgs[i].Data, body); err != nil {
+				invalid[i] = err
+				return
+			}
+			bodies[i] = body
+		})
+		if invalid.Err() == nil {
+			return fn(ctx, msgs, bodies)
+		}
+		valid := make([]int, 0, len(msgs)) // index in msgs of each valid one
+		for i := range msgs {
+			if invalid[i] == nil {
+				valid = append(valid, i)
+			}
+		}
+		if len(valid) == 0 {
+			return invalid
+		}
+		okMsgs := make([]*Msg, len(valid))
+		okBodies := make([]P, len(valid))
+		for k, i := range valid {
+			okMsgs[k], okBodies[k] = msgs[i], bodies[i]
+		}
+		err := fn(ctx, okMsgs, okBodies)
+		var each BatchErrors
+		perMessage := errors.As(err, &each) && len(each) == len(valid)
+		for k, i := range valid {
+			if perMessage {
+				invalid[i] = each[k]
+			} else {
+				invalid[i] = err
+			}
+		}
+		return invalid
+	})
+}
+
+// decodeEach calls decode(i) for every i below n, spread over the cores.
+func decodeEach(n int, decode func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			decode(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				decode(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // RunBatch is Run for a handler that works on batches of up to BatchSize

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/schemas"
 )
 
@@ -34,7 +35,7 @@ func TestAcksOnlyAfterHandlerSucceeds(t *testing.T) {
 		t.Fatalf("while the handler runs: work queue holds %d, want 1", n)
 	}
 	close(release)
-	eventually(t, 5*time.Second, "the ack to remove the message from the work queue", func() bool {
+	testwait.Until(t, 5*time.Second, "the ack to remove the message from the work queue", func() bool {
 		return e.streamMsgs(t, "TESTQ") == 0
 	})
 	if got := testutil.ToFloat64(e.rt.metrics.handled.WithLabelValues("work", outcomeAck)); got != 1 {
@@ -58,7 +59,7 @@ func TestRedeliversWhenHandlerFails(t *testing.T) {
 			t.Fatalf("delivery %d has Delivered=%d", want, m.Delivered)
 		}
 	}
-	eventually(t, 5*time.Second, "the third delivery to be acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+	testwait.Until(t, 5*time.Second, "the third delivery to be acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
 	rec.none(t, 100*time.Millisecond)
 	if n := e.streamMsgs(t, StreamDLQ); n != 0 {
 		t.Fatalf("DLQ holds %d, want 0", n)
@@ -129,7 +130,7 @@ func TestRedeliversWhenProcessStopsBeforeAck(t *testing.T) {
 	if m.Delivered != 2 || string(m.Data) != string(body(7)) {
 		t.Fatalf("got %q delivered %d, want the same message on its second delivery", m.Data, m.Delivered)
 	}
-	eventually(t, 5*time.Second, "the redelivery to be acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+	testwait.Until(t, 5*time.Second, "the redelivery to be acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
 }
 
 func TestInvalidBodyGoesStraightToDLQ(t *testing.T) {
@@ -147,8 +148,8 @@ func TestInvalidBodyGoesStraightToDLQ(t *testing.T) {
 	e.publishRaw(t, "testq.crawl", "", []byte(`not json`))
 	e.publishRaw(t, "testq.crawl", "", []byte(`{"url":"https://example.com/a"}`))
 
-	eventually(t, 5*time.Second, "two dead letters", func() bool { return e.streamMsgs(t, StreamDLQ) == 2 })
-	eventually(t, 5*time.Second, "the work queue to drain", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+	testwait.Until(t, 5*time.Second, "two dead letters", func() bool { return e.streamMsgs(t, StreamDLQ) == 2 })
+	testwait.Until(t, 5*time.Second, "the work queue to drain", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("handler called %d times, want 1 (only the valid body)", n)
 	}
@@ -183,7 +184,7 @@ func TestDeadLetterCarriesReasonHeaders(t *testing.T) {
 		return Permanent(errors.New("gone for good"))
 	}))
 	ack := e.publishRaw(t, "testq.h", "id-1", body(1))
-	eventually(t, 5*time.Second, "a dead letter", func() bool { return e.streamMsgs(t, StreamDLQ) == 1 })
+	testwait.Until(t, 5*time.Second, "a dead letter", func() bool { return e.streamMsgs(t, StreamDLQ) == 1 })
 	s, _ := e.js.Stream(context.Background(), StreamDLQ)
 	raw, err := s.GetLastMsgForSubject(context.Background(), schemas.DLQ("work"))
 	if err != nil {
@@ -214,7 +215,7 @@ func TestDeadLettersAfterMaxDeliver(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		rec.next(t, 5*time.Second)
 	}
-	eventually(t, 5*time.Second, "a dead letter", func() bool { return e.streamMsgs(t, StreamDLQ) == 1 })
+	testwait.Until(t, 5*time.Second, "a dead letter", func() bool { return e.streamMsgs(t, StreamDLQ) == 1 })
 	rec.none(t, 200*time.Millisecond)
 	if n := e.streamMsgs(t, "TESTQ"); n != 0 {
 		t.Fatalf("work queue still holds %d after the dead letter", n)
@@ -251,7 +252,7 @@ func TestOverDeliveredMessageIsDeadLetteredWithoutHandling(t *testing.T) {
 
 	rec := newRecorder(nil)
 	e.run(t, "work", rec)
-	eventually(t, 10*time.Second, "the over-delivered message in the DLQ", func() bool { return e.streamMsgs(t, StreamDLQ) == 1 })
+	testwait.Until(t, 10*time.Second, "the over-delivered message in the DLQ", func() bool { return e.streamMsgs(t, StreamDLQ) == 1 })
 	rec.none(t, 100*time.Millisecond)
 	letters, _ := NewDLQ(e.js).List(context.Background(), "work")
 	if len(letters) != 1 || letters[0].Letter.Reason != schemas.ReasonMaxDeliveries || letters[0].Letter.Deliveries != 2 {
@@ -273,8 +274,8 @@ func TestPanickingHandlerIsDeadLetteredAndConsumerLivesOn(t *testing.T) {
 	}))
 	e.publishRaw(t, "testq.a", "", []byte("boom"))
 	e.publishRaw(t, "testq.a", "", body(2))
-	eventually(t, 5*time.Second, "the good message handled", func() bool { return ok.Load() == 1 })
-	eventually(t, 5*time.Second, "the panicking one dead-lettered", func() bool { return e.streamMsgs(t, StreamDLQ) == 1 })
+	testwait.Until(t, 5*time.Second, "the good message handled", func() bool { return ok.Load() == 1 })
+	testwait.Until(t, 5*time.Second, "the panicking one dead-lettered", func() bool { return e.streamMsgs(t, StreamDLQ) == 1 })
 	letters, _ := NewDLQ(e.js).List(context.Background(), "work")
 	if len(letters) != 1 || letters[0].Letter.Reason != schemas.ReasonPanic {
 		t.Fatalf("dead letters = %+v, want one with reason panic", letters)
@@ -347,7 +348,7 @@ func TestHandlerPublishesContinueTheTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ := e.js.Stream(context.Background(), "TEST")
-	eventually(t, 5*time.Second, "the handler's publish", func() bool {
+	testwait.Until(t, 5*time.Second, "the handler's publish", func() bool {
 		_, err := s.GetLastMsgForSubject(context.Background(), "test.next")
 		return err == nil
 	})
@@ -433,7 +434,7 @@ func TestShutdownFinishesInFlightWorkAndAcksIt(t *testing.T) {
 	}
 	// The acks reached the server before Run returned (it flushes); the
 	// server applies them to the work queue asynchronously.
-	eventually(t, 5*time.Second, fmt.Sprintf("the work queue to hold %d after handling %d of 10 (in-flight work acked)", 10-n, n), func() bool {
+	testwait.Until(t, 5*time.Second, fmt.Sprintf("the work queue to hold %d after handling %d of 10 (in-flight work acked)", 10-n, n), func() bool {
 		return e.streamMsgs(t, "TESTQ") == uint64(10-n)
 	})
 	// Released messages are available at once to the next consumer, not
@@ -445,7 +446,7 @@ func TestShutdownFinishesInFlightWorkAndAcksIt(t *testing.T) {
 	for range 10 - n {
 		rec.next(t, 5*time.Second)
 	}
-	eventually(t, 5*time.Second, "the rest acked by the next run", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+	testwait.Until(t, 5*time.Second, "the rest acked by the next run", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
 }
 
 func TestLongHandlerIsKeptAliveAndNotRedelivered(t *testing.T) {
@@ -457,7 +458,7 @@ func TestLongHandlerIsKeptAliveAndNotRedelivered(t *testing.T) {
 	e.run(t, "slow", rec)
 	e.publishRaw(t, "testq.a", "", body(1))
 	rec.next(t, 5*time.Second)
-	eventually(t, 10*time.Second, "the slow message acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+	testwait.Until(t, 10*time.Second, "the slow message acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
 	rec.none(t, 100*time.Millisecond)
 	if info := e.consumerInfo(t, "TESTQ", "slow"); info.NumRedelivered != 0 {
 		t.Fatalf("redelivered = %d, want 0", info.NumRedelivered)
@@ -471,13 +472,13 @@ func TestRecreatesDeletedConsumerAndStream(t *testing.T) {
 	e.run(t, "work", rec, Heartbeat(500*time.Millisecond))
 	e.publishRaw(t, "testq.a", "", body(1))
 	rec.next(t, 5*time.Second)
-	eventually(t, 5*time.Second, "the first message acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+	testwait.Until(t, 5*time.Second, "the first message acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
 
 	ctx := context.Background()
 	if err := e.js.DeleteConsumer(ctx, "TESTQ", "work"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the consumer to be re-created", func() bool {
+	testwait.Until(t, 10*time.Second, "the consumer to be re-created", func() bool {
 		_, err := e.js.Consumer(ctx, "TESTQ", "work")
 		return err == nil
 	})
@@ -489,7 +490,7 @@ func TestRecreatesDeletedConsumerAndStream(t *testing.T) {
 	if err := e.js.DeleteStream(ctx, "TESTQ"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "the stream and consumer to be re-created", func() bool {
+	testwait.Until(t, 15*time.Second, "the stream and consumer to be re-created", func() bool {
 		_, err := e.js.Consumer(ctx, "TESTQ", "work")
 		return err == nil
 	})
@@ -515,7 +516,7 @@ func TestRestartOnSameDataDirResumes(t *testing.T) {
 		}
 		return nil
 	}), PullBatch(1), ShutdownGrace(10*time.Millisecond))
-	eventually(t, 5*time.Second, "four acks", func() bool { return e.streamMsgs(t, "TESTQ") == 6 })
+	testwait.Until(t, 5*time.Second, "four acks", func() bool { return e.streamMsgs(t, "TESTQ") == 6 })
 	stop()
 	e.stop()
 
@@ -570,7 +571,7 @@ func TestMessagesWaitingForAWorkerAreKeptAliveAndNotRedelivered(t *testing.T) {
 			for i := range n {
 				e.publishRaw(t, "testq.a", "", body(i))
 			}
-			eventually(t, 20*time.Second, "every message acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+			testwait.Until(t, 20*time.Second, "every message acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
 			stop()
 			got := 0
 			for len(seen) > 0 {
@@ -610,7 +611,7 @@ func TestAProcessHoldsAboutPullBatchSoAReplicaStartedLaterGetsWork(t *testing.T)
 	}
 	<-started
 	e.run(t, "shared", slow(&second), PullBatch(2))
-	eventually(t, 20*time.Second, "every message acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+	testwait.Until(t, 20*time.Second, "every message acked", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
 	if got := second.Load(); got < n/4 {
 		t.Fatalf("the replica started second handled %d of %d (the first %d): the first held the rest", got, n, first.Load())
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/twin-llm/twin/internal/testwait"
 )
 
 func TestLagGaugesShowPendingWhileConsumerIsStopped(t *testing.T) {
@@ -33,7 +35,7 @@ twin_consumer_pending_messages{consumer="work",stream="TESTQ"} 5
 
 	// Once the consumer runs and drains, the gauge follows.
 	e.run(t, "work", HandlerFunc(func(context.Context, *Msg) error { return nil }))
-	eventually(t, 5*time.Second, "the backlog drained", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
+	testwait.Until(t, 5*time.Second, "the backlog drained", func() bool { return e.streamMsgs(t, "TESTQ") == 0 })
 	if err := lag.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/streams"
 )
 
@@ -72,7 +73,7 @@ func TestRunConnectsWithNATSCreds(t *testing.T) {
 			t.Errorf("twin run exited %d: %s", code, errOut.String())
 		}
 	}()
-	eventually(t, 30*time.Second, "twin run crawler ready with --nats-creds", func() bool {
+	testwait.Until(t, 30*time.Second, "twin run crawler ready with --nats-creds", func() bool {
 		select {
 		case code := <-exit:
 			exit <- code

@@ -15,6 +15,7 @@ import (
 
 	"github.com/twin-llm/twin/gateway"
 	"github.com/twin-llm/twin/internal/browsertest"
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
@@ -160,7 +161,7 @@ func TestChatEndToEnd(t *testing.T) {
 	}
 	defer store.Close()
 	var rec warehouse.TraceRecord
-	waitUntil(t, 10*time.Second, func() bool {
+	testwait.Until(t, 10*time.Second, "the trace with its feedback in the warehouse", func() bool {
 		rec, err = store.TraceByRequest(ctx, "e2e1")
 		return err == nil && len(rec.Feedback) == 1
 	})
@@ -192,7 +193,7 @@ func lastMessage[T any, P interface {
 }](t *testing.T, js jetstream.JetStream, stream, subject string) T {
 	t.Helper()
 	var v T
-	waitUntil(t, 10*time.Second, func() bool {
+	testwait.Until(t, 10*time.Second, "a message on "+subject+" in "+stream, func() bool {
 		s, err := js.Stream(context.Background(), stream)
 		if err != nil {
 			return false
@@ -201,17 +202,6 @@ func lastMessage[T any, P interface {
 		return err == nil && schemas.Decode(m.Data, P(&v)) == nil
 	})
 	return v
-}
-
-func waitUntil(t *testing.T, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", limit)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // TestWebPageInChromium drives the real page against the real system:

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/internal/vectors"
 	"github.com/twin-llm/twin/internal/vectors/embedded"
 	"github.com/twin-llm/twin/internal/warehouse"
@@ -60,7 +61,7 @@ func TestCrashDuringIngestLosesNothingDuplicatesNothingLeavesNothingStale(t *tes
 	if out, err := up.client(t, append([]string{"docs", "rm"}, gone...)...); err != nil {
 		t.Fatalf("docs rm: %v\n%s", err, out)
 	}
-	eventually(t, time.Minute, "the deletions to pass through the pipeline", func() bool {
+	testwait.Until(t, time.Minute, "the deletions to pass through the pipeline", func() bool {
 		return up.messages(t, streams.StreamCDC) >= changes+uint64(len(gone)) && up.idle(t)
 	})
 	if n := up.messages(t, streams.StreamDLQ); n != 0 {
@@ -109,7 +110,7 @@ func crashAndRecover(tb testing.TB, up *binUp, file string) recovery {
 		tb.Fatalf("import: %v\n%s", err, out)
 	}
 	// Kill while documents are on their way: some indexed, most not.
-	eventually(tb, 2*time.Minute, "the first documents indexed", func() bool {
+	testwait.Until(tb, 2*time.Minute, "the first documents indexed", func() bool {
 		return up.indexed(tb) >= 200
 	})
 	rec.indexedAtKill = up.indexed(tb)
@@ -127,7 +128,7 @@ func crashAndRecover(tb testing.TB, up *binUp, file string) recovery {
 	rec.searchable = time.Since(restarted)
 	// Converged: nothing pending or unacknowledged anywhere, so no message
 	// the killed process held is still locked.
-	eventually(tb, 2*time.Minute, "the pipeline to be idle after the restart", func() bool { return up.idle(tb) })
+	testwait.Until(tb, 2*time.Minute, "the pipeline to be idle after the restart", func() bool { return up.idle(tb) })
 	rec.converged = time.Since(restarted)
 	return rec
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twin-llm/twin/gateway"
+	"github.com/twin-llm/twin/internal/testwait"
 )
 
 func TestCrawlWaitReportsStoredAndFailedURLs(t *testing.T) {
@@ -102,7 +103,7 @@ not json
 		!strings.Contains(out, "line 2:") || !strings.Contains(out, "line 3:") || !strings.Contains(out, "line 4:") {
 		t.Fatalf("twin import with bad lines = %q, %v", out, err)
 	}
-	eventually(t, 10*time.Second, "13 documents in the warehouse", func() bool {
+	testwait.Until(t, 10*time.Second, "13 documents in the warehouse", func() bool {
 		var ls struct{ Documents []gateway.DocSummary }
 		out, err := p.twin(t, "docs", "ls", "--json")
 		return err == nil && json.Unmarshal([]byte(out), &ls) == nil && len(ls.Documents) == 13

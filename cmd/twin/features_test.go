@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twin-llm/twin/internal/retrieval"
+	"github.com/twin-llm/twin/internal/testwait"
 )
 
 func search(t *testing.T, p *upProcess, q, author string) []retrieval.Hit {
@@ -61,7 +62,7 @@ func TestImportedDocumentsBecomeSearchableAndChangesReachTheIndex(t *testing.T) 
 	if out, err := p.twin(t, "docs", "rm", "ab/apache-bench-length-errors"); err != nil || !strings.Contains(out, "deleted") {
 		t.Fatalf("twin docs rm = %q, %v", out, err)
 	}
-	eventually(t, 10*time.Second, "the deleted document gone from search", func() bool {
+	testwait.Until(t, 10*time.Second, "the deleted document gone from search", func() bool {
 		for _, h := range search(t, p, "zebras giraffes", "") {
 			if h.DocumentID == "ab/apache-bench-length-errors" {
 				return false

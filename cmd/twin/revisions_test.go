@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/twin-llm/twin/consumers/embedder"
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 )
@@ -68,7 +69,7 @@ func importText(t *testing.T, p *upProcess, id, text string) {
 func deadLetter(t *testing.T, js jetstream.JetStream, consumer, what string) schemas.DeadLetter {
 	t.Helper()
 	var found schemas.DeadLetter
-	eventually(t, 15*time.Second, "a dead letter of "+consumer+" about "+what, func() bool {
+	testwait.Until(t, 15*time.Second, "a dead letter of "+consumer+" about "+what, func() bool {
 		letters, err := streams.NewDLQ(js).List(context.Background(), consumer)
 		if err != nil {
 			t.Fatal(err)
@@ -96,7 +97,7 @@ func forgeChunk(t *testing.T, p *upProcess, js jetstream.JetStream, doc string, 
 	if _, err := streams.NewPublisher(js).Publish(ctx, streams.Out{Subject: schemas.SubjectEmbedJobs, Body: job}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "the forged chunk indexed", func() bool { return hasText(t, p, text, doc, text) })
+	testwait.Until(t, 15*time.Second, "the forged chunk indexed", func() bool { return hasText(t, p, text, doc, text) })
 	revs, err := embedder.OpenKVRevisions(ctx, js)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +128,7 @@ func TestForgedRevisionsAreDeadLetteredAndRealWritesStaySearchable(t *testing.T)
 	ctx := context.Background()
 	const doc = "forged-target"
 	importText(t, p, doc, "Original words about pelicans riding bicycles.")
-	eventually(t, 15*time.Second, "the original searchable", func() bool { return hasText(t, p, "pelicans bicycles", doc, "pelicans") })
+	testwait.Until(t, 15*time.Second, "the original searchable", func() bool { return hasText(t, p, "pelicans bicycles", doc, "pelicans") })
 
 	pub := streams.NewPublisher(js)
 	job := &schemas.EmbedJob{DocumentID: doc, Op: schemas.OpUpsert, Revision: forgedRevision, Category: "posts",
@@ -148,7 +149,7 @@ func TestForgedRevisionsAreDeadLetteredAndRealWritesStaySearchable(t *testing.T)
 
 	// A real write after them is indexed; neither forgery ever was.
 	importText(t, p, doc, "Rewritten words about flamingos playing chess.")
-	eventually(t, 15*time.Second, "the real rewrite searchable", func() bool { return hasText(t, p, "flamingos chess", doc, "flamingos") })
+	testwait.Until(t, 15*time.Second, "the real rewrite searchable", func() bool { return hasText(t, p, "flamingos chess", doc, "flamingos") })
 	for _, q := range []string{"forged walrus propaganda", "forged narwhal manifesto", "pelicans bicycles"} {
 		if hasDoc(t, p, q, doc) && !hasText(t, p, q, doc, "flamingos") {
 			t.Fatalf("search for %q still finds a chunk that is not the current version", q)
@@ -162,12 +163,12 @@ func TestPoisonedIndexBucketBlocksNeitherWritesNorReindexNorDelete(t *testing.T)
 	js := connectJS(t, p)
 	const doc = "poisoned-target"
 	importText(t, p, doc, "Original words about pelicans riding bicycles.")
-	eventually(t, 15*time.Second, "the original searchable", func() bool { return hasText(t, p, "pelicans bicycles", doc, "pelicans") })
+	testwait.Until(t, 15*time.Second, "the original searchable", func() bool { return hasText(t, p, "pelicans bicycles", doc, "pelicans") })
 
 	// A real write.
 	forgeChunk(t, p, js, doc, revisionOf(t, p, doc), "forged walrus propaganda")
 	importText(t, p, doc, "Rewritten words about flamingos playing chess.")
-	eventually(t, 15*time.Second, "a real write searchable despite the bucket", func() bool {
+	testwait.Until(t, 15*time.Second, "a real write searchable despite the bucket", func() bool {
 		return hasText(t, p, "flamingos chess", doc, "flamingos") && !hasDoc(t, p, "forged walrus propaganda", doc)
 	})
 
@@ -176,7 +177,7 @@ func TestPoisonedIndexBucketBlocksNeitherWritesNorReindexNorDelete(t *testing.T)
 	if out, err := p.twin(t, "reindex"); err != nil {
 		t.Fatalf("twin reindex: %q %v", out, err)
 	}
-	eventually(t, 15*time.Second, "reindex to bring the warehouse's text back", func() bool {
+	testwait.Until(t, 15*time.Second, "reindex to bring the warehouse's text back", func() bool {
 		return hasText(t, p, "flamingos chess", doc, "flamingos") && !hasDoc(t, p, "forged walrus propaganda", doc)
 	})
 
@@ -186,7 +187,7 @@ func TestPoisonedIndexBucketBlocksNeitherWritesNorReindexNorDelete(t *testing.T)
 		if out, err := p.twin(t, "docs", "rm", doc); err != nil {
 			t.Fatalf("twin docs rm: %q %v", out, err)
 		}
-		eventually(t, 15*time.Second, "docs rm to leave no chunk of the document", func() bool {
+		testwait.Until(t, 15*time.Second, "docs rm to leave no chunk of the document", func() bool {
 			return !hasDoc(t, p, "forged walrus propaganda", doc) && !hasDoc(t, p, "flamingos chess", doc)
 		})
 	}
@@ -243,7 +244,7 @@ func TestReimportingAnEarlierVersionIsAWriteNotADuplicate(t *testing.T) {
 	if out, err := p.twin(t, "docs", "rm", doc); err != nil {
 		t.Fatalf("twin docs rm: %q %v", out, err)
 	}
-	eventually(t, 15*time.Second, "the deleted document gone from search", func() bool { return !hasDoc(t, p, "pelicans bicycles", doc) })
+	testwait.Until(t, 15*time.Second, "the deleted document gone from search", func() bool { return !hasDoc(t, p, "pelicans bicycles", doc) })
 	importWait(t, p, doc, a)
 	if got, _, deleted := content(t, p, doc); deleted || got != a {
 		t.Fatalf("a deleted document imported again is %q (deleted %v), want A, live", got, deleted)
@@ -274,7 +275,7 @@ func TestWarehouseRestoredBehindTheCheckpointLosesNoLaterWrite(t *testing.T) {
 	// The copy that will be restored: "kept" at its first text.
 	p := startUp(t, dir)
 	importText(t, p, "kept", "Kept words about pelicans riding bicycles.")
-	eventually(t, 15*time.Second, "kept searchable", func() bool { return hasText(t, p, "pelicans bicycles", "kept", "pelicans") })
+	testwait.Until(t, 15*time.Second, "kept searchable", func() bool { return hasText(t, p, "pelicans bicycles", "kept", "pelicans") })
 	p.stop(t) // closing the store folds its WAL into the file
 	copyFile(t, db, backup)
 
@@ -282,14 +283,14 @@ func TestWarehouseRestoredBehindTheCheckpointLosesNoLaterWrite(t *testing.T) {
 	p = startUp(t, dir)
 	importText(t, p, "kept", "Rewritten words about flamingos playing chess.")
 	importText(t, p, "lost", "Lost words about walruses singing opera.")
-	eventually(t, 15*time.Second, "the later writes searchable", func() bool {
+	testwait.Until(t, 15*time.Second, "the later writes searchable", func() bool {
 		return hasText(t, p, "flamingos chess", "kept", "flamingos") && hasDoc(t, p, "walruses opera", "lost")
 	})
 	kv, err := connectJS(t, p).KeyValue(context.Background(), "twin_cdc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "the CDC checkpoint past the later writes", func() bool {
+	testwait.Until(t, 15*time.Second, "the CDC checkpoint past the later writes", func() bool {
 		e, err := kv.Get(context.Background(), "tail")
 		return err == nil && string(e.Value()) == "3"
 	})
@@ -299,12 +300,12 @@ func TestWarehouseRestoredBehindTheCheckpointLosesNoLaterWrite(t *testing.T) {
 	p = startUp(t, dir)
 	importText(t, p, "fresh", "Fresh words about otters juggling stones.")
 	importText(t, p, "kept", "Third words about herons reading maps.")
-	eventually(t, 15*time.Second, "new writes after the restore searchable", func() bool {
+	testwait.Until(t, 15*time.Second, "new writes after the restore searchable", func() bool {
 		return hasDoc(t, p, "otters juggling", "fresh") && hasText(t, p, "herons maps", "kept", "herons")
 	})
 	// The index follows the restored warehouse: the document it lost is
 	// gone from search.
-	eventually(t, 15*time.Second, "the document the warehouse lost gone from search", func() bool {
+	testwait.Until(t, 15*time.Second, "the document the warehouse lost gone from search", func() bool {
 		return !hasDoc(t, p, "walruses opera", "lost")
 	})
 	if !strings.Contains(p.stderr.String(), "behind the CDC checkpoint") {

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/streams"
 )
 
@@ -190,7 +191,7 @@ func TestUpServesHealthReadinessMetricsAndStatus(t *testing.T) {
 		t.Errorf("twin status = %q (%v)", out, err)
 	}
 
-	eventually(t, 10*time.Second, "lag gauges on /metrics", func() bool {
+	testwait.Until(t, 10*time.Second, "lag gauges on /metrics", func() bool {
 		_, m := get(t, p.http+"/metrics")
 		return strings.Contains(m, `twin_consumer_pending_messages{consumer="idle",stream="INDEX"} 1`)
 	})
@@ -304,17 +305,6 @@ func findConsumer(st streams.Status, stream, name string) *streams.ConsumerStatu
 		}
 	}
 	return nil
-}
-
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // BenchmarkUpToReady measures `twin up` on a fresh data dir until /readyz

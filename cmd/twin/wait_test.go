@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/streams"
 )
 
@@ -88,13 +89,13 @@ func TestImportWaitRidesOutARestartOfNATSAndTwin(t *testing.T) {
 	var stdout, stderr syncBuffer
 	code := runAsync([]string{"import", file, "--wait",
 		"--data", dir, "--nats", "nats://" + natsAddr, "--server", "http://" + httpAddr}, &stdout, &stderr)
-	eventually(t, 30*time.Second, "the import to publish", func() bool {
+	testwait.Until(t, 30*time.Second, "the import to publish", func() bool {
 		return strings.Contains(stdout.String(), fmt.Sprintf("%d documents published", n))
 	})
 
 	// NATS goes away under the waiting client...
 	srv.Shutdown()
-	eventually(t, 30*time.Second, "the wait to notice NATS is gone", func() bool {
+	testwait.Until(t, 30*time.Second, "the wait to notice NATS is gone", func() bool {
 		return strings.Contains(stderr.String(), "retrying until twin is back") || len(code) > 0
 	})
 	select {
@@ -131,7 +132,7 @@ func TestCrawlWaitSaysTheCrawlerIsNotRunningAndGivesUpAtTimeout(t *testing.T) {
 		gw <- execute(ctx, []string{"run", "gateway", "--data", dir, "--nats", "nats://" + natsAddr, "--http", httpAddr}, &gwOut, &gwErr, noEnv)
 	}()
 	t.Cleanup(func() { cancel(); <-gw })
-	eventually(t, 30*time.Second, "the gateway to answer", func() bool {
+	testwait.Until(t, 30*time.Second, "the gateway to answer", func() bool {
 		if len(gw) > 0 {
 			t.Fatalf("twin run gateway exited:\n%s\n%s", gwOut.String(), gwErr.String())
 		}

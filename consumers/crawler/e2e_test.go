@@ -26,6 +26,7 @@ import (
 	"github.com/twin-llm/twin/consumers/crawler/fetch"
 	"github.com/twin-llm/twin/consumers/crawler/github"
 	"github.com/twin-llm/twin/consumers/writer"
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/internal/warehouse/ferrettest"
 	"github.com/twin-llm/twin/producers/crawl"
@@ -138,7 +139,7 @@ func (s *stack) submit(t *testing.T, refresh bool, urls ...string) {
 func (s *stack) doc(t *testing.T, url string, rev int64) warehouse.Document {
 	t.Helper()
 	var found warehouse.Document
-	eventually(t, 15*time.Second, "the document of "+url+" in the warehouse", func() bool {
+	testwait.Until(t, 15*time.Second, "the document of "+url+" in the warehouse", func() bool {
 		docs, err := s.store.List(context.Background(), warehouse.ListOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -164,7 +165,7 @@ func (s *stack) doc(t *testing.T, url string, rev int64) warehouse.Document {
 func (s *stack) deadLetter(t *testing.T, url string) string {
 	t.Helper()
 	var reason string
-	eventually(t, 15*time.Second, "a dead letter for "+url, func() bool {
+	testwait.Until(t, 15*time.Second, "a dead letter for "+url, func() bool {
 		letters, err := s.dlq.List(context.Background(), streams.ConsumerCrawler)
 		if err != nil {
 			t.Fatal(err)
@@ -178,17 +179,6 @@ func (s *stack) deadLetter(t *testing.T, url string) string {
 		return false
 	})
 	return reason
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func realPagesDir() (string, error) {

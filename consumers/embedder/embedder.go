@@ -77,6 +77,7 @@ type Embedder struct {
 	// indexing keeps concurrent batches (the runtime may run several
 	// workers) off each other's documents.
 	indexing inFlight
+	batch    streams.BatchHandler
 }
 
 // Config assembles an embedder.
@@ -108,38 +109,32 @@ func New(cfg Config) *Embedder {
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(h)
 	}
-	return &Embedder{dense: cfg.Dense, sparse: cfg.Sparse, store: cfg.Store, pub: cfg.Publisher,
+	e := &Embedder{dense: cfg.Dense, sparse: cfg.Sparse, store: cfg.Store, pub: cfg.Publisher,
 		revisions: cfg.Revisions, warehouse: cfg.Warehouse, maxBatch: cfg.ModelBatch, freshness: h}
+	e.batch = streams.DecodedBatch(e.handle)
+	return e
 }
 
 // job is one decoded message of a batch.
 type job struct {
 	i    int // index in the batch
-	body schemas.EmbedJob
+	body *schemas.EmbedJob
 	ids  []string // point ids of its chunks
 }
 
 // HandleBatch implements streams.BatchHandler.
 func (e *Embedder) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
+	return e.batch.HandleBatch(ctx, msgs)
+}
+
+// handle indexes a batch of decoded jobs.
+func (e *Embedder) handle(ctx context.Context, msgs []*streams.Msg, bodies []*schemas.EmbedJob) error {
 	errs := make(streams.BatchErrors, len(msgs))
 	var jobs []*job
-	// Decoding (validating every chunk's text) is a good part of the work:
-	// on every core.
-	decoded := make([]*job, len(msgs))
-	var dec errgroup.Group
-	dec.SetLimit(runtime.GOMAXPROCS(0))
-	for i, m := range msgs {
-		dec.Go(func() error {
-			j := &job{i: i}
-			if err := schemas.Decode(m.Data, &j.body); err != nil {
-				errs[i] = err
-				return nil
-			}
-			decoded[i] = j
-			return nil
-		})
+	decoded := make([]*job, len(bodies))
+	for i, b := range bodies {
+		decoded[i] = &job{i: i, body: b}
 	}
-	_ = dec.Wait()
 	// Before the newest of each document is picked: a forged revision must
 	// not shadow the real ones beside it in the batch.
 	if err := e.dropUnissued(ctx, decoded, errs); err != nil {
@@ -212,7 +207,7 @@ func (e *Embedder) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
 			e.freshness.Observe(now.Sub(t).Seconds())
 		}
 	}
-	return errs
+	return errs.Err()
 }
 
 // inFlight is the set of documents some batch is indexing.
@@ -356,7 +351,7 @@ func (e *Embedder) index(ctx context.Context, jobs []*job) error {
 		j.ids = make([]string, len(j.body.Chunks))
 		for k, c := range j.body.Chunks {
 			j.ids[k] = PointID(j.body.DocumentID, c.Index, c.Text)
-			texts = append(texts, embedText(&j.body, c.Text))
+			texts = append(texts, embedText(j.body, c.Text))
 		}
 	}
 	dense, sparse, err := e.embed(ctx, texts)
@@ -375,7 +370,7 @@ func (e *Embedder) index(ctx context.Context, jobs []*job) error {
 				ID:      j.ids[k],
 				Dense:   dense[n],
 				Sparse:  sparse[n],
-				Payload: payload(&j.body, c, denseModel, sparseModel),
+				Payload: payload(j.body, c, denseModel, sparseModel),
 			})
 			n++
 		}
@@ -575,16 +570,8 @@ func (r *KVRevisions) Put(ctx context.Context, revisions map[string]int64) error
 		}
 		acks = append(acks, ack)
 	}
-	for _, ack := range acks {
-		select {
-		case <-ack.Ok():
-		case err := <-ack.Err():
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
+	_, err := streams.AwaitAcks(ctx, acks)
+	return err
 }
 
 // IDs lists every document the bucket holds a revision of, id → revision:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/twin-llm/twin/consumers/embedder"
 	"github.com/twin-llm/twin/internal/embed"
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/internal/vectors"
 	"github.com/twin-llm/twin/internal/vectors/embedded"
 	"github.com/twin-llm/twin/internal/warehouse"
@@ -134,29 +135,19 @@ func TestUndecodableEmbedJobGoesToTheDLQ(t *testing.T) {
 	if _, err := f.pub.Publish(context.Background(), streams.Out{Subject: schemas.SubjectEmbedJobs, Body: &schemas.EmbedJob{DocumentID: "x", Op: "explode"}}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		letters, err := f.dlq.List(context.Background(), streams.ConsumerEmbedder)
+	var letters []streams.DeadLetterEntry
+	testwait.Until(t, 10*time.Second, "one dead letter", func() bool {
+		var err error
+		letters, err = f.dlq.List(context.Background(), streams.ConsumerEmbedder)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(letters) == 1 {
-			if letters[0].Letter.Reason != schemas.ReasonInvalid {
-				t.Fatalf("dead letter %+v, want reason invalid", letters[0].Letter)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d dead letters after 10s, want 1", len(letters))
-		}
-		time.Sleep(10 * time.Millisecond)
+		return len(letters) == 1
+	})
+	if letters[0].Letter.Reason != schemas.ReasonInvalid {
+		t.Fatalf("dead letter %+v, want reason invalid", letters[0].Letter)
 	}
-	for f.count(t) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the good job was not indexed beside the bad one")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(t, 10*time.Second, "the good job indexed beside the bad one", func() bool { return f.count(t) == 1 })
 }
 
 func TestConcurrentBatchesOfOneDocumentKeepTheNewestRevision(t *testing.T) {

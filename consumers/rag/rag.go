@@ -456,15 +456,10 @@ func (w *Worker) finish(ctx context.Context, a *answer, e *schemas.ReplyError) {
 	}
 }
 
+// awaitAll waits for the acks of a reply's publishes.
 func awaitAll(ctx context.Context, fs []jetstream.PubAckFuture) error {
-	for _, f := range fs {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("publish reply: %w", err)
-		case <-ctx.Done():
-			return fmt.Errorf("publish reply: %w", ctx.Err())
-		}
+	if _, err := streams.AwaitAcks(ctx, fs); err != nil {
+		return fmt.Errorf("publish reply: %w", err)
 	}
 	return nil
 }

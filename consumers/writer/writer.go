@@ -16,24 +16,28 @@ import (
 // Writer is the consumer.
 type Writer struct {
 	store warehouse.Store
+	batch streams.BatchHandler
 }
 
 // New returns a writer into store.
-func New(store warehouse.Store) *Writer { return &Writer{store: store} }
+func New(store warehouse.Store) *Writer {
+	w := &Writer{store: store}
+	w.batch = streams.DecodedBatch(w.write)
+	return w
+}
 
 // HandleBatch implements streams.BatchHandler: every valid document of the
 // batch is written in one bulk, and acked only once the bulk committed; an
 // invalid one is dead-lettered on its own.
 func (w *Writer) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
-	errs := make(streams.BatchErrors, len(msgs))
-	docs := make([]warehouse.Document, 0, len(msgs))
-	for i, m := range msgs {
-		var d schemas.CrawledDocument
-		if err := schemas.Decode(m.Data, &d); err != nil {
-			errs[i] = err
-			continue
-		}
-		doc, err := Document(&d)
+	return w.batch.HandleBatch(ctx, msgs)
+}
+
+func (w *Writer) write(ctx context.Context, _ []*streams.Msg, crawled []*schemas.CrawledDocument) error {
+	errs := make(streams.BatchErrors, len(crawled))
+	docs := make([]warehouse.Document, 0, len(crawled))
+	for i, d := range crawled {
+		doc, err := Document(d)
 		if err != nil {
 			errs[i] = streams.Permanent(err)
 			continue
@@ -50,7 +54,7 @@ func (w *Writer) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
 			}
 		}
 	}
-	return errs
+	return errs.Err()
 }
 
 // Document maps a crawled document to the warehouse's. Its id is the one

@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
@@ -54,17 +55,12 @@ func (e *env) events(t *testing.T) []schemas.CDCEvent {
 
 func (e *env) waitEvents(t *testing.T, n int) []schemas.CDCEvent {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		evs := e.events(t)
-		if len(evs) >= n {
-			return evs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d CDC events after 10s, want %d", len(evs), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	var evs []schemas.CDCEvent
+	testwait.Until(t, 10*time.Second, fmt.Sprintf("%d CDC events", n), func() bool {
+		evs = e.events(t)
+		return len(evs) >= n
+	})
+	return evs
 }
 
 func doc(id, content string) warehouse.Document {
@@ -221,17 +217,10 @@ func TestTailDoesNotSkipALateCommittedRevision(t *testing.T) {
 
 func eventuallyCheckpoint(t *testing.T, cp *Checkpoint, want string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testwait.Until(t, 5*time.Second, fmt.Sprintf("checkpoint %q", want), func() bool {
 		got, _ := cp.Load(context.Background())
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("checkpoint %q, want %q", got, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return got == want
+	})
 }
 
 // recorded is a change stream that replays recorded events.

@@ -35,12 +35,6 @@ type changeStream interface {
 // is nil.
 type Opener func(ctx context.Context, token bson.Raw) (changeStream, error)
 
-// Snapshotter reads every document in revision order, for a first start or
-// a re-snapshot.
-type Snapshotter interface {
-	Changes(ctx context.Context, afterRevision int64, limit int) ([]warehouse.Document, error)
-}
-
 // Watcher publishes a MongoDB replica set's changes from one
 // database-level change stream.
 //
@@ -55,14 +49,14 @@ type Snapshotter interface {
 //     silent gap.
 type Watcher struct {
 	open     Opener
-	snapshot Snapshotter
+	snapshot Pages
 	pub      *streams.Publisher
 	cp       *Checkpoint
 	log      zerolog.Logger
 }
 
 // NewWatcher returns a watcher.
-func NewWatcher(open Opener, snapshot Snapshotter, pub *streams.Publisher, cp *Checkpoint, log zerolog.Logger) *Watcher {
+func NewWatcher(open Opener, snapshot Pages, pub *streams.Publisher, cp *Checkpoint, log zerolog.Logger) *Watcher {
 	return &Watcher{open: open, snapshot: snapshot, pub: pub, cp: cp, log: log}
 }
 
@@ -172,33 +166,12 @@ func (w *Watcher) snapshotAll(ctx context.Context) error {
 	// A snapshot's events have ids of their own: a warehouse restored from
 	// an older copy can hold a document at a revision the stream carried
 	// with other content, and the old event's id would drop the new one.
-	nonce := "snapshot:" + time.Now().UTC().Format(time.RFC3339Nano) + ":"
-	var after int64
-	n := 0
-	for {
-		docs, err := w.snapshot.Changes(ctx, after, 512)
-		if err != nil {
-			return fmt.Errorf("snapshot: %w", err)
-		}
-		if len(docs) == 0 {
-			w.log.Info().Int("documents", n).Msg("snapshot published")
-			return nil
-		}
-		outs := make([]streams.Out, 0, len(docs))
-		for i := range docs {
-			out, err := Event(&docs[i])
-			if err != nil {
-				return err
-			}
-			out.MsgID = nonce + out.MsgID
-			outs = append(outs, out)
-		}
-		if _, err := w.pub.PublishBatch(ctx, outs); err != nil {
-			return fmt.Errorf("snapshot: %w", err)
-		}
-		after = docs[len(docs)-1].Revision
-		n += len(docs)
+	n, err := Republish(ctx, w.pub, w.snapshot, RepublishOptions{Reason: "snapshot"})
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
 	}
+	w.log.Info().Int("documents", n).Msg("snapshot published")
+	return nil
 }
 
 // changeEvent is the CDC message of one change stream event. It reports

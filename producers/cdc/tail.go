@@ -16,7 +16,7 @@ import (
 
 // Changes is what the tail reads from the warehouse.
 type Changes interface {
-	Changes(ctx context.Context, afterRevision int64, limit int) ([]warehouse.Document, error)
+	Pages
 	Subscribe() (<-chan struct{}, func())
 }
 
@@ -192,34 +192,10 @@ func (t *Tail) catchUp(ctx context.Context, checkpoint int64) error {
 // resnapshot publishes every document up to revision upTo, and a delete
 // for every indexed document the warehouse does not hold.
 func (t *Tail) resnapshot(ctx context.Context, rv Reviser, upTo int64) (docs, removed int, err error) {
-	nonce := "resnapshot:" + t.now().UTC().Format(time.RFC3339Nano) + ":"
-	for after := int64(0); after < upTo; {
-		batch, err := t.store.Changes(ctx, after, t.cfg.Batch)
-		if err != nil {
-			return docs, removed, err
-		}
-		outs := make([]streams.Out, 0, len(batch))
-		for i := range batch {
-			if batch[i].Revision > upTo {
-				break // a write since: the tail publishes it
-			}
-			out, err := Event(&batch[i])
-			if err != nil {
-				return docs, removed, err
-			}
-			out.MsgID = nonce + out.MsgID
-			outs = append(outs, out)
-		}
-		if len(outs) > 0 {
-			if _, err := t.pub.PublishBatch(ctx, outs); err != nil {
-				return docs, removed, err
-			}
-		}
-		docs += len(outs)
-		if len(outs) < len(batch) || len(batch) == 0 {
-			break
-		}
-		after = batch[len(batch)-1].Revision
+	at := t.now()
+	docs, err = Republish(ctx, t.pub, t.store, RepublishOptions{Reason: "resnapshot", At: at, UpTo: upTo, Page: t.cfg.Batch})
+	if err != nil {
+		return docs, removed, err
 	}
 	if t.cfg.Indexed == nil {
 		return docs, removed, nil
@@ -247,7 +223,7 @@ func (t *Tail) resnapshot(ctx context.Context, rv Reviser, upTo int64) (docs, re
 		ev := &schemas.CDCEvent{Collection: warehouse.Articles, Op: schemas.OpDelete, DocumentID: id, ChangedAt: t.now().UTC()}
 		outs = append(outs, streams.Out{
 			Subject: schemas.CDC(ev.Collection, ev.Op),
-			MsgID:   nonce + "gone:" + id,
+			MsgID:   "resnapshot:" + at.UTC().Format(time.RFC3339Nano) + ":gone:" + id,
 			Body:    ev,
 		})
 	}
