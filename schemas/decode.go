@@ -185,7 +185,6 @@ type registryEntry struct {
 	typ    reflect.Type // the message type registered for the schema
 	fields *structFields
 	fast   *fastObject // nil: the schema always takes the general path
-	source any         // the schema document, until compileFast has read it
 }
 
 func (r *schemaRegistry) entry(name string) (*registryEntry, error) {
@@ -210,24 +209,43 @@ func (r *schemaRegistry) build() {
 	// times can be decoded and encoded again.
 	c.RegisterFormat(&jsonschema.Format{Name: "date-time", Validate: validateDateTime})
 
+	// Every file is added before any is compiled, so that a schema can
+	// refer to another ("$ref": "document.v1.schema.json").
+	sources := make(map[string]any)
+	for _, m := range messages() {
+		name := m.Schema()
+		source, err := addResource(c, name)
+		if err != nil {
+			r.err = fmt.Errorf("schemas: read %s: %w", name, err)
+			return
+		}
+		sources[fileName(name)] = source
+	}
+	resolve := func(ref string) any { return sources[ref] }
+
 	entries := make(map[string]*registryEntry)
 	for _, m := range messages() {
 		name := m.Schema()
-		e, err := compile(c, name)
+		sch, err := c.Compile(schemaURL(name))
 		if err != nil {
 			r.err = fmt.Errorf("schemas: compile %s: %w", name, err)
 			return
 		}
-		e.typ = reflect.TypeOf(m)
+		e := &registryEntry{schema: sch, typ: reflect.TypeOf(m)}
 		e.fields = jsonFields(e.typ)
-		e.fast = compileFast(e.source, e.typ)
-		e.source = nil
+		e.fast = compileFast(sources[fileName(name)], e.typ, resolve)
 		entries[name] = e
 	}
 	r.entries = entries
 }
 
-func compile(c *jsonschema.Compiler, name string) (*registryEntry, error) {
+// schemaURL is the $id of the named schema's file, so no loader is ever
+// asked to fetch anything.
+func schemaURL(name string) string { return "https://twin.dev/schemas/" + fileName(name) }
+
+// addResource adds the named schema's file to c and returns a second reading
+// of it, for the fast path to compile.
+func addResource(c *jsonschema.Compiler, name string) (any, error) {
 	data, err := schemaFiles.ReadFile(fileName(name))
 	if err != nil {
 		return nil, err
@@ -236,22 +254,14 @@ func compile(c *jsonschema.Compiler, name string) (*registryEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The fast path compiles its own reading of the same document.
 	source, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
-	// The resource URL is the schema's $id, so no loader is ever asked to
-	// fetch anything.
-	url := "https://twin.dev/schemas/" + fileName(name)
-	if err := c.AddResource(url, doc); err != nil {
+	if err := c.AddResource(schemaURL(name), doc); err != nil {
 		return nil, err
 	}
-	sch, err := c.Compile(url)
-	if err != nil {
-		return nil, err
-	}
-	return &registryEntry{schema: sch, source: source}, nil
+	return source, nil
 }
 
 // validateDateTime accepts an RFC 3339 date-time exactly when encoding/json

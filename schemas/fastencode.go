@@ -3,6 +3,7 @@ package schemas
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,7 +39,9 @@ const (
 	ekTime
 	ekRaw
 	ekStruct
-	ekSlice // of structs
+	ekPtr       // to a struct
+	ekSlice     // of structs
+	ekStringMap // map[string]string
 )
 
 type encStruct struct {
@@ -145,6 +148,13 @@ func compileEncoder(t reflect.Type, depth int) *encStruct {
 			if f.elem == nil {
 				return nil
 			}
+		case ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct:
+			f.kind, f.elem = ekPtr, compileEncoder(ft.Elem(), depth+1)
+			if f.elem == nil {
+				return nil
+			}
+		case ft == reflect.TypeFor[map[string]string]():
+			f.kind = ekStringMap
 		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && !marshalsItself(ft):
 			f.kind, f.elem = ekSlice, compileEncoder(ft.Elem(), depth+1)
 			if f.elem == nil {
@@ -219,8 +229,10 @@ func (f *encField) omitted(fv reflect.Value) bool {
 		return fv.Int() == 0
 	case ekUint:
 		return fv.Uint() == 0
-	case ekRaw, ekSlice:
+	case ekRaw, ekSlice, ekStringMap:
 		return fv.Len() == 0
+	case ekPtr:
+		return fv.IsNil()
 	}
 	return false // structs and times are never empty to omitempty
 }
@@ -250,6 +262,13 @@ func (f *encField) value(b []byte, fv reflect.Value) ([]byte, bool) {
 		return appendCompactRaw(b, raw)
 	case ekStruct:
 		return f.elem.encode(b, fv)
+	case ekPtr:
+		if fv.IsNil() {
+			return append(b, "null"...), true
+		}
+		return f.elem.encode(b, fv.Elem())
+	case ekStringMap:
+		return appendStringMap(b, fv.Interface().(map[string]string)), true
 	case ekSlice:
 		if fv.IsNil() {
 			return append(b, "null"...), true
@@ -267,6 +286,28 @@ func (f *encField) value(b []byte, fv reflect.Value) ([]byte, bool) {
 		return append(b, ']'), true
 	}
 	return b, false
+}
+
+// appendStringMap appends m as json.Marshal does: null when nil, else the
+// keys in sorted order.
+func appendStringMap(b []byte, m map[string]string) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(jsonfast.AppendString(b, k), ':')
+		b = jsonfast.AppendString(b, m[k])
+	}
+	return append(b, '}')
 }
 
 // appendCompactRaw appends a raw message as json.Marshal does (compacted,
