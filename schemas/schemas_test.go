@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twin-llm/twin/schemas/internal/codec"
 )
 
 // at returns a fixed UTC time with nanoseconds, which survives JSON exactly.
@@ -472,7 +474,7 @@ func matchStruct(t *testing.T, path string, typ reflect.Type, sch map[string]any
 	seen := map[string]bool{}
 	for i := 0; i < typ.NumField(); i++ {
 		f := typ.Field(i)
-		name, ok := jsonName(f)
+		name, ok := codec.JSONName(f)
 		if !ok {
 			continue
 		}

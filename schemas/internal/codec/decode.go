@@ -1,4 +1,4 @@
-package schemas
+package codec
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"github.com/twin-llm/twin/internal/jsonfast"
 )
 
-// The fast path of Decode.
+// The fast path of schemas.Decode.
 //
 // The general path parses a body twice (into a generic value for the JSON
 // Schema validator, then into the Go type) and the validator copies every
@@ -26,13 +26,14 @@ import (
 // hot schemas and bodies in their plain form; on anything else (any error,
 // an escape in a key, a number written 1.0, a duplicate or case-twin key,
 // invalid UTF-8, deep nesting, ...) it gives up and Decode takes the general
-// path, which decides and reports as it always did. So every refusal, and
+// path of schemas.Decode, which decides and reports as it always did. So every refusal, and
 // every error message, comes from the general path, and a body the fast
 // path accepts is one the general path would accept with the same result
-// (TestFastPathAgreesWithGeneralPath and FuzzFastPathAgrees hold it to that).
+// (schemas' TestFastPathAgreesWithGeneralPath and FuzzFastPathAgrees hold it
+// to that: they need the general path, which is the schemas package's).
 //
 // A schema uses the fast path only if every keyword it has is one the fast
-// path checks exactly (see compileFastValue), and every property maps to a
+// path checks exactly (see fastCompiler.value), and every property maps to a
 // field of a supported Go type and the other way around; the others always
 // take the general path.
 
@@ -94,6 +95,31 @@ var (
 	rawType  = reflect.TypeFor[json.RawMessage]()
 )
 
+// Decoder reads the bodies of one schema into values of one struct type,
+// in one pass.
+type Decoder struct {
+	obj *fastObject
+}
+
+// NewDecoder compiles the schema document (as encoding/json decodes it,
+// numbers as json.Number) for the struct type t, or returns nil when the
+// fast path cannot decode it exactly. resolve returns the document a "$ref"
+// names (another schema file), or nil.
+func NewDecoder(schema any, t reflect.Type, resolve func(ref string) any) *Decoder {
+	obj := compileFast(schema, t, resolve)
+	if obj == nil {
+		return nil
+	}
+	return &Decoder{obj: obj}
+}
+
+// Decode reads data into the struct v (addressable, zero) and reports
+// whether it could. On false v holds garbage and the general path must
+// decide.
+func (d *Decoder) Decode(data []byte, v reflect.Value) bool {
+	return fastDecode(d.obj, data, v)
+}
+
 // compileFast compiles the schema document (as encoding/json decodes it,
 // numbers as json.Number) for the struct type t, or returns nil when the
 // fast path cannot decode it exactly. resolve returns the document a "$ref"
@@ -141,7 +167,7 @@ func (c fastCompiler) value(schema any, t reflect.Type, depth int) (fastValue, b
 	if t.Kind() == reflect.Pointer {
 		// A pointer to a struct: encoding/json allocates it, and null
 		// (which leaves it nil) is left to the general path.
-		if decodesItself(t) || t.Elem().Kind() != reflect.Struct {
+		if DecodesItself(t) || t.Elem().Kind() != reflect.Struct {
 			return fastValue{}, false
 		}
 		v, ok := c.value(schema, t.Elem(), depth+1)
@@ -191,7 +217,7 @@ func (c fastCompiler) value(schema any, t reflect.Type, depth int) (fastValue, b
 		return compileNumber(s, t, typ == "integer", v)
 	case "boolean":
 		v.kind = fkBool
-		return v, t.Kind() == reflect.Bool && !decodesItself(t)
+		return v, t.Kind() == reflect.Bool && !DecodesItself(t)
 	case "object":
 		_, hasProps := s["properties"]
 		_, hasReq := s["required"]
@@ -209,7 +235,7 @@ func (c fastCompiler) value(schema any, t reflect.Type, depth int) (fastValue, b
 		v.kind, v.obj = fkStruct, obj
 		return v, ok
 	case "array":
-		if t.Kind() != reflect.Slice || t.Elem().Kind() == reflect.Uint8 || decodesItself(t) {
+		if t.Kind() != reflect.Slice || t.Elem().Kind() == reflect.Uint8 || DecodesItself(t) {
 			return v, false
 		}
 		items, ok := s["items"]
@@ -227,7 +253,7 @@ func compileString(s map[string]any, t reflect.Type, v fastValue) (fastValue, bo
 	switch {
 	case t == timeType:
 		v.kind = fkTime
-	case t.Kind() == reflect.String && !decodesItself(t):
+	case t.Kind() == reflect.String && !DecodesItself(t):
 		v.kind = fkString
 	default:
 		return v, false
@@ -281,7 +307,7 @@ func compileString(s map[string]any, t reflect.Type, v fastValue) (fastValue, bo
 }
 
 func compileNumber(s map[string]any, t reflect.Type, integer bool, v fastValue) (fastValue, bool) {
-	if decodesItself(t) {
+	if DecodesItself(t) {
 		return v, false
 	}
 	v.integerOnly = integer
@@ -313,7 +339,7 @@ func compileNumber(s map[string]any, t reflect.Type, integer bool, v fastValue) 
 // schema, no properties) into a map[string]string; other maps, and other
 // object schemas on a map, are for the general path.
 func (c fastCompiler) stringMap(extra any, t reflect.Type, v fastValue, other bool, depth int) (fastValue, bool) {
-	if other || t.Key().Kind() != reflect.String || t.Key() != reflect.TypeFor[string]() || decodesItself(t) {
+	if other || t.Key().Kind() != reflect.String || t.Key() != reflect.TypeFor[string]() || DecodesItself(t) {
 		return v, false
 	}
 	elem, ok := c.value(extra, t.Elem(), depth+1)
@@ -325,7 +351,7 @@ func (c fastCompiler) stringMap(extra any, t reflect.Type, v fastValue, other bo
 }
 
 func (c fastCompiler) object(s map[string]any, t reflect.Type, depth int) (*fastObject, bool) {
-	if t.Kind() != reflect.Struct || decodesItself(t) {
+	if t.Kind() != reflect.Struct || DecodesItself(t) {
 		return nil, false
 	}
 	props, _ := s["properties"].(map[string]any)
@@ -338,7 +364,7 @@ func (c fastCompiler) object(s map[string]any, t reflect.Type, depth int) (*fast
 		if sf.Anonymous {
 			return nil, false
 		}
-		name, ok := jsonName(sf)
+		name, ok := JSONName(sf)
 		if !ok {
 			continue // unexported or json:"-": encoding/json ignores it too
 		}
@@ -653,7 +679,7 @@ func (fv *fastValue) checkString(s string) bool {
 	if fv.pattern != nil && !fv.pattern.MatchString(s) {
 		return false
 	}
-	if fv.dateTime && validateDateTime(s) != nil {
+	if fv.dateTime && ValidateDateTime(s) != nil {
 		return false
 	}
 	return true

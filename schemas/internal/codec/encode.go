@@ -1,4 +1,4 @@
-package schemas
+package codec
 
 import (
 	"bytes"
@@ -12,20 +12,21 @@ import (
 	"github.com/twin-llm/twin/internal/jsonfast"
 )
 
-// The fast path of Encode.
+// The fast path of schemas.Encode.
 //
 // json.Marshal spends most of its time on the feature pipeline's messages in
 // two places: escaping the long strings byte by byte, and re-validating and
-// compacting a json.RawMessage (a CDC event's whole document) with its
-// scanner. The fast path writes the same bytes as json.Marshal, eight
-// string bytes at a time where nothing needs escaping, and copies a raw
-// message that its strict reader (fastParser.skip) finds compact as it is.
+// compacting a json.RawMessage with its scanner. The fast path writes the
+// same bytes as json.Marshal, eight string bytes at a time where nothing
+// needs escaping, and copies a raw message that its strict reader
+// (fastParser.skip) finds compact as it is.
 //
 // Invariant: the output is byte for byte json.Marshal's
-// (TestFastEncodeIsJSONMarshal, FuzzFastEncode). It covers structs of
-// strings, integers, booleans, time.Time, json.RawMessage, nested structs
-// and slices of them; a type with anything else (floats, maps, pointers,
-// custom marshalers) always goes through json.Marshal, and so does a value
+// (TestEncodeIsJSONMarshal, FuzzEncode). It covers structs of strings,
+// integers, booleans, time.Time, json.RawMessage, maps of strings to
+// strings, nested structs, pointers to them and slices of them; a type with
+// anything else (floats, other maps, custom marshalers) always goes through
+// json.Marshal, and so does a value
 // the fast path finds unusual (a raw message with spaces, a time
 // MarshalJSON refuses), which also makes json.Marshal report any error.
 
@@ -63,9 +64,9 @@ var encoders sync.Map // reflect.Type → *encStruct, or nil when not eligible
 // copied out at its exact size.
 var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
-// fastEncode returns the JSON of v as json.Marshal writes it, or false
-// when the fast path does not cover v.
-func fastEncode(v Message) ([]byte, bool) {
+// Encode returns the JSON of v (a struct or a pointer to one) as
+// json.Marshal writes it, or false when the fast path does not cover v.
+func Encode(v any) ([]byte, bool) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Pointer {
 		rv = rv.Elem()
@@ -84,6 +85,16 @@ func fastEncode(v Message) ([]byte, bool) {
 		return nil, false
 	}
 	return append([]byte(nil), b...), true
+}
+
+// Encodes reports whether the fast path covers values of the struct type t
+// (or of a pointer to one).
+// It may still hand a value to json.Marshal (see above).
+func Encodes(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return encoderFor(t) != nil
 }
 
 // encoderFor returns the fast encoder of struct type t, or nil.
@@ -106,7 +117,7 @@ func compileEncoder(t reflect.Type, depth int) *encStruct {
 		if sf.Anonymous {
 			return nil
 		}
-		name, ok := jsonName(sf)
+		name, ok := JSONName(sf)
 		if !ok {
 			continue
 		}
@@ -188,7 +199,7 @@ func marshalsItself(t reflect.Type) bool {
 		reflect.PointerTo(t).Implements(reflect.TypeFor[interface{ MarshalText() ([]byte, error) }]())
 }
 
-// fastEncode appends the JSON of struct v, or reports false.
+// encode appends the JSON of struct v, or reports false.
 func (e *encStruct) encode(b []byte, v reflect.Value) ([]byte, bool) {
 	b = append(b, '{')
 	first := true
