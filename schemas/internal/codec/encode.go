@@ -225,7 +225,7 @@ func (e *encStruct) encode(b []byte, v reflect.Value) ([]byte, bool) {
 func (f *encField) omitted(fv reflect.Value) bool {
 	switch {
 	case f.omitZero && f.kind == ekTime:
-		return fv.Interface().(time.Time).IsZero()
+		return timeOf(fv).IsZero()
 	case f.omitZero:
 		return fv.IsZero()
 	case !f.omitEmpty:
@@ -259,12 +259,13 @@ func (f *encField) value(b []byte, fv reflect.Value) ([]byte, bool) {
 	case ekUint:
 		return strconv.AppendUint(b, fv.Uint(), 10), true
 	case ekTime:
-		t := fv.Interface().(time.Time)
-		j, err := t.MarshalJSON()
+		// MarshalJSON's bytes (both append the strict RFC 3339 form),
+		// without its allocation.
+		out, err := timeOf(fv).AppendText(append(b, '"'))
 		if err != nil {
 			return b, false
 		}
-		return append(b, j...), true
+		return append(out, '"'), true
 	case ekRaw:
 		raw := fv.Bytes()
 		if raw == nil {
@@ -297,6 +298,15 @@ func (f *encField) value(b []byte, fv reflect.Value) ([]byte, bool) {
 		return append(b, ']'), true
 	}
 	return b, false
+}
+
+// timeOf reads a time field; through its address when it has one, since
+// Interface copies a struct to the heap.
+func timeOf(fv reflect.Value) time.Time {
+	if fv.CanAddr() {
+		return *fv.Addr().Interface().(*time.Time)
+	}
+	return fv.Interface().(time.Time)
 }
 
 // appendStringMap appends m as json.Marshal does: null when nil, else the
