@@ -10,9 +10,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/twin-llm/twin/schemas/internal/codec"
 )
 
 // ErrInvalid matches every error Decode returns for a body that is not a
@@ -72,9 +73,9 @@ func Decode(data []byte, v Message) error {
 
 	if e.fast != nil && rv.Type().Elem() == e.typ {
 		// One pass straight into a new value; anything it cannot vouch for
-		// (see fastdecode.go) falls through to the general path below.
+		// (see package codec) falls through to the general path below.
 		nv := reflect.New(e.typ).Elem()
-		if fastDecode(e.fast, data, nv) {
+		if e.fast.Decode(data, nv) {
 			rv.Elem().Set(nv)
 			return nil
 		}
@@ -128,8 +129,8 @@ func Encode(v Message) ([]byte, error) {
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
 		return nil, fmt.Errorf("schemas: Encode(nil %T)", v)
 	}
-	if data, ok := fastEncode(v); ok {
-		return data, nil // json.Marshal's bytes, faster (see fastencode.go)
+	if data, ok := codec.Encode(v); ok {
+		return data, nil // json.Marshal's bytes, faster (see package codec)
 	}
 	data, err := json.Marshal(v)
 	if err != nil {
@@ -184,8 +185,7 @@ type registryEntry struct {
 	schema *jsonschema.Schema
 	typ    reflect.Type // the message type registered for the schema
 	fields *structFields
-	fast   *fastObject // nil: the schema always takes the general path
-	source any         // the schema document, until compileFast has read it
+	fast   *codec.Decoder // nil: the schema always takes the general path
 }
 
 func (r *schemaRegistry) entry(name string) (*registryEntry, error) {
@@ -208,26 +208,45 @@ func (r *schemaRegistry) build() {
 	// Override the library's date-time with the one encoding/json decodes
 	// time.Time with, so that a body passes the schema exactly when its
 	// times can be decoded and encoded again.
-	c.RegisterFormat(&jsonschema.Format{Name: "date-time", Validate: validateDateTime})
+	c.RegisterFormat(&jsonschema.Format{Name: "date-time", Validate: codec.ValidateDateTime})
+
+	// Every file is added before any is compiled, so that a schema can
+	// refer to another ("$ref": "document.v1.schema.json").
+	sources := make(map[string]any)
+	for _, m := range messages() {
+		name := m.Schema()
+		source, err := addResource(c, name)
+		if err != nil {
+			r.err = fmt.Errorf("schemas: read %s: %w", name, err)
+			return
+		}
+		sources[fileName(name)] = source
+	}
+	resolve := func(ref string) any { return sources[ref] }
 
 	entries := make(map[string]*registryEntry)
 	for _, m := range messages() {
 		name := m.Schema()
-		e, err := compile(c, name)
+		sch, err := c.Compile(schemaURL(name))
 		if err != nil {
 			r.err = fmt.Errorf("schemas: compile %s: %w", name, err)
 			return
 		}
-		e.typ = reflect.TypeOf(m)
+		e := &registryEntry{schema: sch, typ: reflect.TypeOf(m)}
 		e.fields = jsonFields(e.typ)
-		e.fast = compileFast(e.source, e.typ)
-		e.source = nil
+		e.fast = codec.NewDecoder(sources[fileName(name)], e.typ, resolve)
 		entries[name] = e
 	}
 	r.entries = entries
 }
 
-func compile(c *jsonschema.Compiler, name string) (*registryEntry, error) {
+// schemaURL is the $id of the named schema's file, so no loader is ever
+// asked to fetch anything.
+func schemaURL(name string) string { return "https://twin.dev/schemas/" + fileName(name) }
+
+// addResource adds the named schema's file to c and returns a second reading
+// of it, for the fast path to compile.
+func addResource(c *jsonschema.Compiler, name string) (any, error) {
 	data, err := schemaFiles.ReadFile(fileName(name))
 	if err != nil {
 		return nil, err
@@ -236,70 +255,12 @@ func compile(c *jsonschema.Compiler, name string) (*registryEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The fast path compiles its own reading of the same document.
 	source, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
-	// The resource URL is the schema's $id, so no loader is ever asked to
-	// fetch anything.
-	url := "https://twin.dev/schemas/" + fileName(name)
-	if err := c.AddResource(url, doc); err != nil {
+	if err := c.AddResource(schemaURL(name), doc); err != nil {
 		return nil, err
 	}
-	sch, err := c.Compile(url)
-	if err != nil {
-		return nil, err
-	}
-	return &registryEntry{schema: sch, source: source}, nil
+	return source, nil
 }
-
-// validateDateTime accepts an RFC 3339 date-time exactly when encoding/json
-// can decode it into a time.Time and encode it again: upper-case 'T' and 'Z'
-// only, two-digit fields, seconds below 60 and a zone offset under 24 hours.
-func validateDateTime(v any) error {
-	s, ok := v.(string)
-	if !ok {
-		return nil // only strings have a format; the type is checked elsewhere
-	}
-	if !dateTimeShape(s) {
-		return errors.New("not of the form 2006-01-02T15:04:05.999999999Z07:00")
-	}
-	if _, err := time.Parse(time.RFC3339, s); err != nil {
-		return errors.New("a date or time field is out of range")
-	}
-	return nil
-}
-
-// dateTimeShape reports whether s reads yyyy-mm-ddThh:mm:ss, an optional
-// fraction, then Z or ±hh:mm with an offset under 24 hours.
-func dateTimeShape(s string) bool {
-	const shape = "dddd-dd-ddTdd:dd:dd"
-	if len(s) <= len(shape) {
-		return false
-	}
-	for i := 0; i < len(shape); i++ {
-		if shape[i] == 'd' && !isDigit(s[i]) || shape[i] != 'd' && shape[i] != s[i] {
-			return false
-		}
-	}
-	rest := s[len(shape):]
-	if rest[0] == '.' {
-		n := 1
-		for n < len(rest) && isDigit(rest[n]) {
-			n++
-		}
-		if n == 1 {
-			return false
-		}
-		rest = rest[n:]
-	}
-	if rest == "Z" {
-		return true
-	}
-	return len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':' &&
-		isDigit(rest[1]) && isDigit(rest[2]) && isDigit(rest[4]) && isDigit(rest[5]) &&
-		rest[1:3] < "24" && rest[4:6] < "60"
-}
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }

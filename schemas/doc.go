@@ -9,7 +9,10 @@
 // same files (see SchemaFor).
 //
 // A consumer decodes a body with Decode, which validates it against the
-// schema first and only then fills the Go value. Every body Decode refuses
+// schema first and only then fills the Go value. For the messages of the
+// feature pipeline both happen in one pass (package schemas/internal/codec,
+// which only ever accepts what the validator would, and leaves the rest to
+// it); Encode likewise writes json.Marshal's bytes without its reflection. Every body Decode refuses
 // yields an error matching ErrInvalid, so the consumer runtime can tell a
 // poison message (terminate it, write it to the dead-letter stream) from a
 // transient failure (retry it) without reading error strings.

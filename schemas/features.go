@@ -1,9 +1,6 @@
 package schemas
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // Operations on a warehouse document, as reported by CDC (the last token of
 // CDC(collection, op) and CDCEvent.Op), and on its indexed chunks
@@ -30,10 +27,11 @@ type CDCEvent struct {
 	// Token is the position in the change feed (a MongoDB resume token, or
 	// the revision tail's cursor) this event was read at.
 	Token string `json:"token,omitempty"`
-	// Document is the full document after the change, as a JSON object;
-	// empty for a delete.
-	Document  json.RawMessage `json:"document,omitempty"`
-	ChangedAt time.Time       `json:"changed_at,omitzero"`
+	// Document is the full document after the change; nil for a delete,
+	// and for a change whose document the consumer must read from the
+	// warehouse itself.
+	Document  *Document `json:"document,omitempty"`
+	ChangedAt time.Time `json:"changed_at,omitzero"`
 }
 
 // Schema returns "cdc_event/v1".

@@ -1,11 +1,11 @@
 package schemas
 
 import (
-	"encoding"
-	"encoding/json"
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/twin-llm/twin/schemas/internal/codec"
 )
 
 // structFields lists the JSON names of a struct type's fields. encoding/json
@@ -29,7 +29,7 @@ func buildFields(t reflect.Type, seen map[reflect.Type]*structFields) *structFie
 	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
 		t = t.Elem()
 	}
-	if t.Kind() != reflect.Struct || decodesItself(t) {
+	if t.Kind() != reflect.Struct || codec.DecodesItself(t) {
 		return nil
 	}
 	if f, ok := seen[t]; ok {
@@ -39,37 +39,13 @@ func buildFields(t reflect.Type, seen map[reflect.Type]*structFields) *structFie
 	seen[t] = f
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
-		name, ok := jsonName(sf)
+		name, ok := codec.JSONName(sf)
 		if !ok {
 			continue
 		}
 		f.names[name] = buildFields(sf.Type, seen)
 	}
 	return f
-}
-
-// jsonName returns the name encoding/json uses for a field, and false for a
-// field it ignores. Embedded structs are not flattened: message types do
-// not use them.
-func jsonName(sf reflect.StructField) (string, bool) {
-	if !sf.IsExported() {
-		return "", false
-	}
-	tag := sf.Tag.Get("json")
-	if tag == "-" {
-		return "", false
-	}
-	name, _, _ := strings.Cut(tag, ",")
-	if name == "" {
-		name = sf.Name
-	}
-	return name, true
-}
-
-func decodesItself(t reflect.Type) bool {
-	p := reflect.PointerTo(t)
-	return p.Implements(reflect.TypeFor[json.Unmarshaler]()) ||
-		p.Implements(reflect.TypeFor[encoding.TextUnmarshaler]())
 }
 
 // caseMismatch walks a decoded JSON value alongside f and returns the path of

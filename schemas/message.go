@@ -1,6 +1,7 @@
 package schemas
 
-// Message is a body that travels on a twin stream. Schema names the JSON
+// Message is a body that travels on a twin stream, or a part of one with a
+// schema of its own (Document, inside CDCEvent). Schema names the JSON
 // Schema the body must satisfy, as "<type>/v<N>"; producers put it in the
 // HeaderSchema header and Decode validates against it.
 type Message interface {
@@ -15,6 +16,7 @@ func messages() []Message {
 		CrawlRequest{},
 		CrawledDocument{},
 		CDCEvent{},
+		Document{},
 		EmbedJob{},
 		IndexEvent{},
 		ChatRequest{},

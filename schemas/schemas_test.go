@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twin-llm/twin/schemas/internal/codec"
 )
 
 // at returns a fixed UTC time with nanoseconds, which survives JSON exactly.
@@ -31,7 +33,15 @@ func fullMessages() []Message {
 		},
 		CDCEvent{
 			Collection: "documents", Op: OpUpdate, DocumentID: "doc-1", Revision: 7, Token: "82650A",
-			Document: json.RawMessage(`{"_id":"doc-1","title":"engine"}`), ChangedAt: at(4),
+			Document: &Document{ID: "doc-1", Collection: "documents", Title: "engine", Content: "An analytical engine.",
+				ContentHash: "sha256:abc", Revision: 7, UpdatedAt: at(4)},
+			ChangedAt: at(4),
+		},
+		Document{
+			ID: "doc-1", Collection: "articles", AuthorID: "u-1", Author: "Ada", Platform: "medium",
+			Link: "https://medium.com/@ada/x", Title: "Notes", Content: "An engine computes.", Language: "en",
+			PublishedAt: at(2), Metadata: map[string]string{"claps": "7"}, ContentHash: "sha256:abc", Revision: 7,
+			Deleted: true, UpdatedAt: at(3),
 		},
 		EmbedJob{
 			DocumentID: "doc-1", Op: OpUpsert, Revision: 7, AuthorID: "u-1", Author: "Ada",
@@ -292,14 +302,14 @@ func TestErrorNamesTheSameFieldEveryTime(t *testing.T) {
 func TestDecodeDoesNotKeepTheInput(t *testing.T) {
 	t.Parallel()
 	// A NATS client may reuse a message's buffer once the handler returns.
-	body := []byte(`{"collection":"documents","op":"insert","document_id":"d","document":{"a":1}}`)
+	body := []byte(`{"collection":"documents","op":"insert","document_id":"d","document":{"id":"d","collection":"documents","content":"a","metadata":{"k":"v"},"content_hash":"h","revision":1,"updated_at":"2025-03-14T15:09:26Z"}}`)
 	var ev CDCEvent
 	if err := Decode(body, &ev); err != nil {
 		t.Fatal(err)
 	}
 	clear(body)
-	if string(ev.Document) != `{"a":1}` || ev.DocumentID != "d" {
-		t.Errorf("after the input was overwritten the event holds %q, %q", ev.Document, ev.DocumentID)
+	if ev.Document == nil || ev.Document.Content != "a" || ev.Document.Metadata["k"] != "v" || ev.DocumentID != "d" {
+		t.Errorf("after the input was overwritten the event holds %+v, %q", ev.Document, ev.DocumentID)
 	}
 }
 
@@ -380,6 +390,18 @@ func TestSchemasMatchStructs(t *testing.T) {
 
 func matchType(t *testing.T, path string, typ reflect.Type, sch map[string]any) {
 	t.Helper()
+	if ref, ok := sch["$ref"].(string); ok {
+		// Another schema file of this package, e.g. "document.v1.schema.json".
+		raw, ok := SchemaFor(strings.Replace(strings.TrimSuffix(ref, ".schema.json"), ".", "/", 1))
+		if !ok {
+			t.Errorf("%s: $ref %q names no schema of this package", path, ref)
+			return
+		}
+		sch = nil
+		if err := json.Unmarshal(raw, &sch); err != nil {
+			t.Fatalf("%s: $ref %q: %v", path, ref, err)
+		}
+	}
 	want := func(jsonType string) {
 		t.Helper()
 		if sch["type"] != jsonType {
@@ -417,6 +439,8 @@ func matchType(t *testing.T, path string, typ reflect.Type, sch map[string]any) 
 		}
 	case reflect.Float64:
 		want("number")
+	case reflect.Bool:
+		want("boolean")
 	case reflect.Pointer:
 		matchType(t, path, typ.Elem(), sch)
 	case reflect.Slice:
@@ -450,7 +474,7 @@ func matchStruct(t *testing.T, path string, typ reflect.Type, sch map[string]any
 	seen := map[string]bool{}
 	for i := 0; i < typ.NumField(); i++ {
 		f := typ.Field(i)
-		name, ok := jsonName(f)
+		name, ok := codec.JSONName(f)
 		if !ok {
 			continue
 		}
@@ -487,8 +511,8 @@ func matchStruct(t *testing.T, path string, typ reflect.Type, sch map[string]any
 func TestNamesListEverySchemaFile(t *testing.T) {
 	t.Parallel()
 	names := Names()
-	if len(names) != 14 || !slices.IsSorted(names) {
-		t.Errorf("Names() = %v, want 14 sorted names", names)
+	if len(names) != 15 || !slices.IsSorted(names) {
+		t.Errorf("Names() = %v, want 15 sorted names", names)
 	}
 	files, err := schemaFiles.ReadDir(".")
 	if err != nil {

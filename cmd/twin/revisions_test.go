@@ -140,7 +140,8 @@ func TestForgedRevisionsAreDeadLetteredAndRealWritesStaySearchable(t *testing.T)
 	if l.Reason != schemas.ReasonPermanent {
 		t.Fatalf("forged embed job dead-lettered with reason %q, want %q", l.Reason, schemas.ReasonPermanent)
 	}
-	body, _ := json.Marshal(map[string]any{"id": doc, "collection": "posts", "content": "forged narwhal manifesto", "revision": forgedRevision})
+	body := &schemas.Document{ID: doc, Collection: "posts", Content: "forged narwhal manifesto", ContentHash: "forged",
+		Revision: forgedRevision, UpdatedAt: time.Now().UTC()}
 	ev := &schemas.CDCEvent{Collection: "posts", Op: schemas.OpReplace, DocumentID: doc, Revision: forgedRevision, Document: body}
 	if _, err := pub.Publish(ctx, streams.Out{Subject: schemas.CDC("posts", schemas.OpReplace), Body: ev}); err != nil {
 		t.Fatal(err)

@@ -127,35 +127,26 @@ func (f *Featurizer) checkIssued(ctx context.Context, id string, rev int64) erro
 	return nil
 }
 
-// document is the document an event is about, from the event or else the
-// warehouse; deleted when it is a tombstone or gone.
-func (f *Featurizer) document(ctx context.Context, ev *schemas.CDCEvent) (warehouse.Document, bool, error) {
+// document is the document an event is about: the one it carries, or else
+// the warehouse's, mapped to the contract; deleted when it is a tombstone or
+// gone.
+func (f *Featurizer) document(ctx context.Context, ev *schemas.CDCEvent) (*schemas.Document, bool, error) {
 	if ev.Op == schemas.OpDelete {
-		return warehouse.Document{}, true, nil
+		return &schemas.Document{}, true, nil
 	}
-	var doc warehouse.Document
-	if len(ev.Document) > 0 {
-		if err := warehouse.UnmarshalDocument(ev.Document, &doc); err != nil {
-			return doc, false, streams.Permanent(fmt.Errorf("CDC document: %w", err))
-		}
-	} else {
-		if f.store == nil {
-			return doc, true, nil
-		}
-		var err error
-		doc, err = f.store.Get(ctx, ev.Collection, ev.DocumentID)
-		if errors.Is(err, warehouse.ErrNotFound) {
-			return doc, true, nil
-		}
-		if err != nil {
-			return doc, false, err
-		}
+	if ev.Document != nil {
+		return ev.Document, ev.Document.Deleted, nil
 	}
-	if doc.Collection == "" {
-		doc.Collection = ev.Collection
+	if f.store == nil {
+		return &schemas.Document{}, true, nil
 	}
-	if doc.ID == "" {
-		doc.ID = ev.DocumentID
+	d, err := f.store.Get(ctx, ev.Collection, ev.DocumentID)
+	if errors.Is(err, warehouse.ErrNotFound) {
+		return &schemas.Document{}, true, nil
 	}
-	return doc, doc.Deleted, nil
+	if err != nil {
+		return nil, false, err
+	}
+	doc := warehouse.ToContract(&d)
+	return &doc, doc.Deleted, nil
 }

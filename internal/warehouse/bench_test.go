@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // benchDocs makes batch documents of 4 KB each for round, drawing content
@@ -102,4 +103,34 @@ func BenchmarkMongoBulkUpsert(b *testing.B) {
 			benchUpsert(b, s, mode, 100)
 		})
 	}
+}
+
+// BenchmarkStoredDocument is the codec's share of a SQLite row: a 4 KB
+// document encoded as it is written, and decoded as it is read.
+func BenchmarkStoredDocument(b *testing.B) {
+	d := Document{ID: "doc-1", Collection: Articles, AuthorID: "u-1", Author: "Ada", Platform: "blog",
+		Link: "https://example.com/a", Title: "Generated", Language: "en", Content: benchContents()[0],
+		ContentHash: "sha256:0123456789abcdef", Revision: 7, UpdatedAt: storeTime(time.Now())}
+	body, err := encodeDocument(&d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if _, err := encodeDocument(&d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if _, err := decodeDocument(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

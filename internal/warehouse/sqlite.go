@@ -477,7 +477,7 @@ func (w *sqliteWrite) upsert(d Document, st sqliteState, found bool) (Result, er
 	w.rev++
 	d.Revision = w.rev
 	d.UpdatedAt = w.now
-	body, err := MarshalDocument(&d)
+	body, err := encodeDocument(&d)
 	if err != nil {
 		return Result{}, err
 	}
@@ -519,8 +519,8 @@ func (w *sqliteWrite) delete(collection, id string) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	var d Document
-	if err := UnmarshalDocument(body, &d); err != nil {
+	d, err := decodeDocument(body)
+	if err != nil {
 		return Result{}, fmt.Errorf("decode: %w", err)
 	}
 	if d.Deleted {
@@ -528,7 +528,7 @@ func (w *sqliteWrite) delete(collection, id string) (Result, error) {
 	}
 	w.rev++
 	d = tombstone(d, w.rev, w.now)
-	body, err = MarshalDocument(&d)
+	body, err = encodeDocument(&d)
 	if err != nil {
 		return Result{}, err
 	}
@@ -551,8 +551,8 @@ func (s *SQLiteStore) Get(ctx context.Context, collection, id string) (Document,
 	if err != nil {
 		return Document{}, fmt.Errorf("get %s/%s: %w", collection, id, err)
 	}
-	var d Document
-	if err := UnmarshalDocument(body, &d); err != nil {
+	d, err := decodeDocument(body)
+	if err != nil {
 		return Document{}, fmt.Errorf("get %s/%s: decode: %w", collection, id, err)
 	}
 	return d, nil
@@ -587,8 +587,8 @@ func (s *SQLiteStore) queryDocs(ctx context.Context, tables []string, where stri
 		if err := rows.Scan(&rev, &body); err != nil {
 			return nil, err
 		}
-		var d Document
-		if err := UnmarshalDocument(body, &d); err != nil {
+		d, err := decodeDocument(body)
+		if err != nil {
 			return nil, fmt.Errorf("decode revision %d: %w", rev, err)
 		}
 		docs = append(docs, d)

@@ -116,7 +116,7 @@ func TestTailPublishesEveryWriteInRevisionOrder(t *testing.T) {
 			t.Errorf("event %d = %s %s rev %d, want %s %s rev %d", i, ev.DocumentID, ev.Op, ev.Revision, w.id, w.op, w.rev)
 		}
 	}
-	if len(evs[2].Document) == 0 || len(evs[3].Document) != 0 {
+	if evs[2].Document == nil || evs[3].Document != nil {
 		t.Errorf("an update must carry the document and a delete none")
 	}
 }
@@ -321,7 +321,7 @@ func TestWatcherPublishesRecordedEventsAndCheckpointsAfterTheAcks(t *testing.T) 
 	}
 	got := fmt.Sprint(len(evs))
 	for _, ev := range evs {
-		got += fmt.Sprintf(" %s/%s/%s/%d/%v", ev.Collection, ev.DocumentID, ev.Op, ev.Revision, len(ev.Document) > 0)
+		got += fmt.Sprintf(" %s/%s/%s/%d/%v", ev.Collection, ev.DocumentID, ev.Op, ev.Revision, ev.Document != nil)
 	}
 	want := "4 articles/a/insert/1/true articles/a/update/2/true posts/p/delete/4/false posts/q/delete/0/false"
 	if got != want {
@@ -507,8 +507,7 @@ func TestTailPublishesARevisionReusedWithAnotherContent(t *testing.T) {
 	}
 	runTail(t, e, store, TailConfig{Poll: 10 * time.Millisecond})
 	evs := e.waitEvents(t, 2)
-	var d warehouse.Document
-	if err := warehouse.UnmarshalDocument(evs[1].Document, &d); err != nil || d.Content != "the text written since" {
-		t.Fatalf("second event holds %q (%v), want the text written since", d.Content, err)
+	if d := evs[1].Document; d == nil || d.Content != "the text written since" {
+		t.Fatalf("second event holds %+v, want the text written since", d)
 	}
 }

@@ -2,7 +2,6 @@ package cdc
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -330,15 +329,12 @@ func (t *Tail) lateCommits(ctx context.Context, st *tailState) ([]warehouse.Docu
 // Event is the CDC message of one warehouse document at its revision.
 func Event(d *warehouse.Document) (streams.Out, error) {
 	op := schemas.OpReplace // the full document as of this revision
-	var body json.RawMessage
+	var body *schemas.Document
 	if d.Deleted {
 		op = schemas.OpDelete
 	} else {
-		b, err := warehouse.MarshalDocument(d)
-		if err != nil {
-			return streams.Out{}, fmt.Errorf("encode document %s: %w", d.ID, err)
-		}
-		body = b
+		c := warehouse.ToContract(d)
+		body = &c
 	}
 	ev := &schemas.CDCEvent{
 		Collection: d.Collection,

@@ -1,4 +1,4 @@
-package schemas
+package codec
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"github.com/twin-llm/twin/internal/jsonfast"
 )
 
-// The fast path of Decode.
+// The fast path of schemas.Decode.
 //
 // The general path parses a body twice (into a generic value for the JSON
 // Schema validator, then into the Go type) and the validator copies every
@@ -26,13 +26,14 @@ import (
 // hot schemas and bodies in their plain form; on anything else (any error,
 // an escape in a key, a number written 1.0, a duplicate or case-twin key,
 // invalid UTF-8, deep nesting, ...) it gives up and Decode takes the general
-// path, which decides and reports as it always did. So every refusal, and
+// path of schemas.Decode, which decides and reports as it always did. So every refusal, and
 // every error message, comes from the general path, and a body the fast
 // path accepts is one the general path would accept with the same result
-// (TestFastPathAgreesWithGeneralPath and FuzzFastPathAgrees hold it to that).
+// (schemas' TestFastPathAgreesWithGeneralPath and FuzzFastPathAgrees hold it
+// to that: they need the general path, which is the schemas package's).
 //
 // A schema uses the fast path only if every keyword it has is one the fast
-// path checks exactly (see compileFastValue), and every property maps to a
+// path checks exactly (see fastCompiler.value), and every property maps to a
 // field of a supported Go type and the other way around; the others always
 // take the general path.
 
@@ -40,16 +41,18 @@ import (
 type fastKind uint8
 
 const (
-	fkString fastKind = iota // JSON string into a string field
-	fkTime                   // JSON string into a time.Time (its UnmarshalJSON)
-	fkInt                    // JSON integer into a signed integer field
-	fkUint                   // JSON integer into an unsigned integer field
-	fkFloat                  // JSON number into a float field
-	fkBool                   // true or false into a bool field
-	fkRaw                    // any JSON object, kept as json.RawMessage
-	fkRawAny                 // any JSON value but null, kept as json.RawMessage
-	fkStruct                 // JSON object with properties into a struct
-	fkSlice                  // JSON array into a slice
+	fkString    fastKind = iota // JSON string into a string field
+	fkTime                      // JSON string into a time.Time (its UnmarshalJSON)
+	fkInt                       // JSON integer into a signed integer field
+	fkUint                      // JSON integer into an unsigned integer field
+	fkFloat                     // JSON number into a float field
+	fkBool                      // true or false into a bool field
+	fkRaw                       // any JSON object, kept as json.RawMessage
+	fkRawAny                    // any JSON value but null, kept as json.RawMessage
+	fkStruct                    // JSON object with properties into a struct
+	fkPtr                       // JSON object into a new struct behind a pointer
+	fkSlice                     // JSON array into a slice
+	fkStringMap                 // JSON object of strings into a map[string]string
 )
 
 // fastValue is one schema node compiled against the Go type it fills.
@@ -68,10 +71,10 @@ type fastValue struct {
 	hasMin      bool  // minimum, an integer
 	min         int64 // (for floats only 0 is supported: no '-' at all)
 
-	obj      *fastObject  // fkStruct
-	elem     *fastValue   // fkSlice: the items
-	elemType reflect.Type // fkSlice: the slice's element type
-	sliceTyp reflect.Type // fkSlice
+	obj      *fastObject  // fkStruct, fkPtr
+	elem     *fastValue   // fkSlice: the items; fkStringMap: the values
+	elemType reflect.Type // fkSlice: the slice's element type; fkPtr: the struct
+	sliceTyp reflect.Type // fkSlice; fkStringMap: the map type
 }
 
 // fastObject is an object schema compiled against a struct type.
@@ -92,24 +95,87 @@ var (
 	rawType  = reflect.TypeFor[json.RawMessage]()
 )
 
+// Decoder reads the bodies of one schema into values of one struct type,
+// in one pass.
+type Decoder struct {
+	obj *fastObject
+}
+
+// NewDecoder compiles the schema document (as encoding/json decodes it,
+// numbers as json.Number) for the struct type t, or returns nil when the
+// fast path cannot decode it exactly. resolve returns the document a "$ref"
+// names (another schema file), or nil.
+func NewDecoder(schema any, t reflect.Type, resolve func(ref string) any) *Decoder {
+	obj := compileFast(schema, t, resolve)
+	if obj == nil {
+		return nil
+	}
+	return &Decoder{obj: obj}
+}
+
+// Decode reads data into the struct v (addressable, zero) and reports
+// whether it could. On false v holds garbage and the general path must
+// decide.
+func (d *Decoder) Decode(data []byte, v reflect.Value) bool {
+	return fastDecode(d.obj, data, v)
+}
+
 // compileFast compiles the schema document (as encoding/json decodes it,
 // numbers as json.Number) for the struct type t, or returns nil when the
-// fast path cannot decode it exactly.
-func compileFast(schema any, t reflect.Type) *fastObject {
-	v, ok := compileFastValue(schema, t)
+// fast path cannot decode it exactly. resolve returns the document a "$ref"
+// names (another schema file of this package), or nil.
+func compileFast(schema any, t reflect.Type, resolve func(ref string) any) *fastObject {
+	c := fastCompiler{resolve: resolve}
+	v, ok := c.value(schema, t, 0)
 	if !ok || v.kind != fkStruct {
 		return nil
 	}
 	return v.obj
 }
 
+// fastCompiler compiles one schema; depth bounds the nesting it follows,
+// so that a recursive schema on a recursive type gives up instead.
+type fastCompiler struct {
+	resolve func(ref string) any
+}
+
+// fastCompileDepth bounds the nesting of schemas the fast path compiles.
+const fastCompileDepth = 16
+
 // annotations are keywords that do not constrain a value.
 var annotations = map[string]bool{"$schema": true, "$id": true, "$comment": true, "title": true, "description": true, "examples": true}
 
-func compileFastValue(schema any, t reflect.Type) (fastValue, bool) {
+func (c fastCompiler) value(schema any, t reflect.Type, depth int) (fastValue, bool) {
 	s, ok := schema.(map[string]any)
-	if !ok {
+	if !ok || depth > fastCompileDepth {
 		return fastValue{}, false // a boolean schema: rare, general path
+	}
+	if ref, has := s["$ref"]; has {
+		// A reference with nothing beside it but annotations is the
+		// schema it names.
+		for k := range s {
+			if k != "$ref" && !annotations[k] {
+				return fastValue{}, false
+			}
+		}
+		name, isStr := ref.(string)
+		if !isStr || c.resolve == nil || c.resolve(name) == nil {
+			return fastValue{}, false
+		}
+		return c.value(c.resolve(name), t, depth+1)
+	}
+	if t.Kind() == reflect.Pointer {
+		// A pointer to a struct: encoding/json allocates it, and null
+		// (which leaves it nil) is left to the general path.
+		if DecodesItself(t) || t.Elem().Kind() != reflect.Struct {
+			return fastValue{}, false
+		}
+		v, ok := c.value(schema, t.Elem(), depth+1)
+		if !ok || v.kind != fkStruct {
+			return fastValue{}, false
+		}
+		v.kind, v.elemType = fkPtr, t.Elem()
+		return v, true
 	}
 	v := fastValue{minLen: -1, maxLen: -1}
 	typ, _ := s["type"].(string)
@@ -123,7 +189,7 @@ func compileFastValue(schema any, t reflect.Type) (fastValue, bool) {
 	case "boolean":
 		allowed = map[string]bool{"type": true}
 	case "object":
-		allowed = map[string]bool{"type": true, "properties": true, "required": true}
+		allowed = map[string]bool{"type": true, "properties": true, "required": true, "additionalProperties": true}
 	case "array":
 		allowed = map[string]bool{"type": true, "items": true}
 	case "":
@@ -151,26 +217,32 @@ func compileFastValue(schema any, t reflect.Type) (fastValue, bool) {
 		return compileNumber(s, t, typ == "integer", v)
 	case "boolean":
 		v.kind = fkBool
-		return v, t.Kind() == reflect.Bool && !decodesItself(t)
+		return v, t.Kind() == reflect.Bool && !DecodesItself(t)
 	case "object":
-		if t == rawType {
-			_, hasProps := s["properties"]
-			_, hasReq := s["required"]
+		_, hasProps := s["properties"]
+		_, hasReq := s["required"]
+		extra, hasExtra := s["additionalProperties"]
+		switch {
+		case t == rawType:
 			v.kind = fkRaw
-			return v, !hasProps && !hasReq
+			return v, !hasProps && !hasReq && !hasExtra
+		case t.Kind() == reflect.Map:
+			return c.stringMap(extra, t, v, hasProps || hasReq || !hasExtra, depth)
+		case hasExtra:
+			return v, false // additional properties are not checked on structs
 		}
-		obj, ok := compileObject(s, t)
+		obj, ok := c.object(s, t, depth)
 		v.kind, v.obj = fkStruct, obj
 		return v, ok
 	case "array":
-		if t.Kind() != reflect.Slice || t.Elem().Kind() == reflect.Uint8 || decodesItself(t) {
+		if t.Kind() != reflect.Slice || t.Elem().Kind() == reflect.Uint8 || DecodesItself(t) {
 			return v, false
 		}
 		items, ok := s["items"]
 		if !ok {
 			return v, false
 		}
-		elem, ok := compileFastValue(items, t.Elem())
+		elem, ok := c.value(items, t.Elem(), depth+1)
 		v.kind, v.elem, v.elemType, v.sliceTyp = fkSlice, &elem, t.Elem(), t
 		return v, ok
 	}
@@ -181,7 +253,7 @@ func compileString(s map[string]any, t reflect.Type, v fastValue) (fastValue, bo
 	switch {
 	case t == timeType:
 		v.kind = fkTime
-	case t.Kind() == reflect.String && !decodesItself(t):
+	case t.Kind() == reflect.String && !DecodesItself(t):
 		v.kind = fkString
 	default:
 		return v, false
@@ -235,7 +307,7 @@ func compileString(s map[string]any, t reflect.Type, v fastValue) (fastValue, bo
 }
 
 func compileNumber(s map[string]any, t reflect.Type, integer bool, v fastValue) (fastValue, bool) {
-	if decodesItself(t) {
+	if DecodesItself(t) {
 		return v, false
 	}
 	v.integerOnly = integer
@@ -263,8 +335,23 @@ func compileNumber(s map[string]any, t reflect.Type, integer bool, v fastValue) 
 	return v, true
 }
 
-func compileObject(s map[string]any, t reflect.Type) (*fastObject, bool) {
-	if t.Kind() != reflect.Struct || decodesItself(t) {
+// stringMap compiles an object of strings (additionalProperties a string
+// schema, no properties) into a map[string]string; other maps, and other
+// object schemas on a map, are for the general path.
+func (c fastCompiler) stringMap(extra any, t reflect.Type, v fastValue, other bool, depth int) (fastValue, bool) {
+	if other || t.Key().Kind() != reflect.String || t.Key() != reflect.TypeFor[string]() || DecodesItself(t) {
+		return v, false
+	}
+	elem, ok := c.value(extra, t.Elem(), depth+1)
+	if !ok || elem.kind != fkString {
+		return v, false
+	}
+	v.kind, v.elem, v.elemType, v.sliceTyp = fkStringMap, &elem, t.Elem(), t
+	return v, true
+}
+
+func (c fastCompiler) object(s map[string]any, t reflect.Type, depth int) (*fastObject, bool) {
+	if t.Kind() != reflect.Struct || DecodesItself(t) {
 		return nil, false
 	}
 	props, _ := s["properties"].(map[string]any)
@@ -277,7 +364,7 @@ func compileObject(s map[string]any, t reflect.Type) (*fastObject, bool) {
 		if sf.Anonymous {
 			return nil, false
 		}
-		name, ok := jsonName(sf)
+		name, ok := JSONName(sf)
 		if !ok {
 			continue // unexported or json:"-": encoding/json ignores it too
 		}
@@ -288,7 +375,7 @@ func compileObject(s map[string]any, t reflect.Type) (*fastObject, bool) {
 		if !ok {
 			return nil, false // a field the schema does not check
 		}
-		val, ok := compileFastValue(sub, sf.Type)
+		val, ok := c.value(sub, sf.Type, depth+1)
 		if !ok {
 			return nil, false
 		}
@@ -483,11 +570,60 @@ func (p *fastParser) value(fv *fastValue, f reflect.Value, depth int) bool {
 		f.SetBytes(bytes.Clone(p.data[start:p.i]))
 	case fkStruct:
 		return p.object(fv.obj, f, depth)
+	case fkPtr:
+		if p.data[p.i] != '{' {
+			return false // null among them
+		}
+		nv := reflect.New(fv.elemType)
+		if !p.object(fv.obj, nv.Elem(), depth) {
+			return false
+		}
+		f.Set(nv)
+	case fkStringMap:
+		return p.stringMap(fv, f, depth)
 	case fkSlice:
 		return p.array(fv, f, depth)
 	default:
 		return false
 	}
+	return true
+}
+
+// stringMap reads an object of strings into a new map (encoding/json makes
+// one even for {}). A repeated key is left to the general path, where the
+// last one wins.
+func (p *fastParser) stringMap(fv *fastValue, f reflect.Value, depth int) bool {
+	if depth > fastMaxDepth || !p.next('{') {
+		return false
+	}
+	m := reflect.MakeMap(fv.sliceTyp)
+	if !p.next('}') {
+		for {
+			p.ws()
+			k, ok := p.str()
+			if !ok || !p.next(':') {
+				return false
+			}
+			key := reflect.ValueOf(k)
+			if m.MapIndex(key).IsValid() {
+				return false
+			}
+			p.ws()
+			val := reflect.New(fv.elemType).Elem()
+			if !p.value(fv.elem, val, depth+1) {
+				return false
+			}
+			m.SetMapIndex(key, val)
+			if p.next(',') {
+				continue
+			}
+			if p.next('}') {
+				break
+			}
+			return false
+		}
+	}
+	f.Set(m)
 	return true
 }
 
@@ -543,7 +679,7 @@ func (fv *fastValue) checkString(s string) bool {
 	if fv.pattern != nil && !fv.pattern.MatchString(s) {
 		return false
 	}
-	if fv.dateTime && validateDateTime(s) != nil {
+	if fv.dateTime && ValidateDateTime(s) != nil {
 		return false
 	}
 	return true

@@ -1,8 +1,9 @@
-package schemas
+package codec
 
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,20 +12,21 @@ import (
 	"github.com/twin-llm/twin/internal/jsonfast"
 )
 
-// The fast path of Encode.
+// The fast path of schemas.Encode.
 //
 // json.Marshal spends most of its time on the feature pipeline's messages in
 // two places: escaping the long strings byte by byte, and re-validating and
-// compacting a json.RawMessage (a CDC event's whole document) with its
-// scanner. The fast path writes the same bytes as json.Marshal, eight
-// string bytes at a time where nothing needs escaping, and copies a raw
-// message that its strict reader (fastParser.skip) finds compact as it is.
+// compacting a json.RawMessage with its scanner. The fast path writes the
+// same bytes as json.Marshal, eight string bytes at a time where nothing
+// needs escaping, and copies a raw message that its strict reader
+// (fastParser.skip) finds compact as it is.
 //
 // Invariant: the output is byte for byte json.Marshal's
-// (TestFastEncodeIsJSONMarshal, FuzzFastEncode). It covers structs of
-// strings, integers, booleans, time.Time, json.RawMessage, nested structs
-// and slices of them; a type with anything else (floats, maps, pointers,
-// custom marshalers) always goes through json.Marshal, and so does a value
+// (TestEncodeIsJSONMarshal, FuzzEncode). It covers structs of strings,
+// integers, booleans, time.Time, json.RawMessage, maps of strings to
+// strings, nested structs, pointers to them and slices of them; a type with
+// anything else (floats, other maps, custom marshalers) always goes through
+// json.Marshal, and so does a value
 // the fast path finds unusual (a raw message with spaces, a time
 // MarshalJSON refuses), which also makes json.Marshal report any error.
 
@@ -38,7 +40,9 @@ const (
 	ekTime
 	ekRaw
 	ekStruct
-	ekSlice // of structs
+	ekPtr       // to a struct
+	ekSlice     // of structs
+	ekStringMap // map[string]string
 )
 
 type encStruct struct {
@@ -60,9 +64,9 @@ var encoders sync.Map // reflect.Type → *encStruct, or nil when not eligible
 // copied out at its exact size.
 var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
-// fastEncode returns the JSON of v as json.Marshal writes it, or false
-// when the fast path does not cover v.
-func fastEncode(v Message) ([]byte, bool) {
+// Encode returns the JSON of v (a struct or a pointer to one) as
+// json.Marshal writes it, or false when the fast path does not cover v.
+func Encode(v any) ([]byte, bool) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Pointer {
 		rv = rv.Elem()
@@ -81,6 +85,16 @@ func fastEncode(v Message) ([]byte, bool) {
 		return nil, false
 	}
 	return append([]byte(nil), b...), true
+}
+
+// Encodes reports whether the fast path covers values of the struct type t
+// (or of a pointer to one).
+// It may still hand a value to json.Marshal (see above).
+func Encodes(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return encoderFor(t) != nil
 }
 
 // encoderFor returns the fast encoder of struct type t, or nil.
@@ -103,7 +117,7 @@ func compileEncoder(t reflect.Type, depth int) *encStruct {
 		if sf.Anonymous {
 			return nil
 		}
-		name, ok := jsonName(sf)
+		name, ok := JSONName(sf)
 		if !ok {
 			continue
 		}
@@ -145,6 +159,13 @@ func compileEncoder(t reflect.Type, depth int) *encStruct {
 			if f.elem == nil {
 				return nil
 			}
+		case ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct:
+			f.kind, f.elem = ekPtr, compileEncoder(ft.Elem(), depth+1)
+			if f.elem == nil {
+				return nil
+			}
+		case ft == reflect.TypeFor[map[string]string]():
+			f.kind = ekStringMap
 		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && !marshalsItself(ft):
 			f.kind, f.elem = ekSlice, compileEncoder(ft.Elem(), depth+1)
 			if f.elem == nil {
@@ -178,7 +199,7 @@ func marshalsItself(t reflect.Type) bool {
 		reflect.PointerTo(t).Implements(reflect.TypeFor[interface{ MarshalText() ([]byte, error) }]())
 }
 
-// fastEncode appends the JSON of struct v, or reports false.
+// encode appends the JSON of struct v, or reports false.
 func (e *encStruct) encode(b []byte, v reflect.Value) ([]byte, bool) {
 	b = append(b, '{')
 	first := true
@@ -204,7 +225,7 @@ func (e *encStruct) encode(b []byte, v reflect.Value) ([]byte, bool) {
 func (f *encField) omitted(fv reflect.Value) bool {
 	switch {
 	case f.omitZero && f.kind == ekTime:
-		return fv.Interface().(time.Time).IsZero()
+		return timeOf(fv).IsZero()
 	case f.omitZero:
 		return fv.IsZero()
 	case !f.omitEmpty:
@@ -219,8 +240,10 @@ func (f *encField) omitted(fv reflect.Value) bool {
 		return fv.Int() == 0
 	case ekUint:
 		return fv.Uint() == 0
-	case ekRaw, ekSlice:
+	case ekRaw, ekSlice, ekStringMap:
 		return fv.Len() == 0
+	case ekPtr:
+		return fv.IsNil()
 	}
 	return false // structs and times are never empty to omitempty
 }
@@ -236,12 +259,13 @@ func (f *encField) value(b []byte, fv reflect.Value) ([]byte, bool) {
 	case ekUint:
 		return strconv.AppendUint(b, fv.Uint(), 10), true
 	case ekTime:
-		t := fv.Interface().(time.Time)
-		j, err := t.MarshalJSON()
+		// MarshalJSON's bytes (both append the strict RFC 3339 form),
+		// without its allocation.
+		out, err := timeOf(fv).AppendText(append(b, '"'))
 		if err != nil {
 			return b, false
 		}
-		return append(b, j...), true
+		return append(out, '"'), true
 	case ekRaw:
 		raw := fv.Bytes()
 		if raw == nil {
@@ -250,6 +274,13 @@ func (f *encField) value(b []byte, fv reflect.Value) ([]byte, bool) {
 		return appendCompactRaw(b, raw)
 	case ekStruct:
 		return f.elem.encode(b, fv)
+	case ekPtr:
+		if fv.IsNil() {
+			return append(b, "null"...), true
+		}
+		return f.elem.encode(b, fv.Elem())
+	case ekStringMap:
+		return appendStringMap(b, fv.Interface().(map[string]string)), true
 	case ekSlice:
 		if fv.IsNil() {
 			return append(b, "null"...), true
@@ -267,6 +298,37 @@ func (f *encField) value(b []byte, fv reflect.Value) ([]byte, bool) {
 		return append(b, ']'), true
 	}
 	return b, false
+}
+
+// timeOf reads a time field; through its address when it has one, since
+// Interface copies a struct to the heap.
+func timeOf(fv reflect.Value) time.Time {
+	if fv.CanAddr() {
+		return *fv.Addr().Interface().(*time.Time)
+	}
+	return fv.Interface().(time.Time)
+}
+
+// appendStringMap appends m as json.Marshal does: null when nil, else the
+// keys in sorted order.
+func appendStringMap(b []byte, m map[string]string) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(jsonfast.AppendString(b, k), ':')
+		b = jsonfast.AppendString(b, m[k])
+	}
+	return append(b, '}')
 }
 
 // appendCompactRaw appends a raw message as json.Marshal does (compacted,
