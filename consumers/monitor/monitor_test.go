@@ -136,18 +136,18 @@ type sample struct {
 
 // value is a counter's value, or a histogram's sample count, of the series
 // of name with exactly labels; 0 when there is no such series.
-func value(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) float64 {
+func value(t testing.TB, reg prometheus.Gatherer, name string, labels map[string]string) float64 {
 	t.Helper()
 	return series(t, reg, name, labels).value
 }
 
 // sum is a histogram's sample sum.
-func sum(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) float64 {
+func sum(t testing.TB, reg prometheus.Gatherer, name string, labels map[string]string) float64 {
 	t.Helper()
 	return series(t, reg, name, labels).sum
 }
 
-func series(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) sample {
+func series(t testing.TB, reg prometheus.Gatherer, name string, labels map[string]string) sample {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
