@@ -139,6 +139,9 @@ func (m *Monitor) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
 	}
 	for len(recs) > 0 {
 		created, err := m.store.PutTraces(ctx, recs)
+		if err == nil && len(created) != len(recs) {
+			err = fmt.Errorf("the store answered for %d of %d traces", len(created), len(recs))
+		}
 		var invalid *warehouse.InvalidTraceError
 		if errors.As(err, &invalid) && invalid.Index >= 0 && invalid.Index < len(recs) {
 			// The store refuses what the schema let through: that trace

@@ -75,10 +75,11 @@ type TraceStore interface {
 	// their order. created[i] reports whether no trace with the id of
 	// traces[i] was stored before (nor earlier in the batch), which lets a
 	// caller do its once-per-trace work (counting it) only once under
-	// redelivery. When a trace is invalid, nothing is written and the error
-	// is an *InvalidTraceError (matching ErrInvalid) that says which one. On another
-	// error, some traces may have been written; writing the batch again is
-	// safe, and then reports those as not created.
+	// redelivery. When a trace is invalid, nothing is written and the
+	// error is an *InvalidTraceError (matching ErrInvalid) that says which.
+	// On another error, some traces may have been written (on MongoDB,
+	// which has no transaction here); writing the batch again is safe, and
+	// then reports those as not created.
 	PutTraces(ctx context.Context, traces []TraceRecord) (created []bool, err error)
 	// GetTrace returns one trace with its feedback, or an error matching
 	// ErrNotFound.
