@@ -148,7 +148,12 @@ func runMonitor(ctx context.Context, s *system, log zerolog.Logger, ready func()
 	// One failing consumer stops the component, and its sweeper with it.
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.Go(func() error { m.Sweep(ctx); return nil })
-	eg.Go(func() error { return s.runtime.Run(ctx, streams.ConsumerMonitor, m) })
+	// Traces in batches, one commit each: under --sync warehouse a commit
+	// waits for an fsync, and one per answer would slow the chat down. One
+	// worker: while it commits, the next batch fills.
+	eg.Go(func() error {
+		return s.runtime.RunBatch(ctx, streams.ConsumerMonitor, m, streams.Workers(1), streams.PullBatch(512), streams.Batch(256, 10*time.Millisecond))
+	})
 	eg.Go(func() error { return s.runtime.Run(ctx, streams.ConsumerMonitorFeedback, m.FeedbackHandler()) })
 	return eg.Wait()
 }

@@ -8,7 +8,7 @@
 //
 // Delivery is at least once: a trace or a rating can be handled twice, when
 // the ack of a handled message is lost or the process stops between the
-// write and the ack. The store says whether a write was new (PutTrace's
+// write and the ack. The store says whether a write was new (PutTraces'
 // created, AddFeedback's added), and metrics are observed only for new ones,
 // after the write committed. So a redelivery never counts twice, and the
 // one loss left is a process that stops between the commit and the
@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,8 +31,14 @@ import (
 	"github.com/twin-llm/twin/streams"
 )
 
-// Durable consumers (in streams.DefaultTopology) the monitor runs as: Handle
-// under Consumer, FeedbackHandler under FeedbackConsumer.
+// # Batches
+//
+// Traces are stored in batches (HandleBatch, under the runtime's RunBatch),
+// one transaction each: on SQLite with synchronous=FULL every commit waits
+// for an fsync, and one per chat answer would cap the chat's throughput.
+//
+// Durable consumers (in streams.DefaultTopology) the monitor runs as:
+// HandleBatch under Consumer, FeedbackHandler under FeedbackConsumer.
 const (
 	Consumer         = streams.ConsumerMonitor
 	FeedbackConsumer = streams.ConsumerMonitorFeedback
@@ -46,7 +53,7 @@ const (
 // Store is what the monitor needs of the warehouse (warehouse.SQLiteStore
 // and warehouse.MongoStore implement it).
 type Store interface {
-	PutTrace(ctx context.Context, t warehouse.TraceRecord) (created bool, err error)
+	PutTraces(ctx context.Context, traces []warehouse.TraceRecord) (created []bool, err error)
 	AddFeedback(ctx context.Context, fb warehouse.FeedbackRecord) (added bool, err error)
 	ExpireTraces(ctx context.Context, before time.Time) (int64, error)
 }
@@ -78,7 +85,6 @@ type Monitor struct {
 	log       zerolog.Logger
 	retention time.Duration
 	interval  time.Duration
-	traces    streams.Handler
 	feedback  streams.Handler
 }
 
@@ -101,42 +107,69 @@ func New(cfg Config) (*Monitor, error) {
 	}
 	m := &Monitor{store: cfg.Store, metrics: met, log: cfg.Log.With().Str("component", "monitor").Logger(),
 		retention: cfg.Retention, interval: cfg.SweepInterval}
-	m.traces = streams.Decoded(m.handleTrace)
 	m.feedback = streams.Decoded(m.handleFeedback)
 	return m, nil
 }
 
-// Handle implements streams.Handler for traces. A body that is not a valid
-// trace is dead-lettered by the runtime; a store failure is retried.
-func (m *Monitor) Handle(ctx context.Context, msg *streams.Msg) error {
-	return m.traces.Handle(ctx, msg)
+// HandleBatch implements streams.BatchHandler for traces: every valid trace
+// of the batch is stored in one write, and acked once it committed. A body
+// that is not a valid trace is dead-lettered on its own; a store failure
+// retries every valid trace of the batch.
+func (m *Monitor) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
+	errs := make(streams.BatchErrors, len(msgs))
+	bodies := make([]*schemas.Trace, 0, len(msgs))
+	recs := make([]warehouse.TraceRecord, 0, len(msgs))
+	at := make([]int, 0, len(msgs)) // at[j] is the message of recs[j]
+	for i, msg := range msgs {
+		t := new(schemas.Trace)
+		if err := schemas.Decode(msg.Data, t); err != nil {
+			errs[i] = err
+			continue
+		}
+		bodies = append(bodies, t)
+		recs = append(recs, warehouse.TraceRecord{
+			TraceID: t.TraceID, RequestID: t.RequestID, Author: t.Author,
+			CreatedAt: firstSet(t.CreatedAt, msg.Stored),
+			// The body as published, not t re-encoded: fields this build
+			// does not know are kept.
+			Trace: msg.Data,
+		})
+		at = append(at, i)
+	}
+	for len(recs) > 0 {
+		created, err := m.store.PutTraces(ctx, recs)
+		if err == nil && len(created) != len(recs) {
+			err = fmt.Errorf("the store answered for %d of %d traces", len(created), len(recs))
+		}
+		var invalid *warehouse.InvalidTraceError
+		if errors.As(err, &invalid) && invalid.Index >= 0 && invalid.Index < len(recs) {
+			// The store refuses what the schema let through: that trace
+			// goes to the DLQ, the others are written without it.
+			j := invalid.Index
+			errs[at[j]] = streams.Permanent(fmt.Errorf("store trace %s: %w", recs[j].TraceID, err))
+			bodies, recs, at = slices.Delete(bodies, j, j+1), slices.Delete(recs, j, j+1), slices.Delete(at, j, j+1)
+			continue
+		}
+		if err != nil {
+			for _, i := range at {
+				errs[i] = fmt.Errorf("store %d traces: %w", len(recs), err)
+			}
+			break
+		}
+		for j, t := range bodies {
+			if !created[j] {
+				m.log.Debug().Str("trace", t.TraceID).Uint64("delivered", msgs[at[j]].Delivered).Msg("trace stored again; its metrics were counted before")
+				continue
+			}
+			m.metrics.observeTrace(t)
+		}
+		break
+	}
+	return errs
 }
 
 // FeedbackHandler is the handler of ratings, to run under FeedbackConsumer.
 func (m *Monitor) FeedbackHandler() streams.Handler { return m.feedback }
-
-func (m *Monitor) handleTrace(ctx context.Context, msg *streams.Msg, t *schemas.Trace) error {
-	rec := warehouse.TraceRecord{
-		TraceID: t.TraceID, RequestID: t.RequestID, Author: t.Author,
-		CreatedAt: firstSet(t.CreatedAt, msg.Stored),
-		// The body as published, not t re-encoded: fields this build does
-		// not know are kept.
-		Trace: msg.Data,
-	}
-	created, err := m.store.PutTrace(ctx, rec)
-	if errors.Is(err, warehouse.ErrInvalid) {
-		return streams.Permanent(fmt.Errorf("store trace %s: %w", t.TraceID, err))
-	}
-	if err != nil {
-		return fmt.Errorf("store trace %s: %w", t.TraceID, err)
-	}
-	if !created {
-		m.log.Debug().Str("trace", t.TraceID).Uint64("delivered", msg.Delivered).Msg("trace stored again; its metrics were counted before")
-		return nil
-	}
-	m.metrics.observeTrace(t)
-	return nil
-}
 
 func (m *Monitor) handleFeedback(ctx context.Context, msg *streams.Msg, fb *schemas.Feedback) error {
 	rec := warehouse.FeedbackRecord{

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ import (
 // monitor whose metrics share one registry with the runtime's.
 type fixture struct {
 	js    jetstream.JetStream
-	store *warehouse.SQLiteStore
+	store *countingStore
 	reg   *prometheus.Registry
 	rtm   *streams.Metrics
 	mon   *monitor.Monitor
@@ -37,11 +38,12 @@ func newFixture(t *testing.T, cfg monitor.Config) *fixture {
 	t.Helper()
 	f := &fixture{js: streamstest.Start(t), reg: prometheus.NewRegistry()}
 	var err error
-	f.store, err = warehouse.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "warehouse.db"))
+	sqlite, err := warehouse.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "warehouse.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.store.Close() })
+	t.Cleanup(func() { sqlite.Close() })
+	f.store = &countingStore{SQLiteStore: sqlite}
 	f.rtm = streams.NewMetrics(f.reg)
 	cfg.Store, cfg.Registerer, cfg.Log = f.store, f.reg, zerolog.Nop()
 	if f.mon, err = monitor.New(cfg); err != nil {
@@ -51,15 +53,31 @@ func newFixture(t *testing.T, cfg monitor.Config) *fixture {
 	return f
 }
 
+// countingStore is the real SQLite store, counting the batch writes of
+// traces and how many traces they held.
+type countingStore struct {
+	*warehouse.SQLiteStore
+	writes, traces atomic.Int64
+}
+
+func (s *countingStore) PutTraces(ctx context.Context, traces []warehouse.TraceRecord) ([]bool, error) {
+	s.writes.Add(1)
+	s.traces.Add(int64(len(traces)))
+	return s.SQLiteStore.PutTraces(ctx, traces)
+}
+
 // run runs the trace and feedback handlers under their durable consumers
-// with the real runtime until the test ends; retries come quickly.
-func (f *fixture) run(t *testing.T, traces, feedback streams.Handler) {
+// with the real runtime until the test ends, traces in batches as twin
+// runs them; retries come quickly.
+func (f *fixture) run(t *testing.T, traces streams.BatchHandler, feedback streams.Handler) {
 	t.Helper()
 	rt := streams.NewRuntime(f.js, streamstest.Topology(), f.rtm, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	backoff := streams.Backoff(10*time.Millisecond, 50*time.Millisecond)
-	wg.Go(func() { _ = rt.Run(ctx, monitor.Consumer, traces, backoff) })
+	wg.Go(func() {
+		_ = rt.RunBatch(ctx, monitor.Consumer, traces, backoff, streams.Batch(256, 50*time.Millisecond))
+	})
 	wg.Go(func() { _ = rt.Run(ctx, monitor.FeedbackConsumer, feedback, backoff) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
 }
@@ -118,18 +136,18 @@ type sample struct {
 
 // value is a counter's value, or a histogram's sample count, of the series
 // of name with exactly labels; 0 when there is no such series.
-func value(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) float64 {
+func value(t testing.TB, reg prometheus.Gatherer, name string, labels map[string]string) float64 {
 	t.Helper()
 	return series(t, reg, name, labels).value
 }
 
 // sum is a histogram's sample sum.
-func sum(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) float64 {
+func sum(t testing.TB, reg prometheus.Gatherer, name string, labels map[string]string) float64 {
 	t.Helper()
 	return series(t, reg, name, labels).sum
 }
 
-func series(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) sample {
+func series(t testing.TB, reg prometheus.Gatherer, name string, labels map[string]string) sample {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
@@ -325,6 +343,53 @@ func TestInvalidBodiesGoToTheDLQ(t *testing.T) {
 	}
 }
 
+// TestTracesOfABatchAreStoredInOneWrite: traces waiting together are
+// stored in a few writes (one commit, so one fsync, each), not one per
+// trace, and an invalid body among them is dead-lettered alone while the
+// others are stored and counted.
+func TestTracesOfABatchAreStoredInOneWrite(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, monitor.Config{})
+	const valid, invalidAt = 100, 50
+	for i := range valid + 1 {
+		if i == invalidAt {
+			if _, err := f.js.Publish(t.Context(), schemas.SubjectMonitorTraces, []byte(`{"request_id":"no-trace-id"}`)); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		f.publishTrace(t, chatTrace(fmt.Sprint("trace-", i), fmt.Sprint("req-", i)))
+	}
+	// Started once every trace waits, so that batches can fill.
+	f.run(t, f.mon, f.mon.FeedbackHandler())
+	f.waitHandled(t, monitor.Consumer, "ack", valid)
+	f.waitHandled(t, monitor.Consumer, "dead", 1)
+
+	if writes := f.store.writes.Load(); writes > valid/10 {
+		t.Errorf("%d traces took %d writes, want at most %d: they are not batched", valid, writes, valid/10)
+	}
+	if n := f.store.traces.Load(); n != valid {
+		t.Errorf("the writes held %d traces, want each of the %d valid ones once", n, valid)
+	}
+	list, err := f.store.ListTraces(t.Context(), warehouse.TraceListOptions{Limit: 2 * valid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != valid {
+		t.Errorf("warehouse holds %d traces, want %d", len(list), valid)
+	}
+	if got := value(t, f.reg, "twin_chat_seconds", nil); got != valid {
+		t.Errorf("twin_chat_seconds counted %v traces, want %d", got, valid)
+	}
+	letters, err := streams.NewDLQ(f.js).List(t.Context(), monitor.Consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(letters) != 1 || letters[0].Letter.Reason != schemas.ReasonInvalid {
+		t.Errorf("dead letters = %+v, want the one invalid trace, reason %q", letters, schemas.ReasonInvalid)
+	}
+}
+
 // lostAck handles a message fully and then fails its first delivery, as if
 // the process had stopped before the ack: the runtime redelivers it.
 func lostAck(h streams.Handler) streams.Handler {
@@ -336,14 +401,37 @@ func lostAck(h streams.Handler) streams.Handler {
 	})
 }
 
+// lostBatchAck is lostAck for a batch: each message handled fully fails
+// its first delivery.
+func lostBatchAck(h streams.BatchHandler) streams.BatchHandler {
+	return streams.BatchHandlerFunc(func(ctx context.Context, msgs []*streams.Msg) error {
+		err := h.HandleBatch(ctx, msgs)
+		each := make(streams.BatchErrors, len(msgs))
+		var got streams.BatchErrors
+		if err != nil && !errors.As(err, &got) {
+			return err
+		}
+		for i, msg := range msgs {
+			switch {
+			case i < len(got) && got[i] != nil:
+				each[i] = got[i]
+			case msg.Delivered == 1:
+				each[i] = errors.New("the ack was lost")
+			}
+		}
+		return each
+	})
+}
+
 func TestRedeliveryNeitherDuplicatesNorCountsTwice(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
 		// send publishes one trace and one rating, possibly twice.
 		send func(t *testing.T, f *fixture)
-		// wrap is the handler under the runtime.
-		wrap func(streams.Handler) streams.Handler
+		// wrap and wrapBatch are the handlers under the runtime.
+		wrap      func(streams.Handler) streams.Handler
+		wrapBatch func(streams.BatchHandler) streams.BatchHandler
 		// settled: deliveries acked per consumer once both copies are done.
 		settled float64
 	}{
@@ -352,7 +440,7 @@ func TestRedeliveryNeitherDuplicatesNorCountsTwice(t *testing.T) {
 				f.publishTrace(t, chatTrace("trace-1", "req-1"))
 				f.publishFeedback(t, "fb-1", &schemas.Feedback{RequestID: "req-1", Rating: schemas.RatingUp})
 			},
-			lostAck, 1},
+			lostAck, lostBatchAck, 1},
 		{"published twice past the dedup window",
 			func(t *testing.T, f *fixture) {
 				at := time.Now()
@@ -361,13 +449,14 @@ func TestRedeliveryNeitherDuplicatesNorCountsTwice(t *testing.T) {
 					f.publishFeedback(t, fmt.Sprint("fb-copy-", i), &schemas.Feedback{RequestID: "req-1", Rating: schemas.RatingUp, CreatedAt: at})
 				}
 			},
-			func(h streams.Handler) streams.Handler { return h }, 2},
+			func(h streams.Handler) streams.Handler { return h },
+			func(h streams.BatchHandler) streams.BatchHandler { return h }, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, monitor.Config{})
-			f.run(t, tt.wrap(f.mon), tt.wrap(f.mon.FeedbackHandler()))
+			f.run(t, tt.wrapBatch(f.mon), tt.wrap(f.mon.FeedbackHandler()))
 			tt.send(t, f)
 			f.waitHandled(t, monitor.Consumer, "ack", tt.settled)
 			f.waitHandled(t, monitor.FeedbackConsumer, "ack", tt.settled)
@@ -404,7 +493,7 @@ func TestSweepExpiresOldTraces(t *testing.T) {
 	put := func(id string, at time.Time) {
 		t.Helper()
 		body, _ := json.Marshal(chatTrace(id, "req-"+id))
-		if _, err := f.store.PutTrace(t.Context(), warehouse.TraceRecord{TraceID: id, RequestID: "req-" + id, CreatedAt: at, Trace: body}); err != nil {
+		if _, err := f.store.PutTraces(t.Context(), []warehouse.TraceRecord{{TraceID: id, RequestID: "req-" + id, CreatedAt: at, Trace: body}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -477,7 +566,13 @@ func TestNewSharesMetricsOnOneRegistry(t *testing.T) {
 
 type nopStore struct{}
 
-func (nopStore) PutTrace(context.Context, warehouse.TraceRecord) (bool, error) { return true, nil }
+func (nopStore) PutTraces(_ context.Context, traces []warehouse.TraceRecord) ([]bool, error) {
+	created := make([]bool, len(traces))
+	for i := range created {
+		created[i] = true
+	}
+	return created, nil
+}
 func (nopStore) AddFeedback(context.Context, warehouse.FeedbackRecord) (bool, error) {
 	return true, nil
 }

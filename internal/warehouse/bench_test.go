@@ -1,9 +1,11 @@
 package warehouse
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -133,4 +135,40 @@ func BenchmarkStoredDocument(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSQLitePutTraces measures trace writes (2 KB traces) one per
+// transaction, as the monitor did, against batches of 64, under both
+// synchronous settings: with FULL every commit waits for an fsync, which a
+// batch pays once.
+func BenchmarkSQLitePutTraces(b *testing.B) {
+	body := fmt.Sprintf(`{"trace_id":"t","query":"what is a queue?","steps":[{"name":"generate","output":%q}]}`, strings.Repeat("x", 2048))
+	for _, full := range []bool{true, false} {
+		for _, batch := range []int{1, 64} {
+			b.Run(fmt.Sprintf("full=%v/batch=%d", full, batch), func(b *testing.B) {
+				s, err := OpenSQLite(b.Context(), filepath.Join(b.TempDir(), "warehouse.db"), SQLiteFullSync(full))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				traces := make([]TraceRecord, batch)
+				n := 0
+				for b.Loop() {
+					for i := range traces {
+						n++
+						traces[i] = TraceRecord{TraceID: fmt.Sprint("trace-", n), RequestID: fmt.Sprint("req-", n),
+							Author: "Ada", CreatedAt: time.Now(), Trace: json.RawMessage(body)}
+					}
+					created, err := s.PutTraces(b.Context(), traces)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if !created[0] {
+						b.Fatal("a new trace was not created")
+					}
+				}
+				b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "traces/s")
+			})
+		}
+	}
 }

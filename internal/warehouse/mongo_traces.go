@@ -162,13 +162,26 @@ func (s *MongoStore) ensureTTL(ctx context.Context, collection, field, name stri
 	}
 }
 
-// PutTrace implements TraceStore: one replace with upsert, whose upserted
-// count tells a new trace from a replaced one.
-func (s *MongoStore) PutTrace(ctx context.Context, t TraceRecord) (created bool, err error) {
-	t, err = prepareTrace(t, time.Now())
+// PutTraces implements TraceStore: one replace with upsert per trace, in
+// order, whose upserted count tells a new trace from a replaced one. Not a
+// bulk write: FerretDB reports the upserts of a bulk at other indexes than
+// the writes', and created must be exact. MongoDB has no commit per write
+// to save anyway (its journal is flushed on its own schedule).
+func (s *MongoStore) PutTraces(ctx context.Context, traces []TraceRecord) (created []bool, err error) {
+	traces, err = prepareTraces(traces, time.Now())
 	if err != nil {
-		return false, fmt.Errorf("put trace: %w", err)
+		return nil, fmt.Errorf("put traces: %w", err)
 	}
+	created = make([]bool, len(traces))
+	for i, t := range traces {
+		if created[i], err = s.putTrace(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	return created, nil
+}
+
+func (s *MongoStore) putTrace(ctx context.Context, t TraceRecord) (created bool, err error) {
 	doc := mongoTrace{ID: t.TraceID, RequestID: t.RequestID, AuthorID: t.AuthorID, Author: t.Author,
 		CreatedAt: t.CreatedAt, Trace: string(t.Trace)}
 	coll := s.db.Collection(Traces)

@@ -46,37 +46,55 @@ const traceTablesSQL = `
 
 const traceColumns = `trace_id, request_id, author_id, author, created_at, trace`
 
-// PutTrace implements TraceStore. The existence check and the write are one
-// transaction, so created is exact even with concurrent writers of the same
-// trace.
-func (s *SQLiteStore) PutTrace(ctx context.Context, t TraceRecord) (created bool, err error) {
-	t, err = prepareTrace(t, time.Now())
+// PutTraces implements TraceStore: the whole batch is one transaction, one
+// commit (one fsync under synchronous=FULL) for all of it, and the existence
+// checks are inside it, so created is exact even with concurrent writers of
+// the same trace.
+func (s *SQLiteStore) PutTraces(ctx context.Context, traces []TraceRecord) (created []bool, err error) {
+	traces, err = prepareTraces(traces, time.Now())
 	if err != nil {
-		return false, fmt.Errorf("put trace: %w", err)
+		return nil, fmt.Errorf("put traces: %w", err)
+	}
+	if len(traces) == 0 {
+		return nil, nil
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return false, fmt.Errorf("put trace %s: begin: %w", t.TraceID, err)
+		return nil, fmt.Errorf("put %d traces: begin: %w", len(traces), err)
 	}
 	defer tx.Rollback()
-	var one int
-	err = tx.QueryRowContext(ctx, `SELECT 1 FROM traces WHERE trace_id = ?`, t.TraceID).Scan(&one)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		created = true
-	case err != nil:
-		return false, fmt.Errorf("put trace %s: %w", t.TraceID, err)
+	exists, err := tx.PrepareContext(ctx, `SELECT 1 FROM traces WHERE trace_id = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("put %d traces: %w", len(traces), err)
 	}
+	defer exists.Close()
 	// The trace is bound as a string, so that SQLite stores TEXT (see
 	// sqliteWrite.encode).
-	if _, err := tx.ExecContext(ctx, `INSERT INTO traces(`+traceColumns+`) VALUES (?, ?, ?, ?, ?, ?)
+	upsert, err := tx.PrepareContext(ctx, `INSERT INTO traces(`+traceColumns+`) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT(trace_id) DO UPDATE SET request_id = excluded.request_id, author_id = excluded.author_id,
-			author = excluded.author, created_at = excluded.created_at, trace = excluded.trace`,
-		t.TraceID, t.RequestID, t.AuthorID, t.Author, unixMS(t.CreatedAt), string(t.Trace)); err != nil {
-		return false, fmt.Errorf("put trace %s: %w", t.TraceID, err)
+			author = excluded.author, created_at = excluded.created_at, trace = excluded.trace`)
+	if err != nil {
+		return nil, fmt.Errorf("put %d traces: %w", len(traces), err)
+	}
+	defer upsert.Close()
+	created = make([]bool, len(traces))
+	for i, t := range traces {
+		// In batch order: a trace twice in one batch is created by the
+		// first copy and replaced by the second.
+		var one int
+		err := exists.QueryRowContext(ctx, t.TraceID).Scan(&one)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			created[i] = true
+		case err != nil:
+			return nil, fmt.Errorf("put trace %s: %w", t.TraceID, err)
+		}
+		if _, err := upsert.ExecContext(ctx, t.TraceID, t.RequestID, t.AuthorID, t.Author, unixMS(t.CreatedAt), string(t.Trace)); err != nil {
+			return nil, fmt.Errorf("put trace %s: %w", t.TraceID, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("put trace %s: commit: %w", t.TraceID, err)
+		return nil, fmt.Errorf("put %d traces: commit: %w", len(traces), err)
 	}
 	return created, nil
 }

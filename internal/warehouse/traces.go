@@ -35,7 +35,7 @@ type TraceRecord struct {
 	// Trace is the whole trace, any JSON value (a schemas.Trace in practice).
 	Trace json.RawMessage `json:"trace"`
 	// Feedback is every rating of RequestID, oldest first, joined when the
-	// trace is read; PutTrace ignores it.
+	// trace is read; PutTraces ignores it.
 	Feedback []FeedbackRecord `json:"feedback,omitempty"`
 }
 
@@ -71,10 +71,16 @@ type TraceListOptions struct {
 //     when that trace is read, whenever the trace was written.
 //   - Writing the same feedback again is a no-op.
 type TraceStore interface {
-	// PutTrace writes t, replacing any trace with its id. created reports
-	// whether no trace with this id was stored before, which lets a caller
-	// do its once-per-trace work (counting it) only once under redelivery.
-	PutTrace(ctx context.Context, t TraceRecord) (created bool, err error)
+	// PutTraces writes traces, each replacing any trace with its id, in
+	// their order. created[i] reports whether no trace with the id of
+	// traces[i] was stored before (nor earlier in the batch), which lets a
+	// caller do its once-per-trace work (counting it) only once under
+	// redelivery. When a trace is invalid, nothing is written and the
+	// error is an *InvalidTraceError (matching ErrInvalid) that says which.
+	// On another error, some traces may have been written (on MongoDB,
+	// which has no transaction here); writing the batch again is safe, and
+	// then reports those as not created.
+	PutTraces(ctx context.Context, traces []TraceRecord) (created []bool, err error)
 	// GetTrace returns one trace with its feedback, or an error matching
 	// ErrNotFound.
 	GetTrace(ctx context.Context, traceID string) (TraceRecord, error)
@@ -121,6 +127,31 @@ func prepareTrace(t TraceRecord, now time.Time) (TraceRecord, error) {
 	}
 	t.Feedback = nil
 	return t, nil
+}
+
+// InvalidTraceError is PutTraces' error when a trace of the batch is
+// invalid: it matches ErrInvalid, and Index says which trace it is.
+type InvalidTraceError struct {
+	Index int
+	Err   error
+}
+
+func (e *InvalidTraceError) Error() string {
+	return fmt.Sprintf("trace %d of the batch: %v", e.Index, e.Err)
+}
+func (e *InvalidTraceError) Unwrap() error { return e.Err }
+
+// prepareTraces validates and prepares every trace of a batch; the first
+// invalid one fails it with an InvalidTraceError.
+func prepareTraces(traces []TraceRecord, now time.Time) ([]TraceRecord, error) {
+	out := make([]TraceRecord, len(traces))
+	for i, t := range traces {
+		var err error
+		if out[i], err = prepareTrace(t, now); err != nil {
+			return nil, &InvalidTraceError{Index: i, Err: err}
+		}
+	}
+	return out, nil
 }
 
 // prepareFeedback validates fb.

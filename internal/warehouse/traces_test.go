@@ -19,6 +19,8 @@ import (
 func traceCases() []storeCase {
 	return []storeCase{
 		{"PutTraceThenGetReturnsIt", testPutTraceThenGet},
+		{"PutTracesSaysWhichTracesOfABatchAreNew", testPutTracesBatch},
+		{"InvalidTraceFailsItsWholeBatchAndSaysWhich", testPutTracesInvalid},
 		{"RedeliveredTraceOverwritesAndKeepsFeedback", testTraceRedelivery},
 		{"FeedbackBeforeOrAfterItsTraceIsJoined", testFeedbackJoin},
 		{"RedeliveredFeedbackIsStoredOnce", testFeedbackRedelivery},
@@ -45,13 +47,17 @@ func traceRec(id, req, author string, at time.Time) TraceRecord {
 	return TraceRecord{TraceID: id, RequestID: req, Author: author, CreatedAt: at, Trace: json.RawMessage(body)}
 }
 
+// mustPutTrace writes a batch of one trace.
 func mustPutTrace(t *testing.T, s TraceStore, tr TraceRecord) bool {
 	t.Helper()
-	created, err := s.PutTrace(t.Context(), tr)
+	created, err := s.PutTraces(t.Context(), []TraceRecord{tr})
 	if err != nil {
-		t.Fatalf("PutTrace(%s): %v", tr.TraceID, err)
+		t.Fatalf("PutTraces(%s): %v", tr.TraceID, err)
 	}
-	return created
+	if len(created) != 1 {
+		t.Fatalf("PutTraces of one trace: created = %v, want one answer", created)
+	}
+	return created[0]
 }
 
 func mustAddFeedback(t *testing.T, s TraceStore, fb FeedbackRecord) bool {
@@ -85,7 +91,7 @@ func testPutTraceThenGet(t *testing.T, bs Store) {
 	at := time.Date(2025, 5, 4, 3, 2, 1, 987654321, time.FixedZone("CET", 3600))
 	in := traceRec("t1", "r1", "  Ada   Lovelace ", at)
 	if !mustPutTrace(t, s, in) {
-		t.Fatal("first PutTrace: created = false, want true")
+		t.Fatal("first PutTraces: created = false, want true")
 	}
 	got := mustGetTrace(t, s, "t1")
 	want := in
@@ -107,6 +113,65 @@ func testPutTraceThenGet(t *testing.T, bs Store) {
 	}
 }
 
+func testPutTracesBatch(t *testing.T, bs Store) {
+	s := traceStore(t, bs)
+	now := time.Now()
+	mustPutTrace(t, s, traceRec("stored", "r0", "Ada", now))
+	latest := traceRec("twice", "r1", "Ada", now)
+	latest.Trace = json.RawMessage(`{"trace_id":"twice","total_ms":42}`)
+	batch := []TraceRecord{
+		traceRec("new", "r2", "Ada", now),
+		traceRec("stored", "r0", "Ada", now),
+		traceRec("twice", "r1", "Ada", now),
+		latest, // the same trace again in one batch: replaced, not new
+		traceRec("last", "r3", "Grace", now),
+	}
+	created, err := s.PutTraces(t.Context(), batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, false, true, false, true}; !reflect.DeepEqual(created, want) {
+		t.Errorf("PutTraces created = %v, want %v", created, want)
+	}
+	if got := mustGetTrace(t, s, "twice"); string(got.Trace) != string(latest.Trace) {
+		t.Errorf("a trace twice in a batch holds %s, want the later copy %s", got.Trace, latest.Trace)
+	}
+	list, err := s.ListTraces(t.Context(), TraceListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := traceIDs(list); len(got) != 4 {
+		t.Errorf("ListTraces = %v, want the 4 distinct traces", got)
+	}
+	// The whole batch again, as after a lost ack: nothing is new.
+	created, err = s.PutTraces(t.Context(), batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := make([]bool, len(batch)); !reflect.DeepEqual(created, want) {
+		t.Errorf("PutTraces of a batch written before: created = %v, want %v", created, want)
+	}
+	if created, err := s.PutTraces(t.Context(), nil); err != nil || len(created) != 0 {
+		t.Errorf("PutTraces of no trace = %v, %v; want nothing, nil", created, err)
+	}
+}
+
+func testPutTracesInvalid(t *testing.T, bs Store) {
+	s := traceStore(t, bs)
+	bad := traceRec("bad", "r2", "Ada", time.Now())
+	bad.Trace = json.RawMessage(`{"trace_id":`)
+	_, err := s.PutTraces(t.Context(), []TraceRecord{
+		traceRec("good", "r1", "Ada", time.Now()), bad, traceRec("", "r3", "Ada", time.Now()),
+	})
+	var invalid *InvalidTraceError
+	if !errors.Is(err, ErrInvalid) || !errors.As(err, &invalid) || invalid.Index != 1 {
+		t.Fatalf("PutTraces with an invalid second trace = %v, want an InvalidTraceError at index 1 matching ErrInvalid", err)
+	}
+	if _, err := s.GetTrace(t.Context(), "good"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a batch with an invalid trace wrote the valid one: GetTrace(good) = %v", err)
+	}
+}
+
 func testTraceRedelivery(t *testing.T, bs Store) {
 	s := traceStore(t, bs)
 	at := time.Now().Add(-time.Minute)
@@ -115,7 +180,7 @@ func testTraceRedelivery(t *testing.T, bs Store) {
 	again := traceRec("t1", "r1", "Ada", at)
 	again.Trace = json.RawMessage(`{"trace_id":"t1","request_id":"r1","total_ms":42}`)
 	if mustPutTrace(t, s, again) {
-		t.Fatal("PutTrace of a stored trace: created = true, want false")
+		t.Fatal("PutTraces of a stored trace: created = true, want false")
 	}
 	got := mustGetTrace(t, s, "t1")
 	if string(got.Trace) != string(again.Trace) {
@@ -335,19 +400,19 @@ func testTraceInvalid(t *testing.T, bs Store) {
 		call func() error
 	}{
 		{"trace without id", func() error {
-			_, err := s.PutTrace(t.Context(), traceRec("", "r1", "Ada", time.Now()))
+			_, err := s.PutTraces(t.Context(), []TraceRecord{traceRec("", "r1", "Ada", time.Now())})
 			return err
 		}},
 		{"trace body not JSON", func() error {
 			tr := traceRec("t1", "r1", "Ada", time.Now())
 			tr.Trace = json.RawMessage(`{"trace_id":`)
-			_, err := s.PutTrace(t.Context(), tr)
+			_, err := s.PutTraces(t.Context(), []TraceRecord{tr})
 			return err
 		}},
 		{"trace without body", func() error {
 			tr := traceRec("t1", "r1", "Ada", time.Now())
 			tr.Trace = nil
-			_, err := s.PutTrace(t.Context(), tr)
+			_, err := s.PutTraces(t.Context(), []TraceRecord{tr})
 			return err
 		}},
 		{"feedback without request", func() error {
