@@ -85,6 +85,7 @@ type Monitor struct {
 	log       zerolog.Logger
 	retention time.Duration
 	interval  time.Duration
+	traces    streams.BatchHandler
 	feedback  streams.Handler
 }
 
@@ -107,6 +108,7 @@ func New(cfg Config) (*Monitor, error) {
 	}
 	m := &Monitor{store: cfg.Store, metrics: met, log: cfg.Log.With().Str("component", "monitor").Logger(),
 		retention: cfg.Retention, interval: cfg.SweepInterval}
+	m.traces = streams.DecodedBatch(m.storeTraces)
 	m.feedback = streams.Decoded(m.handleFeedback)
 	return m, nil
 }
@@ -116,25 +118,23 @@ func New(cfg Config) (*Monitor, error) {
 // that is not a valid trace is dead-lettered on its own; a store failure
 // retries every valid trace of the batch.
 func (m *Monitor) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
+	return m.traces.HandleBatch(ctx, msgs)
+}
+
+// storeTraces writes the decoded traces of a batch, msgs[i] with bodies[i].
+func (m *Monitor) storeTraces(ctx context.Context, msgs []*streams.Msg, bodies []*schemas.Trace) error {
 	errs := make(streams.BatchErrors, len(msgs))
-	bodies := make([]*schemas.Trace, 0, len(msgs))
-	recs := make([]warehouse.TraceRecord, 0, len(msgs))
-	at := make([]int, 0, len(msgs)) // at[j] is the message of recs[j]
-	for i, msg := range msgs {
-		t := new(schemas.Trace)
-		if err := schemas.Decode(msg.Data, t); err != nil {
-			errs[i] = err
-			continue
-		}
-		bodies = append(bodies, t)
-		recs = append(recs, warehouse.TraceRecord{
+	recs := make([]warehouse.TraceRecord, len(bodies))
+	at := make([]int, len(bodies)) // at[j] is the message of recs[j]
+	for i, t := range bodies {
+		recs[i] = warehouse.TraceRecord{
 			TraceID: t.TraceID, RequestID: t.RequestID, Author: t.Author,
-			CreatedAt: firstSet(t.CreatedAt, msg.Stored),
+			CreatedAt: firstSet(t.CreatedAt, msgs[i].Stored),
 			// The body as published, not t re-encoded: fields this build
 			// does not know are kept.
-			Trace: msg.Data,
-		})
-		at = append(at, i)
+			Trace: msgs[i].Data,
+		}
+		at[i] = i
 	}
 	for len(recs) > 0 {
 		created, err := m.store.PutTraces(ctx, recs)
@@ -165,7 +165,7 @@ func (m *Monitor) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
 		}
 		break
 	}
-	return errs
+	return errs.Err()
 }
 
 // FeedbackHandler is the handler of ratings, to run under FeedbackConsumer.

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/twin-llm/twin/consumers/monitor"
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
@@ -109,22 +110,9 @@ func (f *fixture) handled(t *testing.T, consumer, outcome string) float64 {
 // waitHandled waits until consumer settled n deliveries with outcome.
 func (f *fixture) waitHandled(t *testing.T, consumer, outcome string, n float64) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%v %s outcomes of %s", n, outcome, consumer), func() bool {
+	testwait.Until(t, 20*time.Second, fmt.Sprintf("%v %s outcomes of %s", n, outcome, consumer), func() bool {
 		return f.handled(t, consumer, outcome) >= n
 	})
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
 }
 
 // sample is one series as gathered: a counter's value, or a histogram's
@@ -321,7 +309,7 @@ func TestInvalidBodiesGoToTheDLQ(t *testing.T) {
 	dlq := streams.NewDLQ(f.js)
 	for consumer, n := range want {
 		var letters []streams.DeadLetterEntry
-		waitFor(t, fmt.Sprintf("%d dead letters of %s", n, consumer), func() bool {
+		testwait.Until(t, 20*time.Second, fmt.Sprintf("%d dead letters of %s", n, consumer), func() bool {
 			var err error
 			letters, err = dlq.List(t.Context(), consumer)
 			if err != nil {
@@ -510,7 +498,7 @@ func TestSweepExpiresOldTraces(t *testing.T) {
 	expired := func(n float64) func() bool {
 		return func() bool { return value(t, f.reg, "twin_traces_expired_total", nil) >= n }
 	}
-	waitFor(t, "the sweep to expire the old trace", expired(1))
+	testwait.Until(t, 20*time.Second, "the sweep to expire the old trace", expired(1))
 	if _, err := f.store.GetTrace(t.Context(), "old"); !errors.Is(err, warehouse.ErrNotFound) {
 		t.Errorf("GetTrace(old) after the sweep = %v, want ErrNotFound", err)
 	}
@@ -519,7 +507,7 @@ func TestSweepExpiresOldTraces(t *testing.T) {
 	}
 	// A trace that gets old while the sweep runs goes at a later tick.
 	put("later", time.Now().Add(-40*24*time.Hour))
-	waitFor(t, "a later tick to expire a trace written after the first sweep", expired(2))
+	testwait.Until(t, 20*time.Second, "a later tick to expire a trace written after the first sweep", expired(2))
 	if _, err := f.store.GetTrace(t.Context(), "later"); !errors.Is(err, warehouse.ErrNotFound) {
 		t.Errorf("GetTrace(later) after the second sweep = %v, want ErrNotFound", err)
 	}
