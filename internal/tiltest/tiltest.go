@@ -9,17 +9,15 @@ import (
 	"encoding/json"
 	"os"
 	"testing"
-)
 
-// path is the corpus seen from a package two levels below the module
-// root, as every user is.
-const path = "../../../shared/data/simonw-til/til.jsonl.gz"
+	"github.com/twin-llm/twin/internal/evaldata"
+)
 
 // Texts returns the text of up to n posts, or skips the test when the
 // corpus is not there.
 func Texts(t testing.TB, n int) []string {
 	t.Helper()
-	f, err := os.Open(path)
+	f, err := os.Open(evaldata.Path("simonw-til/til.jsonl.gz"))
 	if err != nil {
 		t.Skipf("no simonw-til corpus: %v", err)
 	}

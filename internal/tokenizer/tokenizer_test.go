@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/twin-llm/twin/internal/evaldata"
 	"github.com/twin-llm/twin/internal/tiltest"
 )
 
@@ -219,8 +220,7 @@ func TestVocab(t *testing.T) {
 // package reimplements are the file's.
 func TestVocabularyIsTheModels(t *testing.T) {
 	t.Parallel()
-	const path = "../../../shared/data/minilm-tokenizer/tokenizer.json.gz"
-	f, err := os.Open(path)
+	f, err := os.Open(evaldata.Path("minilm-tokenizer/tokenizer.json.gz"))
 	if err != nil {
 		t.Skipf("no tokenizer.json to compare with: %v", err)
 	}

@@ -3,12 +3,13 @@ package extract
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/twin-llm/twin/internal/evaldata"
 )
 
 // maxExtractTime bounds one extraction of a fuzzed input, which is small:
@@ -41,7 +42,7 @@ func FuzzExtract(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	// A few real pages, when the evaluation data is beside the repository.
-	if pages, err := filepath.Glob(filepath.Join(sharedDataDir(), "extraction-dev", "html", "0*.html.gz")); err == nil {
+	if pages, err := filepath.Glob(filepath.Join(evaldata.Path("extraction-dev"), "html", "0*.html.gz")); err == nil {
 		for _, p := range pages[:min(3, len(pages))] {
 			if b, err := readGzip(p); err == nil {
 				f.Add(b)
@@ -73,24 +74,4 @@ func FuzzExtract(f *testing.F) {
 			t.Fatalf("Text has more than one blank line between paragraphs: %q", res.Text)
 		}
 	})
-}
-
-// sharedDataDir returns the shared/data folder above the package, or "" if
-// there is none.
-func sharedDataDir() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data")
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
 }

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/twin-llm/twin/internal/evaldata"
 )
 
 // dumpDir, when set, receives each dev page's extracted text and score, to
@@ -139,8 +141,7 @@ type devPage struct {
 // beside the repository, not in it; it skips the test when it is absent.
 func findShared(tb testing.TB, name string) string {
 	tb.Helper()
-	if dir := sharedDataDir(); dir != "" {
-		p := filepath.Join(dir, name)
+	if p := evaldata.Path(name); p != "" {
 		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 			return p
 		}

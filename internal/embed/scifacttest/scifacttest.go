@@ -18,6 +18,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twin-llm/twin/internal/evaldata"
 	"github.com/twin-llm/twin/internal/vectors"
 )
 
@@ -31,8 +32,7 @@ func dir() string {
 	if d := os.Getenv("TWIN_SCIFACT_DIR"); d != "" {
 		return d
 	}
-	// From a package two levels below the module root, as every user is.
-	return filepath.Join("..", "..", "..", "shared", "data", "scifact")
+	return evaldata.Path("scifact")
 }
 
 // Set is the corpus and the judged training claims.
