@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/twin-llm/twin/internal/httpserver"
-	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/producers/cdc"
 )
 

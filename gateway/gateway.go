@@ -23,7 +23,7 @@ import (
 	"github.com/twin-llm/twin/gateway/web"
 	"github.com/twin-llm/twin/internal/httpserver"
 	"github.com/twin-llm/twin/internal/retrieval"
-	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/producers/crawl"
 	"github.com/twin-llm/twin/streams"
 )

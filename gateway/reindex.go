@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/twin-llm/twin/internal/httpserver"
-	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/producers/cdc"
 )
 

@@ -22,7 +22,7 @@ import (
 
 	"github.com/twin-llm/twin/consumers/embedder"
 	"github.com/twin-llm/twin/gateway"
-	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 )
 
 func newBenchChatCmd(g *globals) *cobra.Command {

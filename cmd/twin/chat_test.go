@@ -15,8 +15,8 @@ import (
 
 	"github.com/twin-llm/twin/gateway"
 	"github.com/twin-llm/twin/internal/browsertest"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/internal/testwait"
-	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 )

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twin-llm/twin/internal/store/vectors"
+	"github.com/twin-llm/twin/internal/store/vectors/embedded"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/internal/testwait"
-	"github.com/twin-llm/twin/internal/vectors"
-	"github.com/twin-llm/twin/internal/vectors/embedded"
-	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/streams"
 )
 

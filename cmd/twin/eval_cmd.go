@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/twin-llm/twin/internal/embed"
+	"github.com/twin-llm/twin/internal/models/embed"
 	"github.com/twin-llm/twin/internal/retrieval"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"

@@ -12,9 +12,9 @@ import (
 	"github.com/twin-llm/twin/consumers/monitor"
 	"github.com/twin-llm/twin/consumers/rag"
 	"github.com/twin-llm/twin/internal/awsclient"
-	"github.com/twin-llm/twin/internal/llm"
-	"github.com/twin-llm/twin/internal/rerank"
-	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/internal/models/llm"
+	"github.com/twin-llm/twin/internal/models/rerank"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/streams"
 )
 

@@ -20,7 +20,7 @@ import (
 	"github.com/twin-llm/twin/internal/datalock"
 	"github.com/twin-llm/twin/internal/httpserver"
 	"github.com/twin-llm/twin/internal/metrics"
-	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/streams"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/twin-llm/twin/consumers/crawler/fetch"
-	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 )
 
 // BenchmarkCrawlThroughput crawls pages from a local server through the

@@ -21,9 +21,9 @@ import (
 	"github.com/synadia-io/orbit.go/jetstreamext"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/twin-llm/twin/internal/embed"
-	"github.com/twin-llm/twin/internal/vectors"
-	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/internal/models/embed"
+	"github.com/twin-llm/twin/internal/store/vectors"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 )

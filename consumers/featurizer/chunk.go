@@ -6,7 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/twin-llm/twin/internal/tokenizer"
+	"github.com/twin-llm/twin/internal/models/tokenizer"
 	"github.com/twin-llm/twin/schemas"
 )
 

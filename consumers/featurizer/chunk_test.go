@@ -10,8 +10,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/twin-llm/twin/internal/models/tokenizer"
 	"github.com/twin-llm/twin/internal/tiltest"
-	"github.com/twin-llm/twin/internal/tokenizer"
 	"github.com/twin-llm/twin/schemas"
 )
 

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/twin-llm/twin/internal/tokenizer"
-	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/internal/models/tokenizer"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 )

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/twin-llm/twin/internal/llm"
+	"github.com/twin-llm/twin/internal/models/llm"
 )
 
 // estimateTokens is the usual four characters a token: the prompt goes to

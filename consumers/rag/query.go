@@ -7,9 +7,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twin-llm/twin/internal/embed"
-	"github.com/twin-llm/twin/internal/llm"
-	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/internal/models/embed"
+	"github.com/twin-llm/twin/internal/models/llm"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 )
 
 // questionWords carry no topic: they are dropped from the lexical

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/twin-llm/twin/internal/llm"
+	"github.com/twin-llm/twin/internal/models/llm"
 )
 
 func TestMatchAuthor(t *testing.T) {

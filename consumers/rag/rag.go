@@ -21,10 +21,10 @@ import (
 	"github.com/nats-io/nuid"
 	"github.com/rs/zerolog"
 
-	"github.com/twin-llm/twin/internal/llm"
-	"github.com/twin-llm/twin/internal/rerank"
+	"github.com/twin-llm/twin/internal/models/llm"
+	"github.com/twin-llm/twin/internal/models/rerank"
 	"github.com/twin-llm/twin/internal/retrieval"
-	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 )

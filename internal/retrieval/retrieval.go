@@ -10,9 +10,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/twin-llm/twin/internal/embed"
-	"github.com/twin-llm/twin/internal/vectors"
-	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/internal/models/embed"
+	"github.com/twin-llm/twin/internal/store/vectors"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 )
 
 // Hit is one search result, in the shape of GET /v1/search.

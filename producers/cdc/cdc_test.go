@@ -15,8 +15,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/internal/testwait"
-	"github.com/twin-llm/twin/internal/warehouse"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 	"github.com/twin-llm/twin/streams/streamstest"

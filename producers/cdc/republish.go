@@ -5,7 +5,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/streams"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twin-llm/twin/internal/warehouse"
+	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/schemas"
 )
 
