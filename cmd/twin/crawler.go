@@ -9,6 +9,7 @@ import (
 	"github.com/twin-llm/twin/consumers/crawler/fetch"
 	"github.com/twin-llm/twin/consumers/crawler/github"
 	"github.com/twin-llm/twin/consumers/crawler/local"
+	"github.com/twin-llm/twin/consumers/crawler/web"
 	"github.com/twin-llm/twin/consumers/writer"
 	"github.com/twin-llm/twin/streams"
 )
@@ -29,13 +30,13 @@ func newCrawler(s *system, log zerolog.Logger) *crawler.Crawler {
 	f := newFetcher(s.flags.crawl)
 	return crawler.New(crawler.Config{
 		Sources: []crawler.Source{
-			crawler.Walled{},
+			web.Walled{},
 			// A repository is one message: its text must fit DOCS's 4 MiB.
 			github.New(github.Config{MaxRepoBytes: 3 << 20}),
 			local.New(local.Config{Enabled: s.flags.crawl.local, Roots: s.flags.crawl.localRoots}),
-			crawler.NewMedium(f),
-			crawler.NewSubstack(f, 0),
-			crawler.NewWeb(f),
+			web.NewMedium(f),
+			web.NewSubstack(f, 0),
+			web.NewPage(f),
 		},
 		Publisher:  s.pub,
 		AllowLocal: s.flags.crawl.local,

@@ -35,12 +35,6 @@ type Source interface {
 	Crawl(ctx context.Context, rawURL, author string) ([]schemas.CrawledDocument, error)
 }
 
-// refuse returns a crawl failure that no retry can fix: the URL is
-// refused, disallowed, not a document, or gone.
-func refuse(format string, args ...any) error {
-	return streams.Permanent(fmt.Errorf(format, args...))
-}
-
 // Crawler is the consumer.
 type Crawler struct {
 	sources    []Source
@@ -127,7 +121,7 @@ func (c *Crawler) crawl(ctx context.Context, req *schemas.CrawlRequest, seq uint
 	}
 	src := c.pick(u)
 	if src == nil {
-		return refuse("no crawler handles %s", norm)
+		return streams.Permanent(fmt.Errorf("no crawler handles %s", norm))
 	}
 	log := c.log.With().Str("url", norm).Str("source", src.Name()).Logger()
 	start := time.Now()
@@ -138,7 +132,7 @@ func (c *Crawler) crawl(ctx context.Context, req *schemas.CrawlRequest, seq uint
 	}
 	if len(docs) == 0 {
 		c.metrics.crawls.WithLabelValues(src.Name(), "refused").Inc()
-		return refuse("%s: nothing to store", norm)
+		return streams.Permanent(fmt.Errorf("%s: nothing to store", norm))
 	}
 	now := time.Now().UTC()
 	outs := make([]streams.Out, len(docs))
@@ -181,7 +175,7 @@ func (c *Crawler) pick(u *url.URL) Source {
 func (c *Crawler) failure(log zerolog.Logger, source string, err error) error {
 	var status *fetch.StatusError
 	switch {
-	case isPermanent(err):
+	case fetch.IsPermanent(err):
 		c.metrics.crawls.WithLabelValues(source, "refused").Inc()
 		log.Info().Err(err).Msg("refused")
 		return streams.Permanent(err)
@@ -193,22 +187,6 @@ func (c *Crawler) failure(log zerolog.Logger, source string, err error) error {
 		log.Warn().Err(err).Msg("crawl failed; will retry")
 		return err
 	}
-}
-
-// isPermanent reports whether a crawl error will not change on a retry:
-// a refusal, or a fetch failure the fetcher does not call temporary
-// (robots, blocked address, 404, wrong content type, too large).
-func isPermanent(err error) bool {
-	if errors.Is(err, streams.ErrPermanent) {
-		return true
-	}
-	for _, e := range []error{fetch.ErrBlockedAddress, fetch.ErrRobots, fetch.ErrTooLarge, fetch.ErrContentType,
-		fetch.ErrTooManyRedirects, fetch.ErrHTTPStatus, fetch.ErrInvalidURL} {
-		if errors.Is(err, e) {
-			return !fetch.Temporary(err)
-		}
-	}
-	return false
 }
 
 // finish fills what every crawled document carries, whatever its source.

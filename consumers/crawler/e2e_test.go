@@ -25,6 +25,7 @@ import (
 	"github.com/twin-llm/twin/consumers/crawler"
 	"github.com/twin-llm/twin/consumers/crawler/fetch"
 	"github.com/twin-llm/twin/consumers/crawler/github"
+	"github.com/twin-llm/twin/consumers/crawler/web"
 	"github.com/twin-llm/twin/consumers/writer"
 	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/internal/store/warehouse/ferrettest"
@@ -102,7 +103,7 @@ func newStackB(t testing.TB, o stackOptions) *stack {
 	}
 	o.fetch.Retries = -1 // the runtime retries; keep the tests quick
 	f := fetch.New(o.fetch)
-	sources := []crawler.Source{crawler.Walled{}, crawler.NewMedium(f), crawler.NewSubstack(f, 0), crawler.NewWeb(f)}
+	sources := []crawler.Source{web.Walled{}, web.NewMedium(f), web.NewSubstack(f, 0), web.NewPage(f)}
 	if o.sources != nil {
 		sources = o.sources(f)
 	}
@@ -544,7 +545,7 @@ func TestCrawlsAGitHubStyleRepositoryFromALocalGitRepository(t *testing.T) {
 		}
 	}
 	s := newStack(t, stackOptions{sources: func(f *fetch.Fetcher) []crawler.Source {
-		return []crawler.Source{github.New(github.Config{CloneURL: func(owner, repo string) string { return dir }}), crawler.NewWeb(f)}
+		return []crawler.Source{github.New(github.Config{CloneURL: func(owner, repo string) string { return dir }}), web.NewPage(f)}
 	}})
 	s.submit(t, false, "https://github.com/ann/engine")
 	d := s.doc(t, "https://github.com/ann/engine", 1)

@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/twin-llm/twin/streams"
 )
 
 // Resolver looks up the addresses of a host name. *net.Resolver implements
@@ -562,4 +564,20 @@ func (f *Fetcher) evictHostsLocked() {
 			delete(f.hosts, name)
 		}
 	}
+}
+
+// IsPermanent reports whether a crawl error will not change on a retry:
+// a refusal, or a fetch failure Temporary does not call temporary
+// (robots, blocked address, 404, wrong content type, too large).
+func IsPermanent(err error) bool {
+	if errors.Is(err, streams.ErrPermanent) {
+		return true
+	}
+	for _, e := range []error{ErrBlockedAddress, ErrRobots, ErrTooLarge, ErrContentType,
+		ErrTooManyRedirects, ErrHTTPStatus, ErrInvalidURL} {
+		if errors.Is(err, e) {
+			return !Temporary(err)
+		}
+	}
+	return false
 }

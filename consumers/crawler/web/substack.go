@@ -1,4 +1,4 @@
-package crawler
+package web
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/twin-llm/twin/consumers/crawler/fetch"
 	"github.com/twin-llm/twin/internal/urlnorm"
 	"github.com/twin-llm/twin/schemas"
 )
@@ -61,7 +62,7 @@ func (s *Substack) Crawl(ctx context.Context, rawURL, _ string) ([]schemas.Crawl
 		if err != nil {
 			// One missing post does not fail the archive; a transient error
 			// does, so the whole archive is retried.
-			if ctx.Err() != nil || !isPermanent(err) {
+			if ctx.Err() != nil || !fetch.IsPermanent(err) {
 				return nil, err
 			}
 			continue

@@ -1,4 +1,8 @@
-package crawler
+// Package web holds the crawler's sources that read the public web: any
+// article page (main-content extraction), Medium and Substack through their
+// feeds and archives, and the walled platforms it refuses with a reason.
+// Each is a crawler.Source; the crawler picks one by URL.
+package web
 
 import (
 	"bytes"
@@ -20,23 +24,23 @@ type Fetcher interface {
 	Get(ctx context.Context, url string) (*fetch.Response, error)
 }
 
-// Web crawls any article or blog page: main-content extraction of HTML,
+// Page crawls any article or blog page: main-content extraction of HTML,
 // plain text and markdown as they are.
-type Web struct {
+type Page struct {
 	fetch Fetcher
 }
 
-// NewWeb returns the generic article source.
-func NewWeb(f Fetcher) *Web { return &Web{fetch: f} }
+// NewPage returns the generic article source.
+func NewPage(f Fetcher) *Page { return &Page{fetch: f} }
 
 // Name implements Source.
-func (w *Web) Name() string { return "web" }
+func (w *Page) Name() string { return "web" }
 
 // Match implements Source: every http and https URL.
-func (w *Web) Match(u *url.URL) bool { return u.Scheme == "http" || u.Scheme == "https" }
+func (w *Page) Match(u *url.URL) bool { return u.Scheme == "http" || u.Scheme == "https" }
 
 // Crawl implements Source.
-func (w *Web) Crawl(ctx context.Context, rawURL, _ string) ([]schemas.CrawledDocument, error) {
+func (w *Page) Crawl(ctx context.Context, rawURL, _ string) ([]schemas.CrawledDocument, error) {
 	resp, err := w.fetch.Get(ctx, rawURL)
 	if err != nil {
 		return nil, err
@@ -135,4 +139,10 @@ func isChallenge(resp *fetch.Response) bool {
 		}
 	}
 	return false
+}
+
+// refuse returns a crawl failure that no retry can fix: the URL is
+// refused, not a document, or gone.
+func refuse(format string, args ...any) error {
+	return streams.Permanent(fmt.Errorf(format, args...))
 }
