@@ -32,7 +32,7 @@ const (
 )
 
 // natsSyncEvery is how often the embedded JetStream store syncs with
-// --sync interval: the window a power cut can lose, about as long as the
+// --sync warehouse or interval: the window a power cut can lose, about as long as the
 // one of SQLite's WAL, which its checkpointer syncs a second after a
 // burst of commits. nats-server's own default is 2 minutes.
 const natsSyncEvery = time.Second
@@ -44,7 +44,7 @@ func (m *syncMode) String() string {
 	return string(*m)
 }
 
-// Set rejects anything but the two modes, so that a typo in the flag, in
+// Set rejects anything but the three modes, so that a typo in the flag, in
 // TWIN_SYNC or in the config file fails the start instead of silently
 // picking one.
 func (m *syncMode) Set(v string) error {
