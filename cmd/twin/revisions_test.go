@@ -150,10 +150,14 @@ func TestForgedRevisionsAreDeadLetteredAndRealWritesStaySearchable(t *testing.T)
 
 	// A real write after them is indexed; neither forgery ever was.
 	importText(t, p, doc, "Rewritten words about flamingos playing chess.")
-	testwait.Until(t, 15*time.Second, "the real rewrite searchable", func() bool { return hasText(t, p, "flamingos chess", doc, "flamingos") })
-	for _, q := range []string{"forged walrus propaganda", "forged narwhal manifesto", "pelicans bicycles"} {
+	// The embedder upserts the new version before it prunes the old, so
+	// the original may be found for a moment after the rewrite is.
+	testwait.Until(t, 15*time.Second, "the real rewrite searchable and the original gone", func() bool {
+		return hasText(t, p, "flamingos chess", doc, "flamingos") && !hasText(t, p, "pelicans bicycles", doc, "pelicans")
+	})
+	for _, q := range []string{"forged walrus propaganda", "forged narwhal manifesto"} {
 		if hasDoc(t, p, q, doc) && !hasText(t, p, q, doc, "flamingos") {
-			t.Fatalf("search for %q still finds a chunk that is not the current version", q)
+			t.Fatalf("search for %q finds a forged chunk", q)
 		}
 	}
 }
