@@ -78,6 +78,40 @@ const (
 	RatingDown = -1
 )
 
+// Grades of a Judgment: BEIR's scale, where 0 is not relevant and higher
+// is more relevant. A user's "helpful" is GradeRelevant, "not helpful"
+// GradeNotRelevant; imported judgments keep their grade.
+const (
+	GradeNotRelevant = 0
+	GradeRelevant    = 1
+	MaxGrade         = 3
+)
+
+// Judgment says how relevant one document is to one query: a user marking a
+// cited source helpful or not, or a line of imported relevance judgments.
+// It travels on FeedbackSubject(FeedbackRelevance); the monitor stores it
+// and the reranker learns from it. ID is the deduplication key.
+type Judgment struct {
+	ID         string `json:"id"`
+	Query      string `json:"query"`
+	DocumentID string `json:"document_id"`
+	Grade      int    `json:"grade"` // 0 (GradeNotRelevant) to MaxGrade
+	// Source is JudgmentUser or JudgmentImport.
+	Source    string    `json:"source"`
+	RequestID string    `json:"request_id,omitempty"` // the chat request whose source was judged
+	TraceID   string    `json:"trace_id,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+}
+
+// Sources of a Judgment.
+const (
+	JudgmentUser   = "user"   // a user of the chat page or API
+	JudgmentImport = "import" // twin feedback import
+)
+
+// Schema returns "judgment/v1".
+func (Judgment) Schema() string { return "judgment/v1" }
+
 // Feedback is a user's rating of one answer, with an optional comment. The
 // gateway publishes it on FeedbackSubject(kind); the dataset builder and the
 // retrain policy consume it.

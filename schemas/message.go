@@ -23,6 +23,7 @@ func messages() []Message {
 		ReplyToken{},
 		ReplyDone{},
 		Feedback{},
+		Judgment{},
 		Trace{},
 		TrainingTrigger{},
 		TrainingStatus{},

@@ -59,6 +59,8 @@ func fullMessages() []Message {
 			TraceID: "tr-1", Error: &ReplyError{Code: "timeout", Message: "the model took too long"},
 		},
 		Feedback{RequestID: "req-1", Rating: RatingDown, Comment: "too short", TraceID: "tr-1", CreatedAt: at(8)},
+		Judgment{ID: "j-1", Query: "What is an engine?", DocumentID: "doc-1", Grade: GradeRelevant, Source: JudgmentUser,
+			RequestID: "req-1", TraceID: "tr-1", CreatedAt: at(8)},
 		Trace{
 			TraceID: "tr-1", RequestID: "req-1", Query: "What is an engine?", Author: "Ada",
 			Steps: []TraceStep{{
@@ -69,15 +71,15 @@ func fullMessages() []Message {
 			FirstTokenMS: 12.5, TotalMS: 40.25, CreatedAt: at(9),
 		},
 		TrainingTrigger{
-			ID: "sft-2025-03-14", Kind: TrainingSFT, Reason: "new documents", Dataset: Dataset{URI: "s3://b/ds/", Examples: 1200},
+			ID: "sft-2025-03-14", Kind: TrainingSFT, Cause: CauseDocuments, Reason: "new documents", Dataset: Dataset{URI: "s3://b/ds/", Examples: 1200},
 			WindowStart: at(10), WindowEnd: at(11), Metrics: map[string]float64{"new_docs": 120}, CreatedAt: at(12),
 		},
 		TrainingStatus{
-			TriggerID: "sft-2025-03-14", JobID: "job-1", Executor: "sagemaker", State: StateSucceeded, Message: "done",
+			TriggerID: "sft-2025-03-14", JobID: "job-1", Kind: TrainingSFT, Executor: "sagemaker", State: StateSucceeded, Message: "done",
 			ModelURI: "s3://b/model.tar.gz", Metrics: map[string]float64{"loss": 0.42}, UpdatedAt: at(13),
 		},
 		ModelRegistered{
-			Name: "twin", Version: "3", Kind: TrainingDPO, ArtifactURI: "s3://b/model.tar.gz", JobID: "job-1",
+			Name: "llm", Version: "3", Kind: TrainingDPO, State: ModelCandidate, Parent: "2", Datasets: []string{"ds-1"}, ArtifactURI: "s3://b/model.tar.gz", JobID: "job-1",
 			TriggerID: "sft-2025-03-14", Metrics: map[string]float64{"win_rate": 0.6}, Endpoint: "twin-endpoint",
 			RegisteredAt: at(14),
 		},
@@ -233,7 +235,7 @@ func TestDecodeRejectsInvalidBodies(t *testing.T) {
 		{"trace negative latency", &Trace{}, `{"trace_id":"t","steps":[{"name":"s","latency_ms":-3}]}`, "steps/0/latency_ms", "must be at least 0"},
 		{"trace event without kind", &Trace{}, `{"trace_id":"t","events":[{"step":"s"}]}`, "events/0/kind", "missing required property"},
 
-		{"trigger bad kind", &TrainingTrigger{}, `{"id":"x","kind":"rlhf","reason":"r"}`, "kind", `must be one of ["sft" "dpo"]`},
+		{"trigger bad kind", &TrainingTrigger{}, `{"id":"x","kind":"rlhf","reason":"r"}`, "kind", `must be one of ["rerank" "sft" "dpo"]`},
 		{"trigger metric not number", &TrainingTrigger{}, `{"id":"x","kind":"sft","reason":"r","metrics":{"loss":"low"}}`, "metrics/loss", "must be number, got string"},
 
 		{"status bad state", &TrainingStatus{}, `{"trigger_id":"x","state":"done"}`, "state", "must be one of"},
@@ -511,8 +513,8 @@ func matchStruct(t *testing.T, path string, typ reflect.Type, sch map[string]any
 func TestNamesListEverySchemaFile(t *testing.T) {
 	t.Parallel()
 	names := Names()
-	if len(names) != 15 || !slices.IsSorted(names) {
-		t.Errorf("Names() = %v, want 15 sorted names", names)
+	if len(names) != 16 || !slices.IsSorted(names) {
+		t.Errorf("Names() = %v, want 16 sorted names", names)
 	}
 	files, err := schemaFiles.ReadDir(".")
 	if err != nil {

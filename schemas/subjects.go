@@ -71,8 +71,11 @@ func ChatReplies(requestID string) string {
 	return "twin.chat.replies." + requestID
 }
 
-// FeedbackRating is the kind of feedback that rates an answer.
-const FeedbackRating = "rating"
+// Kinds of feedback, the last token of FeedbackSubject.
+const (
+	FeedbackRating    = "rating"    // Feedback: a rating of an answer
+	FeedbackRelevance = "relevance" // Judgment: a source judged relevant or not to a query
+)
 
 // FeedbackSubject returns the subject of one kind of user feedback
 // ("twin.feedback.<kind>", for example "twin.feedback.rating"), which carries

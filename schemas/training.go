@@ -4,8 +4,28 @@ import "time"
 
 // Kinds of training, for TrainingTrigger.Kind and ModelRegistered.Kind.
 const (
-	TrainingSFT = "sft" // supervised fine-tuning on instruction pairs
-	TrainingDPO = "dpo" // direct preference optimization on preference triples
+	TrainingRerank = "rerank" // learning-to-rank of the retrieval reranker, from relevance judgments
+	TrainingSFT    = "sft"    // supervised fine-tuning on instruction pairs
+	TrainingDPO    = "dpo"    // direct preference optimization on preference triples
+)
+
+// Causes of a trigger, for TrainingTrigger.Cause: which of the retrain
+// policy's rules fired, or a person.
+const (
+	CauseDocuments = "documents" // enough new documents since the last training
+	CauseRatings   = "ratings"   // the share of negative ratings over a window crossed its threshold
+	CauseJudgments = "judgments" // enough new relevance judgments
+	CauseDrift     = "drift"     // recent embeddings drifted from the training snapshot
+	CauseManual    = "manual"    // twin train trigger
+)
+
+// States of a model version in the registry, for ModelRegistered.State. One
+// version per model name serves at a time.
+const (
+	ModelCandidate = "candidate" // registered, evaluated, not serving
+	ModelServing   = "serving"   // the version in service
+	ModelRetired   = "retired"   // served once, replaced by a promotion or a rollback
+	ModelRejected  = "rejected"  // lost the evaluation gate against the version in service
 )
 
 // States of a training job, for TrainingStatus.State. Succeeded, failed and
@@ -24,8 +44,10 @@ const (
 // a job for it. ID is the deduplication key: one trigger per window.
 type TrainingTrigger struct {
 	ID string `json:"id"`
-	// Kind is TrainingSFT or TrainingDPO.
+	// Kind is TrainingRerank, TrainingSFT or TrainingDPO.
 	Kind string `json:"kind"`
+	// Cause is one of the Cause constants.
+	Cause string `json:"cause,omitempty"`
 	// Reason says which threshold was crossed, for people reading the history.
 	Reason      string             `json:"reason"`
 	Dataset     Dataset            `json:"dataset,omitzero"`
@@ -49,7 +71,9 @@ type Dataset struct {
 type TrainingStatus struct {
 	TriggerID string `json:"trigger_id"`
 	JobID     string `json:"job_id,omitempty"`
-	// Executor is what runs the job: "sagemaker", "command".
+	// Kind is the trigger's: TrainingRerank, TrainingSFT or TrainingDPO.
+	Kind string `json:"kind,omitempty"`
+	// Executor is what runs the job: "rerank", "command", "sagemaker".
 	Executor string `json:"executor,omitempty"`
 	// State is one of the State constants.
 	State     string             `json:"state"`
@@ -62,14 +86,24 @@ type TrainingStatus struct {
 // Schema returns "training_status/v1".
 func (TrainingStatus) Schema() string { return "training_status/v1" }
 
-// ModelRegistered announces a new model version in the registry. The trainer
-// publishes it on SubjectTrainingModels after a job succeeds (and, when it
-// rolls one, once the endpoint serves the version).
+// ModelRegistered announces a model version in the registry and each change
+// of its state: the trainer publishes it on SubjectTrainingModels when a job
+// succeeds (candidate), and the registry when the version is promoted,
+// rejected, retired or rolled back to. Consumers that serve a model (the rag
+// worker, the gateway's search) follow the serving version by it.
 type ModelRegistered struct {
+	// Name is the model's name: "reranker" for TrainingRerank, "llm" for
+	// TrainingSFT and TrainingDPO.
 	Name    string `json:"name"`
 	Version string `json:"version"`
-	// Kind is TrainingSFT or TrainingDPO.
-	Kind         string             `json:"kind,omitempty"`
+	// Kind is TrainingRerank, TrainingSFT or TrainingDPO.
+	Kind string `json:"kind,omitempty"`
+	// State is one of the Model constants.
+	State string `json:"state,omitempty"`
+	// Parent is the version that served when this one was trained.
+	Parent string `json:"parent,omitempty"`
+	// Datasets are the ids of the datasets it was trained on.
+	Datasets     []string           `json:"datasets,omitempty"`
 	ArtifactURI  string             `json:"artifact_uri,omitempty"`
 	JobID        string             `json:"job_id,omitempty"`
 	TriggerID    string             `json:"trigger_id,omitempty"`
