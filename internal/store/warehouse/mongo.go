@@ -163,7 +163,10 @@ func (s *MongoStore) ensureIndexes(ctx context.Context) error {
 			}
 		}
 	}
-	return s.ensureTraceIndexes(ctx)
+	if err := s.ensureTraceIndexes(ctx); err != nil {
+		return err
+	}
+	return s.ensureJudgmentIndexes(ctx)
 }
 
 // Close disconnects and closes every subscription channel.
