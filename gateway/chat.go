@@ -462,6 +462,10 @@ func (c *chatConn) feedback(m ClientMessage) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, apiTimeout)
 	defer cancel()
+	if m.DocumentID != "" {
+		c.judgment(ctx, m)
+		return
+	}
 	_, err := c.g.submitFeedback(ctx, m.ID, m.Rating, m.Comment)
 	switch {
 	case errors.Is(err, ErrRequestNotFound):
@@ -471,5 +475,27 @@ func (c *chatConn) feedback(m ClientMessage) {
 		c.sendMessage(ServerMessage{Type: MsgError, ID: m.ID, Code: CodeUnavailable, Message: "could not record the feedback; try again", For: MsgFeedback})
 	default:
 		c.sendMessage(ServerMessage{Type: MsgAccepted, ID: m.ID, For: MsgFeedback})
+	}
+}
+
+// judgment publishes a judgment of one cited source, on the same path as
+// POST /v1/feedback.
+func (c *chatConn) judgment(ctx context.Context, m ClientMessage) {
+	_, err := c.g.submitJudgment(ctx, SourceJudgment{RequestID: m.ID, DocumentID: m.DocumentID, Helpful: *m.Helpful, Query: m.Query})
+	fail := func(code, msg string) {
+		c.sendMessage(ServerMessage{Type: MsgError, ID: m.ID, Code: code, Message: msg, For: MsgFeedback, DocumentID: m.DocumentID})
+	}
+	switch {
+	case errors.Is(err, ErrRequestNotFound):
+		fail(CodeNotFound, "no finished request "+m.ID)
+	case errors.Is(err, ErrNotASource):
+		fail(CodeBadRequest, "the document is not a source of request "+m.ID)
+	case errors.Is(err, ErrQueryUnknown):
+		fail(CodeBadRequest, `the question of request `+m.ID+` is no longer known: send it as "query"`)
+	case err != nil:
+		c.g.cfg.Log.Warn().Err(err).Str("request", m.ID).Msg("chat judgment")
+		fail(CodeUnavailable, "could not record the judgment; try again")
+	default:
+		c.sendMessage(ServerMessage{Type: MsgAccepted, ID: m.ID, For: MsgFeedback, DocumentID: m.DocumentID})
 	}
 }

@@ -126,7 +126,7 @@ func (st *stack) respond(t *testing.T, answer answerFunc) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			answer(ctx, req, &replyWriter{t: t, ctx: ctx, pub: st.pub, id: req.ID})
+			answer(ctx, req, &replyWriter{t: t, ctx: ctx, pub: st.pub, id: req.ID, query: req.Query})
 		}()
 	})
 	if err != nil {
@@ -142,12 +142,14 @@ func (st *stack) respond(t *testing.T, answer answerFunc) {
 // replyWriter publishes one request's reply as the rag worker does:
 // tokens with seq from 1 then a done, with Nats-Msg-Id "reply:<id>:<seq>".
 type replyWriter struct {
-	t    *testing.T
-	ctx  context.Context
-	pub  *streams.Publisher
-	id   string
-	seq  int
-	text strings.Builder
+	t   *testing.T
+	ctx context.Context
+	pub *streams.Publisher
+	id  string
+	// query is the request's, named by the done as the rag worker does.
+	query string
+	seq   int
+	text  strings.Builder
 }
 
 func (w *replyWriter) publish(msgID string, body schemas.Message) {
@@ -163,7 +165,7 @@ func (w *replyWriter) token(text string) {
 }
 
 func (w *replyWriter) done() {
-	w.publish("reply:"+w.id+":done", schemas.ReplyDone{Type: schemas.ReplyTypeDone, ID: w.id, Answer: w.text.String(),
+	w.publish("reply:"+w.id+":done", schemas.ReplyDone{Type: schemas.ReplyTypeDone, ID: w.id, Query: w.query, Answer: w.text.String(),
 		Sources: []schemas.Source{{DocumentID: "doc-1", Title: "A source"}}, TraceID: "trace-" + w.id})
 }
 

@@ -34,17 +34,27 @@ type TraceFinder interface {
 	TraceByRequest(ctx context.Context, requestID string) (traceID string, err error)
 }
 
-// FeedbackRequest is the body of POST /v1/feedback.
+// FeedbackRequest is the body of POST /v1/feedback: a rating of the
+// answer (Rating, Comment), or a judgment of one of its cited sources
+// (DocumentID, Helpful, and Query, which counts only when the system no
+// longer knows the request's own).
 type FeedbackRequest struct {
-	RequestID string `json:"request_id"`
-	Rating    int    `json:"rating"` // 1 or -1
-	Comment   string `json:"comment,omitempty"`
+	RequestID  string `json:"request_id"`
+	Rating     int    `json:"rating,omitempty"` // 1 or -1
+	Comment    string `json:"comment,omitempty"`
+	DocumentID string `json:"document_id,omitempty"`
+	Helpful    *bool  `json:"helpful,omitempty"`
+	Query      string `json:"query,omitempty"`
 }
 
-// FeedbackResponse is the 202 answer of POST /v1/feedback.
+// FeedbackResponse is the 202 answer of POST /v1/feedback. A judgment of a
+// source also gets its id and grade.
 type FeedbackResponse struct {
-	RequestID string `json:"request_id"`
-	TraceID   string `json:"trace_id,omitempty"`
+	RequestID  string `json:"request_id"`
+	TraceID    string `json:"trace_id,omitempty"`
+	JudgmentID string `json:"judgment_id,omitempty"`
+	DocumentID string `json:"document_id,omitempty"`
+	Grade      *int   `json:"grade,omitempty"`
 }
 
 // postFeedback answers POST /v1/feedback: 202 once the rating is stored
@@ -59,10 +69,15 @@ func (g *Gateway) postFeedback(w http.ResponseWriter, r *http.Request) {
 		httpserver.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	switch {
-	case !schemas.ValidToken(req.RequestID):
+	if !schemas.ValidToken(req.RequestID) {
 		httpserver.WriteError(w, http.StatusBadRequest, `"request_id" must be 1 to 128 ASCII letters, digits, '-' or '_'`)
 		return
+	}
+	if req.DocumentID != "" || req.Helpful != nil {
+		g.postJudgment(w, r, req)
+		return
+	}
+	switch {
 	case req.Rating != schemas.RatingUp && req.Rating != schemas.RatingDown:
 		httpserver.WriteError(w, http.StatusBadRequest, `"rating" must be 1 or -1`)
 		return
@@ -81,6 +96,33 @@ func (g *Gateway) postFeedback(w http.ResponseWriter, r *http.Request) {
 		httpserver.WriteError(w, http.StatusServiceUnavailable, "could not record the feedback: "+err.Error())
 	default:
 		httpserver.WriteJSON(w, http.StatusAccepted, FeedbackResponse{RequestID: req.RequestID, TraceID: traceID})
+	}
+}
+
+// postJudgment answers a POST /v1/feedback that judges one source: 202
+// once the judgment is stored in FEEDBACK, 400 for a bad body or a document
+// that is not a source of the request, 404 for an unknown request.
+func (g *Gateway) postJudgment(w http.ResponseWriter, r *http.Request, req FeedbackRequest) {
+	if msg := checkSourceJudgment(req.DocumentID, req.Helpful, req.Rating, req.Query, g.chat.MaxQueryChars); msg != "" {
+		httpserver.WriteError(w, http.StatusBadRequest, msg)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), apiTimeout)
+	defer cancel()
+	j, err := g.submitJudgment(ctx, SourceJudgment{RequestID: req.RequestID, DocumentID: req.DocumentID, Helpful: *req.Helpful, Query: req.Query})
+	switch {
+	case errors.Is(err, ErrRequestNotFound):
+		httpserver.WriteError(w, http.StatusNotFound, "no finished chat request "+strconv.Quote(req.RequestID))
+	case errors.Is(err, ErrNotASource):
+		httpserver.WriteError(w, http.StatusBadRequest, strconv.Quote(req.DocumentID)+" is not a source of request "+strconv.Quote(req.RequestID))
+	case errors.Is(err, ErrQueryUnknown):
+		httpserver.WriteError(w, http.StatusBadRequest, "the question of request "+strconv.Quote(req.RequestID)+` is no longer known: send it as "query"`)
+	case err != nil:
+		g.cfg.Log.Warn().Err(err).Str("request", req.RequestID).Msg("judgment")
+		httpserver.WriteError(w, http.StatusServiceUnavailable, "could not record the judgment: "+err.Error())
+	default:
+		httpserver.WriteJSON(w, http.StatusAccepted, FeedbackResponse{RequestID: req.RequestID, TraceID: j.TraceID,
+			JudgmentID: j.ID, DocumentID: j.DocumentID, Grade: &j.Grade})
 	}
 }
 

@@ -44,6 +44,10 @@ type Config struct {
 	// CHAT_REPLIES (kept 15 minutes), so older answers can still be
 	// rated. Nil: only requests still in CHAT_REPLIES can be.
 	Traces TraceFinder
+	// TraceStore reads the stored traces, for GET /v1/traces and for
+	// judging the sources of answers that have left CHAT_REPLIES; nil:
+	// the traces API answers 503.
+	TraceStore TraceReader
 	// Metrics registers the gateway's metrics; nil leaves them
 	// unregistered.
 	Metrics prometheus.Registerer

@@ -46,7 +46,9 @@ const (
 
 // ClientMessage is one frame a chat client sends. Which fields count
 // depends on Type: ask uses ID (optional), Query, Author and Category;
-// resume uses ID and After; feedback uses ID, Rating and Comment.
+// resume uses ID and After; feedback uses ID with Rating and Comment (the
+// answer), or ID with DocumentID, Helpful and optionally Query (one cited
+// source).
 type ClientMessage struct {
 	Type     string `json:"type"`
 	ID       string `json:"id,omitempty"`
@@ -55,15 +57,18 @@ type ClientMessage struct {
 	Category string `json:"category,omitempty"`
 	// After is the last token sequence the client has; the resumed reply
 	// starts at After+1.
-	After   int    `json:"after,omitempty"`
-	Rating  int    `json:"rating,omitempty"`
-	Comment string `json:"comment,omitempty"`
+	After      int    `json:"after,omitempty"`
+	Rating     int    `json:"rating,omitempty"`
+	Comment    string `json:"comment,omitempty"`
+	DocumentID string `json:"document_id,omitempty"`
+	Helpful    *bool  `json:"helpful,omitempty"`
 }
 
 // ServerMessage is one frame the gateway sends, for clients written in Go.
 // Token: ID, Seq, Text. Done: ID, Answer, Sources, TraceID. Error: ID
 // (absent when the frame concerns no request), Code, Message, For, and
-// TraceID when the rag worker reported one. Accepted: ID, For.
+// TraceID when the rag worker reported one. Accepted: ID, For. Both carry
+// DocumentID when they answer a judgment of one source.
 type ServerMessage struct {
 	Type    string           `json:"type"`
 	ID      string           `json:"id,omitempty"`
@@ -78,6 +83,9 @@ type ServerMessage struct {
 	// answers (ask, resume, feedback); an error that ends a reply names the
 	// frame that started it.
 	For string `json:"for,omitempty"`
+	// DocumentID names the source an accepted or error frame about a
+	// judgment of one source answers.
+	DocumentID string `json:"document_id,omitempty"`
 }
 
 // Bounds on the free-text fields besides the query, whose bound is
@@ -109,7 +117,8 @@ type parseLimits struct {
 // parseClientMessage decodes and checks one client frame. It never
 // panics: every input yields either a message that satisfies the
 // protocol's invariants (a known type, a valid or absent id, a bounded
-// non-blank query, a rating of ±1, after ≥ 0) or a protocolError to send
+// non-blank query, a rating of ±1 or a bounded judgment of one source,
+// after ≥ 0) or a protocolError to send
 // back. Unknown fields are ignored so that newer clients work with older
 // gateways.
 func parseClientMessage(data []byte, lim parseLimits) (ClientMessage, *protocolError) {
@@ -155,12 +164,21 @@ func parseClientMessage(data []byte, lim parseLimits) (ClientMessage, *protocolE
 			return fail(CodeTooLong, "author or category is too long")
 		}
 		m.After, m.Rating, m.Comment = 0, 0, ""
+		m.DocumentID, m.Helpful = "", nil
 	case MsgResume:
 		if m.After < 0 {
 			return fail(CodeBadRequest, `"after" must be 0 or more`)
 		}
 		m.Query, m.Author, m.Category, m.Rating, m.Comment = "", "", "", 0, ""
+		m.DocumentID, m.Helpful = "", nil
 	case MsgFeedback:
+		if m.DocumentID != "" || m.Helpful != nil {
+			if msg := checkSourceJudgment(m.DocumentID, m.Helpful, m.Rating, m.Query, lim.maxQueryChars); msg != "" {
+				return fail(CodeBadRequest, msg)
+			}
+			m.Author, m.Category, m.After, m.Comment = "", "", 0, ""
+			break
+		}
 		if m.Rating != schemas.RatingUp && m.Rating != schemas.RatingDown {
 			return fail(CodeBadRequest, `"rating" must be 1 or -1`)
 		}

@@ -47,10 +47,13 @@ func (ReplyToken) Schema() string { return "reply_token/v1" }
 // answer, its sources and the trace that explains it, or the error that
 // stopped it. It is the last message for that request.
 type ReplyDone struct {
-	Type    string      `json:"type"` // always ReplyTypeDone
-	ID      string      `json:"id"`
-	Answer  string      `json:"answer,omitempty"`
-	Sources []Source    `json:"sources,omitempty"`
+	Type    string   `json:"type"` // always ReplyTypeDone
+	ID      string   `json:"id"`
+	Answer  string   `json:"answer,omitempty"`
+	Sources []Source `json:"sources,omitempty"`
+	// Query is the question answered, so that a judgment of one of its
+	// sources can name it without trusting the client.
+	Query   string      `json:"query,omitempty"`
 	TraceID string      `json:"trace_id,omitempty"`
 	Error   *ReplyError `json:"error,omitempty"`
 }

@@ -54,7 +54,7 @@ func fullMessages() []Message {
 		ChatRequest{ID: "req-1", Query: "What is an engine?", Author: "Ada", Category: KindArticle, CreatedAt: at(7)},
 		ReplyToken{Type: ReplyTypeToken, ID: "req-1", Seq: 1, Text: "An"},
 		ReplyDone{
-			Type: ReplyTypeDone, ID: "req-1", Answer: "An engine computes.",
+			Type: ReplyTypeDone, ID: "req-1", Query: "What is an engine?", Answer: "An engine computes.",
 			Sources: []Source{{DocumentID: "doc-1", Title: "Notes", Link: "https://medium.com/@ada/x", Score: 0.87}},
 			TraceID: "tr-1", Error: &ReplyError{Code: "timeout", Message: "the model took too long"},
 		},

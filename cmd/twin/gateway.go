@@ -97,7 +97,7 @@ func runGateway(ctx context.Context, s *system, log zerolog.Logger, ready func()
 	} else {
 		cfg.Store = store
 		if ts, ok := store.(warehouse.TraceStore); ok {
-			cfg.Traces = traceFinder{ts}
+			cfg.Traces, cfg.TraceStore = traceFinder{ts}, ts
 		}
 	}
 	if cfg.Search, err = s.vectorsAndModels(ctx); err != nil {

@@ -407,7 +407,7 @@ func (a *answer) generate(ctx context.Context, messages []llm.Message, passages 
 }
 
 func (a *answer) done(e *schemas.ReplyError) *schemas.ReplyDone {
-	return &schemas.ReplyDone{Type: schemas.ReplyTypeDone, ID: a.req.ID, Answer: a.text, TraceID: a.traceID, Error: e}
+	return &schemas.ReplyDone{Type: schemas.ReplyTypeDone, ID: a.req.ID, Query: a.req.Query, Answer: a.text, TraceID: a.traceID, Error: e}
 }
 
 // finishWith ends a request that produced no answer.
