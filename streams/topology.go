@@ -79,6 +79,9 @@ const (
 	ConsumerRag             = "rag"
 	ConsumerMonitor         = "monitor"
 	ConsumerMonitorFeedback = "monitor-feedback"
+	// ConsumerMonitorJudgments stores the relevance judgments
+	// (twin.feedback.relevance) in the warehouse.
+	ConsumerMonitorJudgments = "monitor-judgments"
 )
 
 // BucketBytes is the store the components' KV buckets (CDC checkpoints,
@@ -141,8 +144,10 @@ func DefaultTopology() Topology {
 				Description: "answers chat questions", AckWait: AckWait, MaxDeliver: 3, MaxAckPending: 64},
 			{Name: ConsumerMonitor, Stream: StreamMonitor, FilterSubject: schemas.SubjectMonitorTraces,
 				Description: "stores prompt traces", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
-			{Name: ConsumerMonitorFeedback, Stream: StreamFeedback, FilterSubject: schemas.SubjectFeedbackAll,
+			{Name: ConsumerMonitorFeedback, Stream: StreamFeedback, FilterSubject: schemas.FeedbackSubject(schemas.FeedbackRating),
 				Description: "joins feedback to its trace", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
+			{Name: ConsumerMonitorJudgments, Stream: StreamFeedback, FilterSubject: schemas.FeedbackSubject(schemas.FeedbackRelevance),
+				Description: "stores relevance judgments", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
 		},
 	}
 }

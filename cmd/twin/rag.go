@@ -140,7 +140,11 @@ func runMonitor(ctx context.Context, s *system, log zerolog.Logger, ready func()
 	if !ok {
 		return fmt.Errorf("monitor: the warehouse %T cannot store traces", store)
 	}
-	m, err := monitor.New(monitor.Config{Store: traces, Registerer: s.reg, Log: log, Retention: s.flags.chat.traceRetention})
+	judgments, ok := store.(warehouse.JudgmentStore)
+	if !ok {
+		return fmt.Errorf("monitor: the warehouse %T cannot store judgments", store)
+	}
+	m, err := monitor.New(monitor.Config{Store: traces, Judgments: judgments, Registerer: s.reg, Log: log, Retention: s.flags.chat.traceRetention})
 	if err != nil {
 		return err
 	}
@@ -155,5 +159,8 @@ func runMonitor(ctx context.Context, s *system, log zerolog.Logger, ready func()
 		return s.runtime.RunBatch(ctx, streams.ConsumerMonitor, m, streams.Workers(1), streams.PullBatch(512), streams.Batch(256, 10*time.Millisecond))
 	})
 	eg.Go(func() error { return s.runtime.Run(ctx, streams.ConsumerMonitorFeedback, m.FeedbackHandler()) })
+	eg.Go(func() error {
+		return s.runtime.RunBatch(ctx, monitor.JudgmentsConsumer, m.JudgmentsHandler(), streams.Workers(1), streams.Batch(256, 10*time.Millisecond))
+	})
 	return eg.Wait()
 }

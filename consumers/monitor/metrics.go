@@ -43,6 +43,7 @@ type metrics struct {
 	guardrail  *prometheus.CounterVec // kind
 	stepErrors *prometheus.CounterVec // step
 	feedback   *prometheus.CounterVec // rating
+	judgments  *prometheus.CounterVec // source
 	expired    prometheus.Counter
 
 	steps, models, kinds *labelValues
@@ -83,6 +84,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Name: "twin_feedback_total",
 		Help: "Ratings of answers, up or down.",
 	}, []string{"rating"})
+	judgments := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "twin_feedback_judgments_total",
+		Help: "Relevance judgments stored, by source: user (a cited source marked helpful or not) or import (twin feedback import). A redelivered or re-imported one is not counted again.",
+	}, []string{"source"})
 	expired := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "twin_traces_expired_total",
 		Help: "Prompt traces deleted by the retention sweep.",
@@ -111,6 +116,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if m.feedback, err = register(reg, feedback); err != nil {
 		return nil, err
 	}
+	if m.judgments, err = register(reg, judgments); err != nil {
+		return nil, err
+	}
 	if m.expired, err = register(reg, expired); err != nil {
 		return nil, err
 	}
@@ -118,6 +126,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	// defined before the first one.
 	m.feedback.WithLabelValues(ratingUp)
 	m.feedback.WithLabelValues(ratingDown)
+	m.judgments.WithLabelValues(schemas.JudgmentUser)
+	m.judgments.WithLabelValues(schemas.JudgmentImport)
 	return m, nil
 }
 
@@ -184,6 +194,21 @@ func (m *metrics) observeFeedback(rating int) {
 	case schemas.RatingDown:
 		m.feedback.WithLabelValues(ratingDown).Inc()
 	}
+}
+
+// observeJudgments counts n new judgments of source. The source label
+// takes only the two values of the schema's enum, "other" for anything
+// else, so a publisher cannot grow its series.
+func (m *metrics) observeJudgments(source string, n int) {
+	if n <= 0 {
+		return
+	}
+	switch source {
+	case schemas.JudgmentUser, schemas.JudgmentImport:
+	default:
+		source = labelOther
+	}
+	m.judgments.WithLabelValues(source).Add(float64(n))
 }
 
 // labelValues admits at most maxLabelValues distinct values of one label;

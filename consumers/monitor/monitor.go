@@ -2,7 +2,8 @@
 // request (twin.monitor.traces) in the warehouse, joins the users' ratings
 // (twin.feedback.>) to them, turns each trace into Prometheus metrics
 // (step latencies, time to first token, tokens per model, guardrail events,
-// step errors) and expires traces after a retention.
+// step errors) and expires traces after a retention. It also stores the
+// relevance judgments (twin.feedback.relevance) the reranker learns from.
 //
 // # Counting once
 //
@@ -67,6 +68,8 @@ type retentionSetter interface {
 // Config assembles a monitor.
 type Config struct {
 	Store Store // required
+	// Judgments keeps relevance judgments; nil: JudgmentsHandler is nil.
+	Judgments JudgmentStore
 	// Registerer gets the monitor's metrics; nil leaves them unregistered.
 	// A second monitor on the same registry shares the first one's.
 	Registerer prometheus.Registerer
@@ -87,6 +90,9 @@ type Monitor struct {
 	interval  time.Duration
 	traces    streams.BatchHandler
 	feedback  streams.Handler
+
+	judgmentStore JudgmentStore
+	judgments     streams.BatchHandler
 }
 
 // New returns a monitor. It fails when Store is missing or when a metric
@@ -110,6 +116,10 @@ func New(cfg Config) (*Monitor, error) {
 		retention: cfg.Retention, interval: cfg.SweepInterval}
 	m.traces = streams.DecodedBatch(m.storeTraces)
 	m.feedback = streams.Decoded(m.handleFeedback)
+	if cfg.Judgments != nil {
+		m.judgmentStore = cfg.Judgments
+		m.judgments = streams.DecodedBatch(m.storeJudgments)
+	}
 	return m, nil
 }
 

@@ -46,7 +46,7 @@ func newFixture(t *testing.T, cfg monitor.Config) *fixture {
 	t.Cleanup(func() { sqlite.Close() })
 	f.store = &countingStore{SQLiteStore: sqlite}
 	f.rtm = streams.NewMetrics(f.reg)
-	cfg.Store, cfg.Registerer, cfg.Log = f.store, f.reg, zerolog.Nop()
+	cfg.Store, cfg.Judgments, cfg.Registerer, cfg.Log = f.store, f.store, f.reg, zerolog.Nop()
 	if f.mon, err = monitor.New(cfg); err != nil {
 		t.Fatalf("monitor.New: %v", err)
 	}
