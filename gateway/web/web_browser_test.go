@@ -185,6 +185,83 @@ func TestChatPageStreamsRatesAndResumes(t *testing.T) {
 	b.clean()
 }
 
+func TestChatPageJudgesEachCitedSource(t *testing.T) {
+	peer := newChatPeer(t)
+	srv := httptest.NewServer(peer.routes())
+	t.Cleanup(srv.Close)
+	b := startBrowser(t)
+
+	b.do(chromedp.Navigate(srv.URL + "/?access_token=" + testToken))
+	b.waitFor("the status to say connected", `document.querySelector('#status').textContent === 'connected'`)
+	b.do(chromedp.SendKeys(chromedp.CSS("#question"), "Where do changes go?"+kb.Enter))
+	ask := peer.next(t, "ask")
+	peer.send(t, map[string]any{
+		"type": "done", "id": ask.ID, "answer": "To JetStream.", "trace_id": "trace-1",
+		"sources": []map[string]any{
+			{"document_id": "d1", "title": "CDC in twin", "link": "https://example.com/cdc"},
+			{"document_id": "d2", "title": "<img src=x onerror=window.pwned=1>Streams"},
+			{"title": "a source without an id"},
+		},
+	})
+	src := func(doc, rest string) string {
+		return answerSel(ask.ID) + ` .sources li:nth-child(` + map[string]string{"d1": "1", "d2": "2", "none": "3"}[doc] + `) ` + rest
+	}
+	b.waitFor("helpful and not helpful on each source with an id, none on the other", js(
+		`document.querySelectorAll(%s).length === 4 && !document.querySelector(%s) && document.querySelector(%s).getAttribute('aria-label').includes('<img') && !window.pwned`,
+		answerSel(ask.ID)+" .judge button", src("none", ".judge"), src("d2", ".judge")))
+
+	judgment := func(want clientFrame) {
+		t.Helper()
+		got := peer.next(t, "feedback")
+		if got.ID != want.ID || got.DocumentID != want.DocumentID || got.Helpful == nil || *got.Helpful != *want.Helpful ||
+			got.Query != "Where do changes go?" || got.Rating != 0 {
+			t.Errorf("judgment frame = %+v (helpful %v), want %+v (helpful %v) with the question and no rating", got, deref(got.Helpful), want, deref(want.Helpful))
+		}
+	}
+	yes, no := true, false
+
+	// Over the socket: helpful, then a change of mind.
+	b.do(chromedp.Click(chromedp.CSS(src("d1", ".judge-yes"))))
+	judgment(clientFrame{ID: ask.ID, DocumentID: "d1", Helpful: &yes})
+	b.waitFor("helpful to show pressed and thanked", js(`document.querySelector(%s).getAttribute('aria-pressed') === 'true' && !!document.querySelector(%s)`,
+		src("d1", ".judge-yes"), src("d1", ".judged")))
+	b.do(chromedp.Click(chromedp.CSS(src("d1", ".judge-yes")))) // pressed already: nothing is sent
+	b.do(chromedp.Click(chromedp.CSS(src("d1", ".judge-no"))))
+	judgment(clientFrame{ID: ask.ID, DocumentID: "d1", Helpful: &no})
+	b.waitFor("not helpful pressed, helpful released", js(`document.querySelector(%s).getAttribute('aria-pressed') === 'true' && document.querySelector(%s).getAttribute('aria-pressed') === 'false'`,
+		src("d1", ".judge-no"), src("d1", ".judge-yes")))
+
+	// A judgment the gateway refuses says so at its source, and may be given again.
+	b.do(chromedp.Click(chromedp.CSS(src("d2", ".judge-no"))))
+	judgment(clientFrame{ID: ask.ID, DocumentID: "d2", Helpful: &no})
+	peer.send(t, map[string]any{"type": "error", "id": ask.ID, "code": "bad_request", "for": "feedback", "document_id": "d2",
+		"message": "<b>the document is not a source</b>"})
+	b.waitFor("the refusal at the second source, as text, its buttons released", js(
+		`(e => e && e.textContent.includes('not recorded') && e.textContent.includes('<b>') && !e.querySelector('b'))(document.querySelector(%s)) &&
+		document.querySelector(%s).getAttribute('aria-pressed') === 'false' && !document.querySelector(%s)`,
+		src("d2", ".error"), src("d2", ".judge-no"), src("d2", ".judged")))
+	b.waitFor("the answer's own rating untouched", js(`!document.querySelector(%s)`, answerSel(ask.ID)+" .rating .error"))
+
+	// With the socket down, a judgment goes by POST /v1/feedback.
+	peer.holdHandshakes()
+	peer.drop(t)
+	b.waitFor("the status to say reconnecting", `document.querySelector('#status').textContent === 'reconnecting…'`)
+	b.do(chromedp.Click(chromedp.CSS(src("d2", ".judge-yes"))))
+	select {
+	case post := <-peer.posted:
+		if post.RequestID != ask.ID || post.DocumentID != "d2" || post.Helpful == nil || !*post.Helpful || post.Query != "Where do changes go?" || post.Rating != 0 {
+			t.Errorf("POST /v1/feedback = %+v, want request %q, document d2, helpful, the question, no rating", post, ask.ID)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("the page posted no judgment while the socket was down")
+	}
+	b.waitFor("the posted judgment to show as recorded, the refusal gone", js(`!!document.querySelector(%s) && !document.querySelector(%s)`,
+		src("d2", ".judged"), src("d2", ".error")))
+	peer.releaseHandshakes()
+	b.waitFor("the status to say connected again", `document.querySelector('#status').textContent === 'connected'`)
+	b.clean()
+}
+
 func TestChatPageSaysATokenIsNeededOn401(t *testing.T) {
 	peer := newChatPeer(t)
 	srv := httptest.NewServer(peer.routes())
@@ -374,12 +451,18 @@ type clientFrame struct {
 	Author *string `json:"author"`
 	After  *int    `json:"after"`
 	Rating int     `json:"rating"`
+	// DocumentID and Helpful: a judgment of one source.
+	DocumentID string `json:"document_id"`
+	Helpful    *bool  `json:"helpful"`
 }
 
 type feedbackPost struct {
-	RequestID string  `json:"request_id"`
-	Rating    int     `json:"rating"`
-	Comment   *string `json:"comment"`
+	RequestID  string  `json:"request_id"`
+	Rating     int     `json:"rating"`
+	Comment    *string `json:"comment"`
+	DocumentID string  `json:"document_id"`
+	Helpful    *bool   `json:"helpful"`
+	Query      string  `json:"query"`
 }
 
 // chatPeer plays the gateway for the page: it serves Handler, /v1/authors,

@@ -1,6 +1,7 @@
 // The twin chat page. It speaks the WebSocket protocol of /v1/chat (ask,
 // resume, feedback up; token, done, error down) and calls /v1/authors and
-// /v1/feedback. Server text only ever reaches the page as text nodes or
+// /v1/feedback. Feedback is a rating of an answer, or a judgment of one of
+// its cited sources (helpful or not), which teaches the reranker. Server text only ever reaches the page as text nodes or
 // textContent, never as markup, so an answer cannot inject script or HTML.
 'use strict';
 
@@ -269,6 +270,14 @@
     }
     // The gateway names the frame an error answers in `for`; without it,
     // an error for a finished answer can only be about its rating.
+    if (m.for === 'feedback' && typeof m.document_id === 'string' && a.judges) {
+      const j = a.judges.get(m.document_id);
+      if (j) {
+        unjudge(j);
+        showError(a, 'Your judgment of this source was not recorded.', detail, j.box);
+      }
+      return;
+    }
     if (m.for === 'feedback' || (m.for === undefined && a.done && a.rating)) {
       if (a.rating && a.ratedVia === 'socket') unrate(a); // let the user rate again
       // Inside the rating box, so that the next rating clears it.
@@ -327,6 +336,7 @@
         li.append(label);
       }
       if (typeof s.score === 'number') li.title = 'relevance ' + s.score.toFixed(2);
+      if (typeof s.document_id === 'string' && s.document_id) renderJudge(a, li, s.document_id, label);
       list.append(li);
     }
     if (!list.firstChild) return;
@@ -416,6 +426,69 @@
     if (done) done.remove();
     for (const b of a.rating.buttons) b.setAttribute('aria-pressed', 'false');
     setRatingEnabled(a, true);
+  }
+
+  // ---- judging a source ----
+
+  // Each cited source gets "helpful" and "not helpful": a judgment of that
+  // document for this question, which the reranker learns from. A user may
+  // change their mind; pressing the pressed button again does nothing.
+  function renderJudge(a, li, documentID, label) {
+    if (!a.judges) a.judges = new Map();
+    if (a.judges.has(documentID)) return;
+    const box = node('span', 'judge');
+    box.setAttribute('role', 'group');
+    box.setAttribute('aria-label', 'Was "' + label + '" helpful?');
+    const j = { documentID, box, buttons: [], helpful: null };
+    for (const [helpful, text] of [[true, 'Helpful'], [false, 'Not helpful']]) {
+      const b = node('button', helpful ? 'judge-yes' : 'judge-no', text);
+      b.type = 'button';
+      b.setAttribute('aria-pressed', 'false');
+      b.addEventListener('click', () => judge(a, j, helpful));
+      j.buttons.push(b);
+      box.append(b);
+    }
+    li.append(' ', box);
+    a.judges.set(documentID, j);
+  }
+
+  async function judge(a, j, helpful) {
+    if (j.helpful === helpful) return;
+    j.helpful = helpful;
+    for (const x of j.box.querySelectorAll('.error, .judged')) x.remove();
+    j.buttons[0].setAttribute('aria-pressed', String(helpful));
+    j.buttons[1].setAttribute('aria-pressed', String(!helpful));
+    const frame = { type: 'feedback', id: a.id, document_id: j.documentID, helpful, query: a.query };
+    if (send(frame)) {
+      judged(j);
+      return;
+    }
+    // The socket is down: the REST endpoint records the same judgment.
+    try {
+      const res = await fetch(apiURL('v1/feedback'), {
+        method: 'POST',
+        headers: authHeaders({ 'Content-Type': 'application/json' }),
+        body: JSON.stringify({ request_id: a.id, document_id: j.documentID, helpful, query: a.query }),
+      });
+      if (res.status === 401) authNeeded();
+      if (!res.ok) throw new Error('HTTP ' + res.status);
+      judged(j);
+    } catch (_) {
+      unjudge(j);
+      const p = node('span', 'error', 'Not sent. Please try again.');
+      p.setAttribute('role', 'alert');
+      j.box.append(p);
+    }
+  }
+
+  function judged(j) {
+    j.box.append(node('span', 'judged', 'Thanks'));
+  }
+
+  function unjudge(j) {
+    j.helpful = null;
+    for (const x of j.box.querySelectorAll('.judged')) x.remove();
+    for (const b of j.buttons) b.setAttribute('aria-pressed', 'false');
   }
 
   // ---- authors ----
