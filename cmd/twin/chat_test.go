@@ -208,7 +208,7 @@ func lastMessage[T any, P interface {
 // ask, see the answer stream in with its sources, rate it.
 func TestWebPageInChromium(t *testing.T) {
 	t.Parallel()
-	p, _ := chatSystem(t)
+	p, dir := chatSystem(t)
 	tab := browsertest.Start(t, 90*time.Second)
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	err := chromedp.Do(tab,
@@ -240,4 +240,25 @@ func TestWebPageInChromium(t *testing.T) {
 	if fb.Rating != -1 || fb.TraceID == "" {
 		t.Fatalf("feedback from the page: %+v", fb)
 	}
+
+	// The first source judged helpful becomes a judgment of the question
+	// and that document, which the monitor stores.
+	if err := chromedp.Do(tab, chromedp.Click(css(".answer .sources li:first-child .judge-yes")),
+		chromedp.WaitVisible(css(".answer .sources li:first-child .judged"))); err != nil {
+		t.Fatal(err)
+	}
+	j := lastMessage[schemas.Judgment](t, js, streams.StreamFeedback, schemas.FeedbackSubject(schemas.FeedbackRelevance))
+	if j.Query != "How do I avoid length errors in Apache Bench?" || j.Grade != schemas.GradeRelevant || j.Source != schemas.JudgmentUser ||
+		j.TraceID != fb.TraceID || j.DocumentID == "" {
+		t.Fatalf("judgment from the page: %+v", j)
+	}
+	store, err := warehouse.OpenSQLite(t.Context(), filepath.Join(dir, "warehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	testwait.Until(t, 10*time.Second, "the judgment in the warehouse", func() bool {
+		got, err := store.ListJudgments(t.Context(), warehouse.JudgmentListOptions{})
+		return err == nil && len(got) == 1 && got[0].ID == j.ID && got[0].DocumentID == j.DocumentID
+	})
 }
