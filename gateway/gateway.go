@@ -126,6 +126,8 @@ func (g *Gateway) Register(srv *httpserver.Server) {
 	api("POST /v1/reindex", g.reindex)
 	api("POST /v1/feedback", g.postFeedback)
 	api("GET /v1/authors", g.authors)
+	api("GET /v1/traces", g.listTraces)
+	api("GET /v1/traces/{id}", g.getTrace)
 	srv.Handle("GET /v1/chat", g.metrics.instrument("GET /v1/chat", g.requireAuth(http.HandlerFunc(g.serveChat), true)))
 	// The page itself is public: a browser cannot send a bearer header to
 	// load it, and it holds nothing but code; its API calls carry the token.
