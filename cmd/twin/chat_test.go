@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -169,8 +170,25 @@ func TestChatEndToEnd(t *testing.T) {
 		t.Fatalf("stored trace %+v", rec)
 	}
 
+	// twin traces reads it back for people, and as JSON.
+	out, err := p.twin(t, "traces", "ls", "--token", chatToken)
+	if err != nil || !strings.Contains(out, done.TraceID) || !strings.Contains(out, q) {
+		t.Fatalf("twin traces ls: %q %v, want trace %s of %q", out, err, done.TraceID, q)
+	}
+	out, err = p.twin(t, "traces", "show", "e2e1", "--token", chatToken)
+	for _, want := range []string{"trace " + done.TraceID, "question: " + q, "rerank", "generate", "up  \"spot on\""} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Fatalf("twin traces show e2e1: %q %v, want it to say %q", out, err, want)
+		}
+	}
+	out, err = p.twin(t, "traces", "show", done.TraceID, "--json", "--token", chatToken)
+	var shown warehouse.TraceRecord
+	if err != nil || json.Unmarshal([]byte(out), &shown) != nil || shown.TraceID != done.TraceID || len(shown.Feedback) != 1 {
+		t.Fatalf("twin traces show --json: %q %v", out, err)
+	}
+
 	// twin chat streams an answer and lists its sources.
-	out, err := p.twin(t, "chat", "--token", chatToken, "What did Simon learn about Apache Bench length errors?")
+	out, err = p.twin(t, "chat", "--token", chatToken, "What did Simon learn about Apache Bench length errors?")
 	if err != nil || !strings.Contains(out, "Sources:") || !strings.Contains(out, "ab/apache-bench-length-errors") {
 		t.Fatalf("twin chat: %q %v", out, err)
 	}

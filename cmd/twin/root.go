@@ -104,6 +104,7 @@ Flags win over the environment, the environment over the file.`,
 		newSearchCmd(g), newChatCmd(g), newReindexCmd(g), newEvalCmd(g), newBenchCmd(g),
 		newStatusCmd(g), newDLQCmd(g), newStreamsCmd(g), newVersionCmd(g))
 	root.AddCommand(newFeedbackCmd(g))
+	root.AddCommand(newTracesCmd(g))
 	return root
 }
 
