@@ -5,7 +5,8 @@
 // network but the gateway's).
 //
 // The page speaks the chat WebSocket protocol of /v1/chat and calls
-// /v1/authors and /v1/feedback; it knows nothing else about the server.
+// /v1/authors and /v1/feedback; it knows nothing else about the server. A
+// second page, /traces, reads /v1/traces: how each answer was made.
 package web
 
 import (
@@ -71,10 +72,12 @@ var assets = sync.OnceValue(func() map[string]asset {
 		panic("web: reading embedded page: " + err.Error())
 	}
 	m["/"] = m["/index.html"]
+	m["/traces"] = m["/traces.html"]
 	return m
 })
 
-// Handler serves the chat page at "/" and its assets beside it. Any other path
+// Handler serves the chat page at "/", the traces page at "/traces" and
+// their assets beside them. Any other path
 // is 404, so the handler can be mounted as the catch-all "GET /" route of a
 // mux without hiding the API's own 404s.
 //

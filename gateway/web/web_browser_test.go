@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -206,6 +207,8 @@ func TestChatPageJudgesEachCitedSource(t *testing.T) {
 	src := func(doc, rest string) string {
 		return answerSel(ask.ID) + ` .sources li:nth-child(` + map[string]string{"d1": "1", "d2": "2", "none": "3"}[doc] + `) ` + rest
 	}
+	b.waitFor("a link to how the answer was made", js(`(a => a && a.getAttribute('href') === 'traces#trace-1')(document.querySelector(%s))`,
+		answerSel(ask.ID)+" .rating a.trace-link"))
 	b.waitFor("helpful and not helpful on each source with an id, none on the other", js(
 		`document.querySelectorAll(%s).length === 4 && !document.querySelector(%s) && document.querySelector(%s).getAttribute('aria-label').includes('<img') && !window.pwned`,
 		answerSel(ask.ID)+" .judge button", src("none", ".judge"), src("d2", ".judge")))
@@ -471,6 +474,7 @@ type feedbackPost struct {
 type chatPeer struct {
 	frames chan clientFrame  // every frame the page sent, in order, over any socket
 	posted chan feedbackPost // every POST /v1/feedback
+	listed chan url.Values   // the query of every GET /v1/traces
 
 	mu   sync.Mutex      // guards conn and gate
 	conn *websocket.Conn // the page's current socket
@@ -478,7 +482,7 @@ type chatPeer struct {
 }
 
 func newChatPeer(t *testing.T) *chatPeer {
-	p := &chatPeer{frames: make(chan clientFrame, 64), posted: make(chan feedbackPost, 8)}
+	p := &chatPeer{frames: make(chan clientFrame, 64), posted: make(chan feedbackPost, 8), listed: make(chan url.Values, 16)}
 	// Let a held handshake finish so the server can close.
 	t.Cleanup(p.releaseHandshakes)
 	return p
@@ -509,6 +513,8 @@ func (p *chatPeer) routes() http.Handler {
 		w.WriteHeader(http.StatusAccepted)
 	})
 	mux.HandleFunc("GET /v1/chat", p.chat)
+	mux.HandleFunc("GET /v1/traces", p.traceList)
+	mux.HandleFunc("GET /v1/traces/{id}", p.trace)
 	return mux
 }
 

@@ -361,6 +361,12 @@
       b.addEventListener('click', () => rate(a, rating, b));
     }
     box.append(up, down);
+    if (a.el.dataset.traceId) {
+      // How the answer was made, on the traces page.
+      const link = node('a', 'trace-link', 'How this answer was made');
+      link.href = 'traces#' + encodeURIComponent(a.el.dataset.traceId);
+      box.append(link);
+    }
     a.el.append(box);
     a.rating = { box, buttons: [up, down] };
   }
