@@ -279,4 +279,26 @@ func TestWebPageInChromium(t *testing.T) {
 		got, err := store.ListJudgments(t.Context(), warehouse.JudgmentListOptions{})
 		return err == nil && len(got) == 1 && got[0].ID == j.ID && got[0].DocumentID == j.DocumentID
 	})
+
+	// The answer's link leads to its trace on the traces page: every step,
+	// and the rating just given.
+	err = chromedp.Do(tab,
+		chromedp.Click(css(".answer .trace-link")),
+		chromedp.WaitVisible(css("#detail .step")),
+		chromedp.WaitVisible(css("#detail .feedback")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('#detail .step').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	detail, err := chromedp.Run(tab, chromedp.Text(css("#detail")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if steps != 8 || !strings.Contains(detail, "rated down") || !strings.Contains(detail, "How do I avoid length errors in Apache Bench?") {
+		t.Fatalf("the traces page shows %d steps and %q", steps, detail)
+	}
 }
