@@ -79,6 +79,7 @@ const (
 	ConsumerRag             = "rag"
 	ConsumerMonitor         = "monitor"
 	ConsumerMonitorFeedback = "monitor-feedback"
+	ConsumerTrainer         = "trainer"
 )
 
 // BucketBytes is the store the components' KV buckets (CDC checkpoints,
@@ -143,6 +144,10 @@ func DefaultTopology() Topology {
 				Description: "stores prompt traces", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
 			{Name: ConsumerMonitorFeedback, Stream: StreamFeedback, FilterSubject: schemas.SubjectFeedbackAll,
 				Description: "joins feedback to its trace", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
+			// One job at a time: a job holds the machine (or a SageMaker
+			// quota) for minutes to hours; the runtime keeps it alive.
+			{Name: ConsumerTrainer, Stream: StreamTraining, FilterSubject: schemas.SubjectTrainingTriggers,
+				Description: "runs a training job per trigger", AckWait: AckWait, MaxDeliver: 5, MaxAckPending: 1},
 		},
 	}
 }
