@@ -29,10 +29,10 @@ import (
 // command and SageMaker executors, which have tests of their own; what is
 // tested here is what the trainer does around a job.
 type scripted struct {
-	mu    sync.Mutex
-	runs  []trainer.Job
-	ndcg  float64 // the candidate's; the serving reranker scores 0.60
-	fail  error
+	mu   sync.Mutex
+	runs []trainer.Job
+	ndcg float64 // the candidate's; the serving reranker scores 0.60
+	fail error
 }
 
 func (s *scripted) Name() string { return "scripted" }
@@ -86,7 +86,9 @@ func newFixture(t *testing.T, exec *scripted, executors map[string]trainer.Execu
 	rt := streams.NewRuntime(js, streamstest.Topology(), streams.NewMetrics(prometheus.NewRegistry()), zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = rt.Run(ctx, trainer.Consumer, tr.Handler(), streams.Backoff(10*time.Millisecond, 50*time.Millisecond)) })
+	wg.Go(func() {
+		_ = rt.Run(ctx, trainer.Consumer, tr.Handler(), streams.Backoff(10*time.Millisecond, 50*time.Millisecond))
+	})
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	return &fixture{js: js, reg: reg, pub: pub, exec: exec}
 }
