@@ -38,7 +38,7 @@ type Config struct {
 	Log       zerolog.Logger
 	Crawl     *crawl.Publisher
 	Store     warehouse.Store
-	Search    *retrieval.Searcher
+	Search    Retriever
 	Publisher *streams.Publisher
 	// Traces finds the trace of a chat request whose reply has left
 	// CHAT_REPLIES (kept 15 minutes), so older answers can still be
@@ -49,6 +49,12 @@ type Config struct {
 	Metrics prometheus.Registerer
 	Auth    AuthConfig
 	Chat    ChatConfig
+}
+
+// Retriever answers /v1/search: the retrieval the chat answers from
+// (retrieval.Pipeline), reranked unless the request says rerank=false.
+type Retriever interface {
+	Retrieve(ctx context.Context, r retrieval.Request, rerank bool) ([]retrieval.Hit, error)
 }
 
 // Gateway serves the API of one system.
