@@ -100,6 +100,11 @@ func runGateway(ctx context.Context, s *system, log zerolog.Logger, ready func()
 			cfg.Traces = traceFinder{ts}
 		}
 	}
+	if reg, err := s.registry(ctx); err != nil {
+		log.Warn().Err(err).Msg("model registry unavailable: /v1/models answers 503")
+	} else {
+		cfg.Models = reg
+	}
 	if search, err := s.retriever(ctx); err != nil {
 		log.Warn().Err(err).Msg("search unavailable: /v1/search answers 503")
 	} else {

@@ -17,6 +17,30 @@ type serving struct {
 	once sync.Once
 	err  error
 	rr   *rerank.Live
+
+	regOnce sync.Once
+	reg     *registry.Registry
+	regErr  error
+}
+
+// registry opens the model registry once: versions in the warehouse,
+// artifacts and the serving pointer in JetStream.
+func (s *system) registry(ctx context.Context) (*registry.Registry, error) {
+	m := &s.models
+	m.regOnce.Do(func() {
+		store, err := s.warehouse(ctx)
+		if err != nil {
+			m.regErr = err
+			return
+		}
+		models, ok := store.(registry.Store)
+		if !ok {
+			m.regErr = fmt.Errorf("the warehouse %T cannot keep a model registry", store)
+			return
+		}
+		m.reg, m.regErr = registry.Open(ctx, s.js, models, s.pub)
+	})
+	return m.reg, m.regErr
 }
 
 // servingReranker is the reranker in service. With the embedded lexical
