@@ -203,6 +203,10 @@ func New(cfg Config, log zerolog.Logger) (*Executor, error) {
 // Name is "sagemaker".
 func (e *Executor) Name() string { return "sagemaker" }
 
+// BaseModelURI is the hyperparameter naming a model.tar.gz in S3 to train
+// from in place of model_id: the SFT model a DPO job refines.
+const BaseModelURI = "base_model_uri"
+
 // jobName is SageMaker's pattern of a training job's name.
 var jobName = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`)
 
@@ -285,17 +289,32 @@ func (e *Executor) trainingJob(ctx context.Context, job trainer.Job) (*sagemaker
 	}
 	dataset = strings.TrimSuffix(dataset, "/")
 
-	channel := func(name string) types.Channel {
-		return types.Channel{
+	channel := func(name, uri, contentType string) types.Channel {
+		c := types.Channel{
 			ChannelName: aws.String(name),
-			ContentType: aws.String("application/jsonl"),
 			InputMode:   types.TrainingInputModeFile,
 			DataSource: &types.DataSource{S3DataSource: &types.S3DataSource{
 				S3DataType:             types.S3DataTypeS3Prefix,
-				S3Uri:                  aws.String(dataset + "/" + name + ".jsonl"),
+				S3Uri:                  aws.String(uri),
 				S3DataDistributionType: types.S3DataDistributionFullyReplicated,
 			}},
 		}
+		if contentType != "" {
+			c.ContentType = aws.String(contentType)
+		}
+		return c
+	}
+	channels := []types.Channel{
+		channel("train", dataset+"/train.jsonl", "application/jsonl"),
+		channel("test", dataset+"/test.jsonl", "application/jsonl"),
+	}
+	// A model twin trained before (DPO on top of the SFT model) reaches
+	// the container as the channel "model", which train.py starts from.
+	if uri := hp[BaseModelURI]; uri != "" {
+		if !strings.HasPrefix(uri, "s3://") {
+			return nil, fmt.Errorf("%w: %s %q is not an s3:// URI", trainer.ErrJobFailed, BaseModelURI, uri)
+		}
+		channels = append(channels, channel("model", uri, ""))
 	}
 	return &sagemaker.CreateTrainingJobInput{
 		TrainingJobName: aws.String(job.ID),
@@ -312,7 +331,7 @@ func (e *Executor) trainingJob(ctx context.Context, job trainer.Job) (*sagemaker
 		},
 		HyperParameters: hp,
 		Environment:     e.cfg.Environment,
-		InputDataConfig: []types.Channel{channel("train"), channel("test")},
+		InputDataConfig: channels,
 		OutputDataConfig: &types.OutputDataConfig{
 			S3OutputPath: aws.String(e.cfg.OutputURI),
 		},

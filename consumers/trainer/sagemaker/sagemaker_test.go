@@ -117,6 +117,8 @@ func TestCompletedJobReturnsItsModelAfterTheRequestSageMakerNeeds(t *testing.T) 
 		kind      string
 		overrides map[string]string
 		want      map[string]string
+		// model is the channel of the model the job starts from.
+		model string
 	}{
 		{
 			kind: schemas.TrainingSFT,
@@ -128,12 +130,13 @@ func TestCompletedJobReturnsItsModelAfterTheRequestSageMakerNeeds(t *testing.T) 
 		},
 		{
 			kind:      schemas.TrainingDPO,
-			overrides: map[string]string{"model_id": "s3-merged-sft", "load_in_4bit": "true"},
+			overrides: map[string]string{BaseModelURI: testOutput + "/twin-sft-0001/output/model.tar.gz", "load_in_4bit": "true"},
 			want: map[string]string{
 				"beta": "0.5", "learning_rate": "2e-6", "num_train_epochs": "1",
 				"per_device_train_batch_size": "2", "gradient_accumulation_steps": "8",
-				"training_kind": "dpo", "model_id": "s3-merged-sft", "load_in_4bit": "true",
+				"training_kind": "dpo", "load_in_4bit": "true",
 			},
+			model: "model=" + testOutput + "/twin-sft-0001/output/model.tar.gz S3Prefix FullyReplicated",
 		},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
@@ -215,6 +218,9 @@ func TestCompletedJobReturnsItsModelAfterTheRequestSageMakerNeeds(t *testing.T) 
 			want := []string{
 				"train=s3://twin-training/datasets/" + job.ID + "/train.jsonl S3Prefix FullyReplicated",
 				"test=s3://twin-training/datasets/" + job.ID + "/test.jsonl S3Prefix FullyReplicated",
+			}
+			if tc.model != "" {
+				want = append(want, tc.model)
 			}
 			if !slices.Equal(got, want) {
 				t.Errorf("channels %q, want %q", got, want)
