@@ -4,16 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/rs/zerolog"
 
 	"github.com/twin-llm/twin/consumers/trainer"
 	"github.com/twin-llm/twin/internal/awsclient/sagemakertest"
+	"github.com/twin-llm/twin/internal/s3export"
 	"github.com/twin-llm/twin/schemas"
 )
 
@@ -377,33 +387,68 @@ func TestRefusedJobsFail(t *testing.T) {
 	}
 }
 
-func TestDatasetIsUploadedWhenTheJobHasNoURI(t *testing.T) {
+func TestDatasetIsUploadedWhereTheChannelsReadIt(t *testing.T) {
 	t.Parallel()
+	// An in-process S3-compatible store, reached through the real client.
+	backend := s3mem.New()
+	if err := backend.CreateBucket("twin-training"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(srv.Close)
+	s3c, err := s3export.NewClient(s3export.Config{
+		BaseEndpoint: srv.URL, PathStyle: true,
+		AWS: &aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	fake := sagemakertest.NewControlPlane()
-	var uploads []string
 	e := newTestExecutor(t, fake, func(c *Config) {
 		c.DatasetPrefix = "s3://twin-training/datasets/"
-		c.Upload = func(_ context.Context, dir, uri string) error {
-			uploads = append(uploads, dir+" -> "+uri)
-			return nil
+		c.Upload = func(ctx context.Context, dir, uri string) error {
+			_, err := s3export.UploadDir(ctx, s3c, dir, uri)
+			return err
 		}
 	})
 	job := testJob("twin-sft-0005", schemas.TrainingSFT)
-	job.DatasetURI, job.DatasetDir = "", "/data/exports/twin-sft-0005"
+	job.DatasetURI, job.DatasetDir = "", t.TempDir()
+	files := map[string]string{
+		"train.jsonl": `{"instruction":"q1","output":"a1"}` + "\n",
+		"test.jsonl":  `{"instruction":"q2","output":"a2"}` + "\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(job.DatasetDir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := e.Run(context.Background(), job, nil); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if want := []string{"/data/exports/twin-sft-0005 -> s3://twin-training/datasets/twin-sft-0005"}; !slices.Equal(uploads, want) {
-		t.Errorf("uploads %q, want %q", uploads, want)
-	}
+
+	// Each channel names an object the upload put there, holding its split.
 	fj, _ := fake.Job(job.ID)
 	channels, _ := fj.Request["InputDataConfig"].([]any)
 	if len(channels) != 2 {
 		t.Fatalf("channels %v", channels)
 	}
-	train, _ := channels[0].(map[string]any)
-	if got := get(train, "DataSource", "S3DataSource", "S3Uri"); got != "s3://twin-training/datasets/twin-sft-0005/train.jsonl" {
-		t.Errorf("train channel %v", got)
+	for _, c := range channels {
+		m, _ := c.(map[string]any)
+		uri, _ := get(m, "DataSource", "S3DataSource", "S3Uri").(string)
+		bucket, key, err := s3export.ParseURI(uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := s3c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			t.Fatalf("channel %v reads %s, which the upload did not write: %v", m["ChannelName"], uri, err)
+		}
+		body, _ := io.ReadAll(out.Body)
+		out.Body.Close()
+		if want := files[m["ChannelName"].(string)+".jsonl"]; string(body) != want {
+			t.Errorf("channel %v reads %q, want %q", m["ChannelName"], body, want)
+		}
 	}
 }
 
