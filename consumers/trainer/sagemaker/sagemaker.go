@@ -237,7 +237,9 @@ func (e *Executor) Run(ctx context.Context, job trainer.Job, progress trainer.Pr
 		progress(schemas.StateRunning, "following the SageMaker training job "+job.ID+", created before", time.Now())
 	case err != nil:
 		if ctx.Err() != nil {
-			return trainer.Result{}, fmt.Errorf("create the SageMaker training job %s: %w", job.ID, err)
+			// The request may have reached SageMaker before the cancel:
+			// a job that exists is stopped like any other.
+			return e.cancelled(ctx, job.ID, log)
 		}
 		return trainer.Result{}, createError(job.ID, err)
 	default:
