@@ -261,31 +261,37 @@ func isEmptyDir(dir string) (bool, error) {
 // tail keeps the last lines of the program's output for a failure's
 // message.
 type tail struct {
-	max int
+	keep int
 
 	mu    sync.Mutex // guards lines
 	lines []string
 }
 
-func newTail(max int) *tail { return &tail{max: max} }
+func newTail(keep int) *tail { return &tail{keep: keep} }
 
-// maxLine bounds one line of output in memory; a program that prints a
-// progress bar without newlines must not grow the buffer without end.
+// maxLine bounds one line of output in memory: a longer one (a progress
+// bar redrawn without newlines) is logged in pieces of that size.
 const maxLine = 64 << 10
+
+// splitLines is bufio.ScanLines that cuts a line at maxLine rather than
+// failing on it.
+func splitLines(data []byte, atEOF bool) (int, []byte, error) {
+	advance, token, err := bufio.ScanLines(data, atEOF)
+	if advance == 0 && token == nil && err == nil && len(data) >= maxLine {
+		return maxLine, data[:maxLine], nil
+	}
+	return advance, token, err
+}
 
 // stream logs r's lines and keeps the last ones, until r ends.
 func (t *tail) stream(r io.Reader, log zerolog.Logger) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), maxLine)
+	sc.Split(splitLines)
 	for sc.Scan() {
 		line := sc.Text()
 		log.Info().Str("stream", "output").Msg(line)
 		t.add(line)
-	}
-	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
-		// Keep draining, so the program is never blocked on a full pipe.
-		log.Warn().Err(err).Msg("training command output: line too long, rest discarded")
-		_, _ = io.Copy(io.Discard, r)
 	}
 }
 
@@ -293,8 +299,8 @@ func (t *tail) add(line string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.lines = append(t.lines, line)
-	if len(t.lines) > t.max {
-		t.lines = t.lines[len(t.lines)-t.max:]
+	if len(t.lines) > t.keep {
+		t.lines = t.lines[len(t.lines)-t.keep:]
 	}
 }
 

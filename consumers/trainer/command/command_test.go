@@ -173,6 +173,14 @@ func TestFailuresAreJobFailuresWithTheExitAndTheLastLines(t *testing.T) {
 			want: []string{"wrote nothing", "nothing to train on"},
 		},
 		{
+			// A line past the log's bound is cut, and what follows it
+			// is still read.
+			name:    "a line longer than the bound",
+			body:    "head -c 200000 /dev/zero | tr '\\0' x; echo; echo 'after the long line'; exit 4\n",
+			want:    []string{"exited with code 4", "after the long line"},
+			notWant: []string{strings.Repeat("x", maxLine+1)},
+		},
+		{
 			name: "killed by a signal",
 			raw:  "echo dying; kill -9 $$",
 			want: []string{"killed by killed", "dying"},
