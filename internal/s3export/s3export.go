@@ -54,13 +54,13 @@ func ParseURI(uri string) (bucket, prefix string, err error) {
 // (s3://bucket/prefix), keyed by its path below dir: dir/train.jsonl
 // becomes s3://bucket/prefix/train.jsonl. Objects already there are
 // replaced, so an upload that failed half-way is retried by uploading
-// again. It returns the URIs it wrote, in the order of dir's walk.
-func UploadDir(ctx context.Context, client Putter, dir, uri string) ([]string, error) {
+// again.
+func UploadDir(ctx context.Context, client Putter, dir, uri string) error {
 	bucket, prefix, err := ParseURI(uri)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var written []string
+	written := 0
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -76,16 +76,16 @@ func UploadDir(ctx context.Context, client Putter, dir, uri string) ([]string, e
 		if err := putFile(ctx, client, bucket, key, p, contentType(p)); err != nil {
 			return err
 		}
-		written = append(written, "s3://"+bucket+"/"+key)
+		written++
 		return nil
 	})
 	if err != nil {
-		return written, fmt.Errorf("upload %s to %s: %w", dir, uri, err)
+		return fmt.Errorf("upload %s to %s: %w", dir, uri, err)
 	}
-	if len(written) == 0 {
-		return nil, fmt.Errorf("upload %s to %s: %w", dir, uri, ErrEmpty)
+	if written == 0 {
+		return fmt.Errorf("upload %s to %s: %w", dir, uri, ErrEmpty)
 	}
-	return written, nil
+	return nil
 }
 
 // UploadTarGz packs the regular files under dir (without __pycache__) as

@@ -407,10 +407,7 @@ func TestDatasetIsUploadedWhereTheChannelsReadIt(t *testing.T) {
 	fake := sagemakertest.NewControlPlane()
 	e := newTestExecutor(t, fake, func(c *Config) {
 		c.DatasetPrefix = "s3://twin-training/datasets/"
-		c.Upload = func(ctx context.Context, dir, uri string) error {
-			_, err := s3export.UploadDir(ctx, s3c, dir, uri)
-			return err
-		}
+		c.Upload = func(ctx context.Context, dir, uri string) error { return s3export.UploadDir(ctx, s3c, dir, uri) }
 	})
 	job := testJob("twin-sft-0005", schemas.TrainingSFT)
 	job.DatasetURI, job.DatasetDir = "", t.TempDir()
