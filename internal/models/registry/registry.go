@@ -85,7 +85,37 @@ type Registry struct {
 	// mu serializes promotions and rollbacks of this process; across
 	// processes the last writer of the serving pointer wins, and each
 	// announcement says what it did.
-	mu sync.Mutex
+	mu       sync.Mutex
+	rollouts map[string]Rollout
+}
+
+// Rollout puts a version in service outside twin (a SageMaker endpoint
+// rolled to its artifact) and returns where it serves. Promote and
+// Rollback call it before they change any state: when it fails, nothing
+// changed.
+type Rollout func(ctx context.Context, m warehouse.ModelRecord) (endpoint string, err error)
+
+// SetRollout makes versions of name serve through fn when promoted or
+// rolled back to. Call it before the registry is used.
+func (r *Registry) SetRollout(name string, fn Rollout) {
+	if r.rollouts == nil {
+		r.rollouts = map[string]Rollout{}
+	}
+	r.rollouts[name] = fn
+}
+
+// rollOut runs the rollout of m's name, if any, and records the endpoint.
+func (r *Registry) rollOut(ctx context.Context, m *warehouse.ModelRecord) error {
+	fn, ok := r.rollouts[m.Name]
+	if !ok {
+		return nil
+	}
+	endpoint, err := fn(ctx, *m)
+	if err != nil {
+		return fmt.Errorf("roll out %s/%s: %w", m.Name, m.Version, err)
+	}
+	m.Endpoint = endpoint
+	return nil
 }
 
 // Open opens (creating when absent) the registry's buckets.
@@ -193,6 +223,9 @@ func (r *Registry) Promote(ctx context.Context, name, version string) (warehouse
 	if target.ArtifactURI == "" {
 		return warehouse.ModelRecord{}, fmt.Errorf("promote %s/%s: %w: it has no artifact", name, version, ErrNotServable)
 	}
+	if err := r.rollOut(ctx, &target); err != nil {
+		return warehouse.ModelRecord{}, err
+	}
 	changed := r.switchTo(all, &target)
 	if err := r.store.UpdateModels(ctx, changed); err != nil {
 		return warehouse.ModelRecord{}, fmt.Errorf("promote %s/%s: %w", name, version, err)
@@ -248,6 +281,9 @@ func (r *Registry) Rollback(ctx context.Context, name string) (warehouse.ModelRe
 		}
 	}
 	if prev == nil {
+		if _, ok := r.rollouts[name]; ok {
+			return warehouse.ModelRecord{}, fmt.Errorf("roll back %s: %w: its versions serve from an endpoint, and no earlier version served there", name, ErrNoRollback)
+		}
 		current.State = schemas.ModelRetired
 		if err := r.store.UpdateModels(ctx, []warehouse.ModelRecord{current}); err != nil {
 			return warehouse.ModelRecord{}, fmt.Errorf("roll back %s: %w", name, err)
@@ -260,6 +296,9 @@ func (r *Registry) Rollback(ctx context.Context, name string) (warehouse.ModelRe
 	// The version rolled back to keeps its PromotedAt: it is the one it
 	// earned, and a second rollback then goes further back, not forth.
 	back := *prev
+	if err := r.rollOut(ctx, &back); err != nil {
+		return warehouse.ModelRecord{}, err
+	}
 	back.State = schemas.ModelServing
 	current.State = schemas.ModelRetired
 	changed := []warehouse.ModelRecord{current, back}

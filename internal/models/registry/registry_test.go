@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -198,5 +199,43 @@ func TestEveryStateChangeIsAnnouncedOnce(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("announcements %v, want %v", got, want)
 		}
+	}
+}
+
+func TestARolloutThatFailsChangesNothingAndOneThatWorksRecordsTheEndpoint(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a, b := f.register(t, "job-a"), f.register(t, "job-b")
+	var fail error
+	var rolled []string
+	f.reg.SetRollout(registry.Reranker, func(_ context.Context, m warehouse.ModelRecord) (string, error) {
+		if fail != nil {
+			return "", fail
+		}
+		rolled = append(rolled, m.Version)
+		return "twin-endpoint", nil
+	})
+	if m, err := f.reg.Promote(t.Context(), registry.Reranker, a.Version); err != nil || m.Endpoint != "twin-endpoint" {
+		t.Fatalf("promote with a rollout: %+v, %v", m, err)
+	}
+	fail = errors.New("endpoint update rolled back by SageMaker")
+	if _, err := f.reg.Promote(t.Context(), registry.Reranker, b.Version); err == nil {
+		t.Fatal("a promotion whose rollout failed succeeded")
+	}
+	if cur, _, _ := f.reg.ServingVersion(t.Context(), registry.Reranker); cur.Version != a.Version {
+		t.Fatalf("after a failed rollout version %s serves, want %s still", cur.Version, a.Version)
+	}
+	fail = nil
+	if _, err := f.reg.Promote(t.Context(), registry.Reranker, b.Version); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := f.reg.Rollback(t.Context(), registry.Reranker); err != nil || m.Version != a.Version {
+		t.Fatalf("rollback: %+v, %v", m, err)
+	}
+	if _, err := f.reg.Rollback(t.Context(), registry.Reranker); !errors.Is(err, registry.ErrNoRollback) {
+		t.Fatalf("rolling an endpoint back past its first version: %v, want ErrNoRollback", err)
+	}
+	if want := []string{"1", "2", "1"}; !slices.Equal(rolled, want) {
+		t.Fatalf("rolled out %v, want %v", rolled, want)
 	}
 }
