@@ -79,6 +79,7 @@ const (
 	ConsumerRag             = "rag"
 	ConsumerMonitor         = "monitor"
 	ConsumerMonitorFeedback = "monitor-feedback"
+	ConsumerTrainer         = "trainer"
 	// ConsumerMonitorJudgments stores the relevance judgments
 	// (twin.feedback.relevance) in the warehouse.
 	ConsumerMonitorJudgments = "monitor-judgments"
@@ -148,6 +149,10 @@ func DefaultTopology() Topology {
 				Description: "joins feedback to its trace", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
 			{Name: ConsumerMonitorJudgments, Stream: StreamFeedback, FilterSubject: schemas.FeedbackSubject(schemas.FeedbackRelevance),
 				Description: "stores relevance judgments", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
+			// One job at a time: a job holds the machine (or a SageMaker
+			// quota) for minutes to hours; the runtime keeps it alive.
+			{Name: ConsumerTrainer, Stream: StreamTraining, FilterSubject: schemas.SubjectTrainingTriggers,
+				Description: "runs a training job per trigger", AckWait: AckWait, MaxDeliver: 5, MaxAckPending: 1},
 		},
 	}
 }

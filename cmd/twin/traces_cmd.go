@@ -237,10 +237,3 @@ func ratingWord(r int) string {
 	}
 	return ""
 }
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}

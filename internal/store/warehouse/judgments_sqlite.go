@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// judgmentTablesSQL is migration step 3: the relevance judgments. seq is
+// judgmentTablesSQL is migration step 4: the relevance judgments. seq is
 // the rowid, AUTOINCREMENT so that a number is never handed out twice even
 // after the newest rows are deleted: a reader that remembers the last seq it
 // read never misses a judgment stored later.

@@ -37,7 +37,8 @@ func sqliteMigrations() []string {
 	` + documentTableSQL(Articles) + documentTableSQL(Posts) + documentTableSQL(Repositories),
 		// 2: prompt traces and the feedback on them (sqlite_traces.go).
 		traceTablesSQL,
-		// 3: relevance judgments (judgments_sqlite.go).
+		modelTablesSQL,
+		// 4: relevance judgments (judgments_sqlite.go).
 		judgmentTablesSQL,
 	}
 }

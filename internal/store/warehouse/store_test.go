@@ -50,6 +50,7 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) Store, opts suiteOption
 		{"AdvanceRevisionMovesNextWritesPastIt", testAdvanceRevision},
 	}
 	cases = append(cases, traceCases()...)
+	cases = append(cases, modelCases()...)
 	cases = append(cases, judgmentCases()...)
 	if opts.concurrent {
 		cases = append(cases, storeCase{"ConcurrentUpsertsGetUniqueRevisions", testConcurrentUpserts})
