@@ -49,6 +49,9 @@ type Config struct {
 	// judging the sources of answers that have left CHAT_REPLIES; nil:
 	// the traces API answers 503.
 	TraceStore TraceReader
+	// Judgments reads the judgments of a request's sources, shown with its
+	// trace; nil: a trace comes without them.
+	Judgments JudgmentReader
 	// Metrics registers the gateway's metrics; nil leaves them
 	// unregistered.
 	Metrics prometheus.Registerer

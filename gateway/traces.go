@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -151,8 +152,22 @@ func (g *Gateway) listTraces(w http.ResponseWriter, r *http.Request) {
 	httpserver.WriteJSON(w, http.StatusOK, out)
 }
 
+// JudgmentReader reads the judgments users gave the sources of one chat
+// request; the warehouse's stores implement it.
+type JudgmentReader interface {
+	JudgmentsOfRequest(ctx context.Context, requestID string) ([]warehouse.JudgmentRecord, error)
+}
+
+// TraceDetail is the answer of GET /v1/traces/{id}: the stored trace with
+// the ratings of its answer (Feedback) and the judgments of its sources.
+type TraceDetail struct {
+	warehouse.TraceRecord
+	Judgments []warehouse.JudgmentRecord `json:"judgments"`
+}
+
 // getTrace answers GET /v1/traces/{id}: one trace, whole, with the ratings
-// of its answer. The id is a trace id or, failing that, a request id.
+// of its answer and the judgments of its sources. The id is a trace id or,
+// failing that, a request id.
 func (g *Gateway) getTrace(w http.ResponseWriter, r *http.Request) {
 	if g.cfg.TraceStore == nil {
 		httpserver.WriteError(w, http.StatusServiceUnavailable, "the trace store is not available on this gateway")
@@ -172,6 +187,15 @@ func (g *Gateway) getTrace(w http.ResponseWriter, r *http.Request) {
 		if rec.Feedback == nil {
 			rec.Feedback = []warehouse.FeedbackRecord{}
 		}
-		httpserver.WriteJSON(w, http.StatusOK, rec)
+		out := TraceDetail{TraceRecord: rec, Judgments: []warehouse.JudgmentRecord{}}
+		if g.cfg.Judgments != nil && rec.RequestID != "" {
+			js, err := g.cfg.Judgments.JudgmentsOfRequest(r.Context(), rec.RequestID)
+			if err != nil {
+				httpserver.WriteError(w, http.StatusServiceUnavailable, "judgment store: "+err.Error())
+				return
+			}
+			out.Judgments = js
+		}
+		httpserver.WriteJSON(w, http.StatusOK, out)
 	}
 }

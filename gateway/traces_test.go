@@ -36,7 +36,13 @@ func TestTracesAPIListsPagesAndShowsTraces(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st := startStack(t, Config{TraceStore: store}, nil)
+	if _, err := store.PutJudgments(t.Context(), []warehouse.JudgmentRecord{
+		{ID: "j1", Query: "question 6", DocumentID: "doc-1", Grade: 1, Source: "user", RequestID: "r6", CreatedAt: base.Add(time.Minute)},
+		{ID: "j2", Query: "question 5", DocumentID: "doc-1", Grade: 0, Source: "user", RequestID: "r5"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st := startStack(t, Config{TraceStore: store, Judgments: store}, nil)
 
 	list := func(q url.Values) TraceList {
 		t.Helper()
@@ -88,9 +94,12 @@ func TestTracesAPIListsPagesAndShowsTraces(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET /v1/traces/%s = %d %s", id, resp.StatusCode, body)
 		}
-		var rec warehouse.TraceRecord
+		var rec TraceDetail
 		if err := json.Unmarshal([]byte(body), &rec); err != nil {
 			t.Fatal(err)
+		}
+		if len(rec.Judgments) != 1 || rec.Judgments[0].ID != "j1" || rec.Judgments[0].DocumentID != "doc-1" {
+			t.Errorf("GET /v1/traces/%s judgments = %+v, want the one judgment of request r6", id, rec.Judgments)
 		}
 		var tr schemas.Trace
 		if err := json.Unmarshal(rec.Trace, &tr); err != nil || rec.TraceID != "t6" || len(tr.Steps) != 3 || tr.Steps[1].Name != "rerank" {

@@ -281,7 +281,7 @@ func TestWebPageInChromium(t *testing.T) {
 	})
 
 	// The answer's link leads to its trace on the traces page: every step,
-	// and the rating just given.
+	// the rating and the judgment just given.
 	err = chromedp.Do(tab,
 		chromedp.Click(css(".answer .trace-link")),
 		chromedp.WaitVisible(css("#detail .step")),
@@ -298,7 +298,8 @@ func TestWebPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if steps != 8 || !strings.Contains(detail, "rated down") || !strings.Contains(detail, "How do I avoid length errors in Apache Bench?") {
+	if steps != 8 || !strings.Contains(detail, "rated down") || !strings.Contains(detail, "helpful "+j.DocumentID) ||
+		!strings.Contains(detail, "How do I avoid length errors in Apache Bench?") {
 		t.Fatalf("the traces page shows %d steps and %q", steps, detail)
 	}
 }

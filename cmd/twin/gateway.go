@@ -99,6 +99,9 @@ func runGateway(ctx context.Context, s *system, log zerolog.Logger, ready func()
 		if ts, ok := store.(warehouse.TraceStore); ok {
 			cfg.Traces, cfg.TraceStore = traceFinder{ts}, ts
 		}
+		if js, ok := store.(gateway.JudgmentReader); ok {
+			cfg.Judgments = js
+		}
 	}
 	if reg, err := s.registry(ctx); err != nil {
 		log.Warn().Err(err).Msg("model registry unavailable: /v1/models answers 503")

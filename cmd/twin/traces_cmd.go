@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/twin-llm/twin/gateway"
-	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/schemas"
 )
 
@@ -75,7 +74,7 @@ func newTracesShowCmd(g *globals) *cobra.Command {
 		Example: `  twin traces show 0f3c2a...`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var rec warehouse.TraceRecord
+			var rec gateway.TraceDetail
 			if err := g.getJSON(cmd.Context(), "/v1/traces/"+url.PathEscape(args[0]), &rec); err != nil {
 				return err
 			}
@@ -122,8 +121,8 @@ func printTraceList(w io.Writer, list gateway.TraceList) {
 
 // printTrace writes a trace for a person: the request, a table of the
 // steps, then each step's input and output (cut at width runes; 0: whole),
-// the events and the ratings.
-func printTrace(w io.Writer, rec warehouse.TraceRecord, width int) {
+// the events, the ratings and the judgments of its sources.
+func printTrace(w io.Writer, rec gateway.TraceDetail, width int) {
 	var t schemas.Trace
 	parsed := json.Unmarshal(rec.Trace, &t) == nil
 	fmt.Fprintf(w, "trace %s  request %s  author %s  %s\n", rec.TraceID, orDash(rec.RequestID), orDash(safeText(rec.Author, 80)),
@@ -176,6 +175,16 @@ func printTrace(w io.Writer, rec warehouse.TraceRecord, width int) {
 			line += "  " + strconv.Quote(safeText(fb.Comment, width))
 		}
 		fmt.Fprintln(w, line)
+	}
+	if len(rec.Judgments) > 0 {
+		fmt.Fprintln(w, "\nsources judged:")
+		for _, j := range rec.Judgments {
+			verdict := "not helpful"
+			if j.Grade > 0 {
+				verdict = "helpful"
+			}
+			fmt.Fprintf(w, "  %s  %s  %s\n", j.CreatedAt.Local().Format(time.DateTime), safeText(j.DocumentID, 80), verdict)
+		}
 	}
 }
 

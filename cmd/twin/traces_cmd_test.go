@@ -17,15 +17,16 @@ func TestPrintTraceIsSafeForATerminal(t *testing.T) {
 		{"name":"search","input":"why?","output":[{"document_id":"d1","title":"\u001b]0;pwned\u0007T"}],"latency_ms":3.25},
 		{"name":"generate","input":"prompt","output":"` + strings.Repeat("long answer ", 100) + `","latency_ms":12,"tokens_in":40,"tokens_out":12,"model":"m"}],
 		"events":[{"step":"guard_output","kind":"redaction","detail":"1 email"}],"total_ms":20}`
-	rec := warehouse.TraceRecord{TraceID: "t1", RequestID: "r1", Author: "Ada", CreatedAt: time.Now(), Trace: json.RawMessage(body),
-		Feedback: []warehouse.FeedbackRecord{{RequestID: "r1", Rating: -1, Comment: "meh\u001b[0m"}}}
+	rec := gateway.TraceDetail{TraceRecord: warehouse.TraceRecord{TraceID: "t1", RequestID: "r1", Author: "Ada", CreatedAt: time.Now(), Trace: json.RawMessage(body),
+		Feedback: []warehouse.FeedbackRecord{{RequestID: "r1", Rating: -1, Comment: "meh\u001b[0m"}}},
+		Judgments: []warehouse.JudgmentRecord{{ID: "j", DocumentID: "doc\u001b[1m-1", Grade: 1, RequestID: "r1"}}}
 	tests := []struct {
 		name    string
 		width   int
 		want    []string
 		notWant []string
 	}{
-		{"cut", 300, []string{"question: why?\uFFFD[2J", "1. search (3.2 ms)", "40/12", "redaction", "down", "…"}, []string{"\x1b", "\a"}},
+		{"cut", 300, []string{"question: why?\uFFFD[2J", "1. search (3.2 ms)", "40/12", "redaction", "down", "…", "sources judged:", "doc\uFFFD[1m-1  helpful"}, []string{"\x1b", "\a"}},
 		{"full", 0, []string{strings.Repeat("long answer ", 99)}, []string{"\x1b", "…"}},
 	}
 	for _, tt := range tests {

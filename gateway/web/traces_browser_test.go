@@ -28,7 +28,9 @@ var (
 				{"name":"rerank","output":[],"latency_ms":1.25,"model":"lexical"},
 				{"name":"generate","input":"prompt","output":"an answer","latency_ms":9,"tokens_in":40,"tokens_out":12,"model":"m","error":"<b>cut short</b>"}],
 				"events":[{"step":"guard_output","kind":"redaction","detail":"1 email"}]},
-			"feedback":[{"request_id":"r1","rating":-1,"comment":"<i>too vague</i>","created_at":"2025-06-01T12:01:00Z"}]}`,
+			"feedback":[{"request_id":"r1","rating":-1,"comment":"<i>too vague</i>","created_at":"2025-06-01T12:01:00Z"}],
+			"judgments":[{"id":"j1","query":"why?","document_id":"<b>d1</b>","grade":1,"source":"user","request_id":"r1","created_at":"2025-06-01T12:01:30Z"},
+				{"id":"j2","query":"why?","document_id":"d2","grade":0,"source":"user","request_id":"r1"}]}`,
 		"t-2": `{"trace_id":"t-2","request_id":"r2","author":"Grace","created_at":"2025-06-01T12:00:03Z",
 			"trace":{"trace_id":"t-2","query":"how do streams work?","steps":[{"name":"guard_input","output":{"reason":"off topic"}}],"events":[{"kind":"refusal"}]},"feedback":[]}`,
 	}
@@ -120,6 +122,10 @@ func TestTracesPageListsPagesAndShowsATraceAsText(t *testing.T) {
 	b.waitFor("the events and the rating with its comment", `document.querySelector('#detail .events').textContent.includes('redaction') &&
 		document.querySelector('#detail .feedback').textContent.includes('rated down') &&
 		document.querySelector('#detail .feedback q').textContent === '<i>too vague</i>'`)
+	b.waitFor("the judged sources, ids as text", `(ls => ls.length === 2 &&
+		ls[0].classList.contains('up') && ls[0].querySelector('.rating').textContent === 'helpful' && ls[0].querySelector('code').textContent === '<b>d1</b>' &&
+		ls[1].classList.contains('down') && ls[1].querySelector('.rating').textContent === 'not helpful' && !document.querySelector('#detail b'))(
+		document.querySelectorAll('#detail .judgments li'))`)
 	b.waitFor("the address to name the trace", `location.hash === '#t-xss'`)
 
 	if shot := os.Getenv("TWIN_TRACES_SCREENSHOT"); shot != "" {

@@ -203,6 +203,19 @@
       ul.append(li);
     }
     if (fb.length) d.append(ul);
+
+    const judged = Array.isArray(rec.judgments) ? rec.judgments.filter((j) => j && typeof j === 'object') : [];
+    if (judged.length) {
+      d.append(node('h3', null, 'Sources judged'));
+      const jl = node('ul', 'judgments');
+      for (const j of judged) {
+        const li = node('li', num(j.grade) > 0 ? 'up' : 'down');
+        li.append(node('span', 'rating', num(j.grade) > 0 ? 'helpful' : 'not helpful'), ' ', node('code', null, str(j.document_id)));
+        if (str(j.created_at)) li.append(' ', node('span', 'muted', when(j.created_at)));
+        jl.append(li);
+      }
+      d.append(jl);
+    }
     d.hidden = false;
   }
 

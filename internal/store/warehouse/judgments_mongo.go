@@ -42,11 +42,15 @@ func (m mongoJudgment) record() JudgmentRecord {
 // that a seq handed out twice (FerretDB's non-atomic $inc) is refused and
 // retried rather than stored twice.
 func (s *MongoStore) ensureJudgmentIndexes(ctx context.Context) error {
-	_, err := s.db.Collection(Judgments).Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys: bson.D{{Key: "seq", Value: 1}}, Options: options.Index().SetName("seq").SetUnique(true),
-	})
-	if err != nil {
-		return fmt.Errorf("create indexes on %s: %w", Judgments, err)
+	// One index per command (see ensureIndexes).
+	for _, idx := range []mongo.IndexModel{
+		{Keys: bson.D{{Key: "seq", Value: 1}}, Options: options.Index().SetName("seq").SetUnique(true)},
+		// JudgmentsOfRequest.
+		{Keys: bson.D{{Key: "request_id", Value: 1}, {Key: "seq", Value: 1}}, Options: options.Index().SetName("request_seq")},
+	} {
+		if _, err := s.db.Collection(Judgments).Indexes().CreateOne(ctx, idx); err != nil {
+			return fmt.Errorf("create indexes on %s: %w", Judgments, err)
+		}
 	}
 	return nil
 }
@@ -187,17 +191,40 @@ func isOnlyDuplicateKeys(err error) bool {
 
 // ListJudgments implements JudgmentStore.
 func (s *MongoStore) ListJudgments(ctx context.Context, opts JudgmentListOptions) ([]JudgmentRecord, error) {
-	find := options.Find().SetSort(bson.D{{Key: "seq", Value: 1}})
-	if opts.Limit > 0 {
-		find.SetLimit(int64(opts.Limit))
-	}
-	cur, err := s.db.Collection(Judgments).Find(ctx, bson.D{{Key: "seq", Value: bson.D{{Key: "$gt", Value: opts.After}}}}, find)
+	js, err := s.findJudgments(ctx, bson.D{{Key: "seq", Value: bson.D{{Key: "$gt", Value: opts.After}}}}, opts.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("list judgments: %w", err)
 	}
+	return js, nil
+}
+
+// JudgmentsOfRequest returns the judgments of the sources of one chat
+// request, in seq order (none for "": imports have no request).
+func (s *MongoStore) JudgmentsOfRequest(ctx context.Context, requestID string) ([]JudgmentRecord, error) {
+	if requestID == "" {
+		return []JudgmentRecord{}, nil
+	}
+	js, err := s.findJudgments(ctx, bson.D{{Key: "request_id", Value: requestID}}, 0)
+	if err != nil {
+		return nil, fmt.Errorf("judgments of request %s: %w", requestID, err)
+	}
+	return js, nil
+}
+
+// findJudgments returns the judgments matching filter in seq order, at
+// most limit of them (no limit when <= 0).
+func (s *MongoStore) findJudgments(ctx context.Context, filter bson.D, limit int) ([]JudgmentRecord, error) {
+	find := options.Find().SetSort(bson.D{{Key: "seq", Value: 1}})
+	if limit > 0 {
+		find.SetLimit(int64(limit))
+	}
+	cur, err := s.db.Collection(Judgments).Find(ctx, filter, find)
+	if err != nil {
+		return nil, err
+	}
 	var found []mongoJudgment
 	if err := cur.All(ctx, &found); err != nil {
-		return nil, fmt.Errorf("list judgments: %w", err)
+		return nil, err
 	}
 	out := make([]JudgmentRecord, len(found))
 	for i, m := range found {

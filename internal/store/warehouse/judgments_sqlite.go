@@ -22,6 +22,7 @@ const judgmentTablesSQL = `
 		trace_id    TEXT NOT NULL,
 		created_at  INTEGER NOT NULL
 	);
+	CREATE INDEX judgments_request ON judgments(request_id, seq) WHERE request_id != '';
 	`
 
 // PutJudgments implements JudgmentStore in one transaction: seq follows
@@ -62,16 +63,38 @@ func (s *SQLiteStore) PutJudgments(ctx context.Context, js []JudgmentRecord) (ad
 	return added, nil
 }
 
+const judgmentColumns = `seq, id, query, document_id, grade, source, request_id, trace_id, created_at`
+
 // ListJudgments implements JudgmentStore.
 func (s *SQLiteStore) ListJudgments(ctx context.Context, opts JudgmentListOptions) ([]JudgmentRecord, error) {
 	limit := int64(opts.Limit)
 	if limit <= 0 {
 		limit = -1 // SQLite's "no limit"
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT seq, id, query, document_id, grade, source, request_id, trace_id, created_at
-		FROM judgments WHERE seq > ? ORDER BY seq LIMIT ?`, opts.After, limit)
+	js, err := s.queryJudgments(ctx, `SELECT `+judgmentColumns+` FROM judgments WHERE seq > ? ORDER BY seq LIMIT ?`, opts.After, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list judgments: %w", err)
+	}
+	return js, nil
+}
+
+// JudgmentsOfRequest returns the judgments of the sources of one chat
+// request, in seq order (none for "": imports have no request).
+func (s *SQLiteStore) JudgmentsOfRequest(ctx context.Context, requestID string) ([]JudgmentRecord, error) {
+	if requestID == "" {
+		return []JudgmentRecord{}, nil
+	}
+	js, err := s.queryJudgments(ctx, `SELECT `+judgmentColumns+` FROM judgments WHERE request_id = ? AND request_id != '' ORDER BY seq`, requestID)
+	if err != nil {
+		return nil, fmt.Errorf("judgments of request %s: %w", requestID, err)
+	}
+	return js, nil
+}
+
+func (s *SQLiteStore) queryJudgments(ctx context.Context, query string, args ...any) ([]JudgmentRecord, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	out := []JudgmentRecord{}
@@ -81,13 +104,10 @@ func (s *SQLiteStore) ListJudgments(ctx context.Context, opts JudgmentListOption
 			created int64
 		)
 		if err := rows.Scan(&j.Seq, &j.ID, &j.Query, &j.DocumentID, &j.Grade, &j.Source, &j.RequestID, &j.TraceID, &created); err != nil {
-			return nil, fmt.Errorf("list judgments: %w", err)
+			return nil, err
 		}
 		j.CreatedAt = fromUnixMS(created)
 		out = append(out, j)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list judgments: %w", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }

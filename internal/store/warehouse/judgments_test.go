@@ -1,6 +1,7 @@
 package warehouse
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -19,6 +20,7 @@ func judgmentCases() []storeCase {
 		{"ListJudgmentsPagesByAfterAndLimit", testListJudgmentsPaging},
 		{"InvalidJudgmentFailsItsWholeBatch", testJudgmentsInvalid},
 		{"ConcurrentJudgmentWritersGetUniqueSeqs", testJudgmentsConcurrent},
+		{"JudgmentsOfARequestInSeqOrder", testJudgmentsOfRequest},
 	}
 }
 
@@ -269,5 +271,39 @@ func testJudgmentsConcurrent(t *testing.T, bs Store) {
 	checkSeqs(t, got)
 	if len(got) != ids || added != ids {
 		t.Errorf("concurrent writers of %d judgments: %d stored, %d reported added; want %d and %d", ids, len(got), added, ids, ids)
+	}
+}
+
+func testJudgmentsOfRequest(t *testing.T, bs Store) {
+	s := judgmentStore(t, bs)
+	user := func(id, req, doc string, grade int) JudgmentRecord {
+		j := judgment(id, "q", doc, grade)
+		j.Source, j.RequestID = "user", req
+		return j
+	}
+	mustPutJudgments(t, s, user("a", "r1", "d1", 1), judgment("imported", "q", "d1", 1), user("b", "r2", "d1", 0))
+	mustPutJudgments(t, s, user("c", "r1", "d1", 0), user("d", "r1", "d2", 1))
+	rs, ok := s.(interface {
+		JudgmentsOfRequest(ctx context.Context, requestID string) ([]JudgmentRecord, error)
+	})
+	if !ok {
+		t.Fatalf("%T has no JudgmentsOfRequest", s)
+	}
+	for _, tt := range []struct {
+		request string
+		want    []string
+	}{
+		{"r1", []string{"a", "c", "d"}},
+		{"r2", []string{"b"}},
+		{"nobody", []string{}},
+		{"", []string{}},
+	} {
+		got, err := rs.JudgmentsOfRequest(t.Context(), tt.request)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := judgmentIDs(got); !reflect.DeepEqual(ids, tt.want) {
+			t.Errorf("JudgmentsOfRequest(%q) = %v, want %v", tt.request, ids, tt.want)
+		}
 	}
 }
