@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,6 +68,9 @@ func FuzzClientMessage(f *testing.F) {
 		`{"TYPE":"ASK","Query":"q"}`, `{"type":"ask","query":"q","query":""}`, `{"type":"resume","id":"x","after":-1}`,
 		`{"type":"resume","id":"x","after":9223372036854775808}`, `{"type":["ask"]}`, `{"type":"ask","id":null,"query":"\u0000"}`,
 		`[]`, `null`, `0`, `"x"`, "\xff\xfe{}", `{"type":"ask","query":"` + strings.Repeat("é", 5) + `"}`,
+		`{"type":"feedback","id":"x","document_id":"d1","helpful":true}`, `{"type":"feedback","id":"x","document_id":"d1","helpful":false,"query":"q"}`,
+		`{"type":"feedback","id":"x","document_id":"d1"}`, `{"type":"feedback","id":"x","helpful":true}`,
+		`{"type":"feedback","id":"x","document_id":"d1","helpful":true,"rating":1}`, `{"type":"feedback","id":"x","document_id":"","helpful":null,"rating":1}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -96,7 +100,11 @@ func FuzzClientMessage(f *testing.F) {
 				t.Fatalf("accepted the resume %+v from %q", m, data)
 			}
 		case MsgFeedback:
-			if !schemas.ValidToken(m.ID) || m.Rating != 1 && m.Rating != -1 || utf8.RuneCountInString(m.Comment) > lim.maxCommentChars {
+			rating := (m.Rating == 1 || m.Rating == -1) && m.DocumentID == "" && m.Helpful == nil &&
+				utf8.RuneCountInString(m.Comment) <= lim.maxCommentChars
+			judgment := m.Rating == 0 && m.DocumentID != "" && len(m.DocumentID) <= maxDocumentIDBytes && m.Helpful != nil &&
+				utf8.RuneCountInString(m.Query) <= lim.maxQueryChars
+			if !schemas.ValidToken(m.ID) || !rating && !judgment {
 				t.Fatalf("accepted the feedback %+v from %q", m, data)
 			}
 		default:
@@ -106,7 +114,7 @@ func FuzzClientMessage(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m2, pe := parseClientMessage(again, lim); pe != nil || m2 != m {
+		if m2, pe := parseClientMessage(again, lim); pe != nil || !reflect.DeepEqual(m2, m) {
 			// Invalid UTF-8 becomes U+FFFD when marshaled, which may change
 			// the character count; every other message must round-trip.
 			if utf8.Valid(data) {
