@@ -17,7 +17,7 @@ import (
 )
 
 // openTraceStore opens a real SQLite warehouse holding traces.
-func openTraceStore(t *testing.T, traces ...warehouse.TraceRecord) *warehouse.SQLiteStore {
+func openTraceStore(t testing.TB, traces ...warehouse.TraceRecord) *warehouse.SQLiteStore {
 	t.Helper()
 	s, err := warehouse.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "warehouse.db"))
 	if err != nil {
