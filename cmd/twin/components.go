@@ -27,7 +27,7 @@ func components() []component {
 		{name: "featurizer", help: "cleans and chunks changed documents into embed jobs", run: runFeaturizer},
 		{name: "embedder", help: "embeds chunks into the vector store", run: runEmbedder},
 		{name: "rag", help: "answers the chat questions of twin.chat.requests (retrieve, rerank, generate)", run: runRag},
-		{name: "monitor", help: "stores prompt traces and joins feedback to them; per-step chat metrics", run: runMonitor},
+		{name: "monitor", help: "stores prompt traces, joins ratings to them, stores relevance judgments; per-step chat metrics", run: runMonitor},
 		{name: "crawler", help: "crawls the URLs of twin.crawl.requests", run: runCrawler},
 		{name: "gateway", help: "HTTP API (/v1/status, /v1/crawl, /v1/docs, /v1/search, /v1/reindex) and the lag metrics of every consumer", run: runGateway},
 	}
