@@ -129,9 +129,13 @@ func (t Thresholds) Validate() error {
 	return errors.Join(errs...)
 }
 
-// maxSample bounds the drift samples: two of them, of a 1,024-dimension
-// model, are 8 MiB, the most a message (so a KV value) may be.
-const maxSample = 512
+// maxSample bounds the drift samples; Open checks that two of them, of
+// the model's dimension, fit in maxDriftBytes.
+const maxSample = 1024
+
+// maxDriftBytes bounds the drift state, a KV value: 4 MiB is the largest
+// message twin asks a NATS server to take (the DOCS stream's).
+const maxDriftBytes = 4 << 20
 
 // Publisher publishes triggers (streams.Publisher does).
 type Publisher interface {
@@ -189,6 +193,13 @@ func Open(ctx context.Context, cfg Config) (*Policy, error) {
 	}
 	if cfg.Thresholds.DriftPSI > 0 && (cfg.Embed == nil || cfg.Tokenizer == nil) {
 		return nil, errors.New("policy: the drift rule needs Embed and Tokenizer")
+	}
+	if th := cfg.Thresholds; th.DriftPSI > 0 {
+		// Two samples and the centroids, quantized, base64 in JSON.
+		if n := (2*th.DriftSample + th.DriftBins) * (4 + cfg.Embed.Dim()) * 4 / 3; n > maxDriftBytes {
+			return nil, fmt.Errorf("%w: --policy-drift-sample %d of %d-dimension vectors needs %d bytes of state, more than %d",
+				ErrThresholds, th.DriftSample, cfg.Embed.Dim(), n, maxDriftBytes)
+		}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -362,14 +373,16 @@ func (p *Policy) sample(ctx context.Context, texts []string) error {
 			}
 		}
 	}
+	snapped := false
 	if d.Snapshot == nil && d.Corpus.len() >= size {
+		snapped = true
 		// Until a training succeeds, the reference is the corpus the
 		// policy first saw: the one the model in service started from.
 		d.Snapshot = takeSnapshot(d.Corpus.Vecs, p.t.DriftBins, p.now())
 		d.Recent = sketch{}
 		p.log.Info().Int("chunks", d.Corpus.len()).Msg("drift snapshot taken from the first full corpus sample")
 	}
-	if len(want) > 0 || d.Snapshot != nil {
+	if len(want) > 0 || snapped {
 		if err := p.save(ctx, keyDrift, d); err != nil {
 			return err
 		}
