@@ -397,13 +397,22 @@ func (p *Policy) TrainingHandler() streams.BatchHandler {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		changed := map[string]any{}
+		// The records of the kinds reset, changed in p.st only once the
+		// resets are saved: a record saying a job was applied, before its
+		// reset is stored, would make the retry skip it.
+		done := map[string]kindRecord{}
 		for i, s := range sts {
 			if s.State != schemas.StateSucceeded {
 				continue
 			}
 			at := firstSet(s.UpdatedAt, msgs[i].Stored)
 			job := firstNonEmpty(s.JobID, s.TriggerID, fmt.Sprint(msgs[i].Sequence))
-			rec := p.st.Kinds.get(s.Kind)
+			rec, ok := done[s.Kind]
+			if !ok {
+				if r, found := p.st.Kinds[s.Kind]; found {
+					rec = *r
+				}
+			}
 			if job == rec.LastJob || at.Before(rec.LastTrained) {
 				continue // applied already, or older than the training applied
 			}
@@ -423,21 +432,38 @@ func (p *Policy) TrainingHandler() streams.BatchHandler {
 				p.st.Judgments.reset()
 				changed[keyJudgments] = &p.st.Judgments
 			default:
-				delete(p.st.Kinds, s.Kind)
 				continue // a kind this policy has no rule for
 			}
 			rec.LastJob, rec.LastTrained = job, at
-			changed[keyKinds] = &p.st.Kinds
+			done[s.Kind] = rec
 			p.log.Info().Str("kind", s.Kind).Str("job", job).Time("at", at).Msg("training succeeded: its kind's evidence starts again")
 		}
-		// Kinds last: a crash before it replays the resets, which are
-		// idempotent, rather than skip them as applied.
-		for _, key := range []string{keyDocuments, keyRatings, keyJudgments, keyDrift, keyKinds} {
+		for _, key := range []string{keyDocuments, keyRatings, keyJudgments, keyDrift} {
 			if v, ok := changed[key]; ok {
 				if err := p.save(ctx, key, v); err != nil {
 					return err
 				}
 			}
+		}
+		if len(done) == 0 {
+			return nil
+		}
+		before := make(map[string]*kindRecord, len(done))
+		for kind, rec := range done {
+			before[kind] = p.st.Kinds[kind]
+			p.st.Kinds[kind] = &rec
+		}
+		if err := p.save(ctx, keyKinds, &p.st.Kinds); err != nil {
+			if !errors.Is(err, errConflict) { // a conflict reloaded p.st already
+				for kind, rec := range before {
+					if rec == nil {
+						delete(p.st.Kinds, kind)
+					} else {
+						p.st.Kinds[kind] = rec
+					}
+				}
+			}
+			return err
 		}
 		return nil
 	})
