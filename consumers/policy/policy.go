@@ -226,8 +226,17 @@ func Open(ctx context.Context, cfg Config) (*Policy, error) {
 func (p *Policy) IndexHandler() streams.BatchHandler {
 	return streams.DecodedBatch(func(ctx context.Context, msgs []*streams.Msg, evs []*schemas.IndexEvent) error {
 		return p.apply(ctx, keyDocuments, func(st *state) any {
+			var trained time.Time
+			if rec, ok := st.Kinds[schemas.TrainingSFT]; ok {
+				trained = rec.LastTrained
+			}
 			for i, ev := range evs {
 				if ev.Op == schemas.OpDelete {
+					continue
+				}
+				if !ev.OriginTime.IsZero() && ev.OriginTime.Before(trained) {
+					// Written before the last sft training, which saw it:
+					// indexed again by a reindex, not new.
 					continue
 				}
 				st.Documents.add(ev.DocumentID, firstSet(ev.IndexedAt, msgs[i].Stored))
@@ -276,7 +285,7 @@ func (p *Policy) ChangesHandler() streams.BatchHandler {
 		if p.t.DriftPSI <= 0 {
 			return nil
 		}
-		var texts []string
+		var chunks []chunk
 		for _, ev := range evs {
 			doc, err := p.document(ctx, ev)
 			if err != nil {
@@ -287,10 +296,10 @@ func (p *Policy) ChangesHandler() streams.BatchHandler {
 			}
 			text := featurizer.Clean(doc.Content, doc.Collection, featurizer.CleanOptions{})
 			for _, c := range featurizer.ChunkText(text, p.tok, featurizer.DefaultParams(doc.Collection)) {
-				texts = append(texts, c.Text)
+				chunks = append(chunks, chunk{text: c.Text, changed: ev.ChangedAt})
 			}
 		}
-		return p.sample(ctx, texts)
+		return p.sample(ctx, chunks)
 	})
 }
 
@@ -333,9 +342,17 @@ func isDocuments(collection string) bool {
 	return false
 }
 
+// chunk is a chunk's text and when its document changed.
+type chunk struct {
+	text    string
+	changed time.Time
+}
+
 // sample adds the chunks that enter the corpus or the recent sample, then
-// takes the first snapshot once the corpus sample is full.
-func (p *Policy) sample(ctx context.Context, texts []string) error {
+// takes the first snapshot once the corpus sample is full. A chunk of a
+// document changed before the snapshot is not recent, whenever it comes
+// (a reindex, a replayed backlog): it joins the corpus sample only.
+func (p *Policy) sample(ctx context.Context, chunks []chunk) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	d := &p.st.Drift
@@ -347,16 +364,20 @@ func (p *Policy) sample(ctx context.Context, texts []string) error {
 		*d = drift{Model: p.model.Model()}
 	}
 	size := p.t.DriftSample
+	recent := func(c chunk) bool {
+		return d.Snapshot != nil && (c.changed.IsZero() || !c.changed.Before(d.Snapshot.At))
+	}
 	var want []string
+	var picked []chunk
 	var hashes []uint64
 	seen := map[uint64]bool{}
-	for _, t := range texts {
-		h := hash64(t)
-		if seen[h] || !(d.Corpus.wants(h, size) || (d.Snapshot != nil && d.Recent.wants(h, size))) {
+	for _, c := range chunks {
+		h := hash64(c.text)
+		if seen[h] || !(d.Corpus.wants(h, size) || (recent(c) && d.Recent.wants(h, size))) {
 			continue
 		}
 		seen[h] = true
-		want, hashes = append(want, t), append(hashes, h)
+		want, picked, hashes = append(want, c.text), append(picked, c), append(hashes, h)
 	}
 	if len(want) > 0 {
 		vecs, err := p.model.Embed(ctx, want)
@@ -368,7 +389,7 @@ func (p *Policy) sample(ctx context.Context, texts []string) error {
 		}
 		for i, h := range hashes {
 			d.Corpus.add(h, vecs[i], size)
-			if d.Snapshot != nil {
+			if recent(picked[i]) {
 				d.Recent.add(h, vecs[i], size)
 			}
 		}

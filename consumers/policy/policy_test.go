@@ -372,9 +372,14 @@ func TestTrainingThatSucceededResetsItsKind(t *testing.T) {
 	if v := metric(t, r.reg, "twin_policy_value", map[string]string{"cause": "documents"}); v != 3 {
 		t.Fatalf("after a rerank training, documents = %g, want 3", v)
 	}
+	trainedAt := f.clock.Now()
 	f.trained(schemas.TrainingSFT, "job-sft")
 	f.drained()
 	f.clock.advance(2 * time.Hour)
+	// doc-1 indexed again by a reindex: written before the training, so
+	// not new.
+	f.publish(schemas.SubjectIndexEvents, "index:doc-1:reindex",
+		&schemas.IndexEvent{DocumentID: "doc-1", Op: schemas.OpUpsert, Revision: 1, Chunks: 1, OriginTime: trainedAt.Add(-time.Minute), IndexedAt: f.clock.Now()})
 	// doc-0 again, at a new revision: new since the training.
 	f.publish(schemas.SubjectIndexEvents, "index:doc-0:2",
 		&schemas.IndexEvent{DocumentID: "doc-0", Op: schemas.OpUpsert, Revision: 2, Chunks: 1, IndexedAt: f.clock.Now()})
@@ -522,10 +527,14 @@ func TestDriftFiresOnShiftedEmbeddingsOnly(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		recent string
-		want   int
+		// old: the recent posts were changed before the snapshot (a
+		// reindex, a replayed backlog), so they are not recent.
+		old  bool
+		want int
 	}{
-		{"unshifted", "outdoors", 0},
-		{"shifted", "systems", 1},
+		{"unshifted", "outdoors", false, 0},
+		{"shifted", "systems", false, 1},
+		{"shifted but changed before the snapshot", "systems", true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -533,9 +542,10 @@ func TestDriftFiresOnShiftedEmbeddingsOnly(t *testing.T) {
 			th.DriftPSI, th.DriftSample, th.DriftBins = 0.25, 128, 4
 			f := newFixture(t, th)
 			r := f.start()
+			var changedAt time.Time
 			change := func(id, text string) {
 				f.publish(schemas.CDC(warehouse.Posts, "insert"), "cdc:"+id, &schemas.CDCEvent{
-					Collection: warehouse.Posts, Op: "insert", DocumentID: id, Revision: 1,
+					Collection: warehouse.Posts, Op: "insert", DocumentID: id, Revision: 1, ChangedAt: changedAt,
 					Document: &schemas.Document{ID: id, Collection: warehouse.Posts, Content: text, Revision: 1}})
 			}
 			for i := range 160 {
@@ -544,6 +554,9 @@ func TestDriftFiresOnShiftedEmbeddingsOnly(t *testing.T) {
 			f.drained()
 			if n := metric(t, r.reg, "twin_policy_decisions_total", map[string]string{"cause": "drift", "outcome": "few_samples"}); n < 1 {
 				t.Fatalf("no snapshot after 160 posts (decisions few_samples = %g)", n)
+			}
+			if tc.old {
+				changedAt = f.clock.Now().Add(-time.Hour)
 			}
 			for i := range 300 {
 				change(fmt.Sprint("new-", i), post(tc.recent, 1000+i))
