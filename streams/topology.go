@@ -79,6 +79,7 @@ const (
 	ConsumerRag             = "rag"
 	ConsumerMonitor         = "monitor"
 	ConsumerMonitorFeedback = "monitor-feedback"
+	ConsumerTrainer         = "trainer"
 	// The retrain policy's (consumers/policy): one durable consumer per
 	// signal it watches, so each keeps its own position and DLQ.
 	ConsumerPolicyIndex     = "policy-index"
@@ -169,6 +170,10 @@ func DefaultTopology() Topology {
 				Description: "retrain policy: embedding drift of new chunks", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
 			{Name: ConsumerPolicyTraining, Stream: StreamTraining, FilterSubject: schemas.SubjectTrainingStatus,
 				Description: "retrain policy: trainings that succeeded reset their kind", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 256},
+			// One job at a time: a job holds the machine (or a SageMaker
+			// quota) for minutes to hours; the runtime keeps it alive.
+			{Name: ConsumerTrainer, Stream: StreamTraining, FilterSubject: schemas.SubjectTrainingTriggers,
+				Description: "runs a training job per trigger", AckWait: AckWait, MaxDeliver: 5, MaxAckPending: 1},
 		},
 	}
 }

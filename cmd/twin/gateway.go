@@ -100,9 +100,15 @@ func runGateway(ctx context.Context, s *system, log zerolog.Logger, ready func()
 			cfg.Traces = traceFinder{ts}
 		}
 	}
-	if cfg.Search, err = s.vectorsAndModels(ctx); err != nil {
-		log.Warn().Err(err).Msg("vector store unavailable: /v1/search answers 503")
-		cfg.Search = nil
+	if reg, err := s.registry(ctx); err != nil {
+		log.Warn().Err(err).Msg("model registry unavailable: /v1/models answers 503")
+	} else {
+		cfg.Models = reg
+	}
+	if search, err := s.retriever(ctx); err != nil {
+		log.Warn().Err(err).Msg("search unavailable: /v1/search answers 503")
+	} else {
+		cfg.Search = search
 	}
 	g := gateway.New(cfg)
 	g.Register(s.http)

@@ -100,7 +100,7 @@ func runRag(ctx context.Context, s *system, log zerolog.Logger, ready func()) er
 	if err != nil {
 		return err
 	}
-	rr, err := reranker(s, c)
+	rr, err := s.servingReranker(ctx)
 	if err != nil {
 		return err
 	}

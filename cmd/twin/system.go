@@ -82,7 +82,8 @@ type system struct {
 	store     warehouse.Store
 	storeErr  error
 
-	feat features // vector store and models, opened on first use
+	feat   features // vector store and models, opened on first use
+	models serving  // the models in service, opened on first use
 
 	gw atomic.Pointer[gateway.Gateway] // set once the gateway component runs
 }
