@@ -32,8 +32,10 @@ const (
 const maxTracked = 1 << 16
 
 // bucketBytes is the most the bucket may hold. History is 1, so it holds
-// one value per key.
-const bucketBytes = 64 << 20
+// one value per key, at most about 8 MiB in all (the drift state is bounded
+// by 4 MiB, the id sets by 700 kB each, the ratings by 1.1 MB): 16 MiB is
+// room to spare within streams.BucketBytes.
+const bucketBytes = 16 << 20
 
 // openBucket creates (or updates) the policy's KV bucket.
 func openBucket(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
