@@ -555,6 +555,10 @@ func TestDriftFiresOnShiftedEmbeddingsOnly(t *testing.T) {
 			if n := metric(t, r.reg, "twin_policy_decisions_total", map[string]string{"cause": "drift", "outcome": "few_samples"}); n < 1 {
 				t.Fatalf("no snapshot after 160 posts (decisions few_samples = %g)", n)
 			}
+			// A restart between the snapshot and the recent posts: the
+			// snapshot and the samples come back from the bucket.
+			r.stop()
+			r = f.start()
 			if tc.old {
 				changedAt = f.clock.Now().Add(-time.Hour)
 			}
