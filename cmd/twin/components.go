@@ -28,6 +28,7 @@ func components() []component {
 		{name: "embedder", help: "embeds chunks into the vector store", run: runEmbedder},
 		{name: "rag", help: "answers the chat questions of twin.chat.requests (retrieve, rerank, generate)", run: runRag},
 		{name: "monitor", help: "stores prompt traces, joins ratings to them, stores relevance judgments; per-step chat metrics", run: runMonitor},
+		{name: "policy", help: "retrain policy: publishes twin.training.triggers when new documents, negative ratings, new judgments or embedding drift cross their thresholds", run: runPolicy},
 		{name: "crawler", help: "crawls the URLs of twin.crawl.requests", run: runCrawler},
 		{name: "gateway", help: "HTTP API (/v1/status, /v1/crawl, /v1/docs, /v1/search, /v1/reindex) and the lag metrics of every consumer", run: runGateway},
 	}

@@ -38,6 +38,7 @@ type serveFlags struct {
 	features   featureFlags
 	chat       chatFlags
 	gateway    gatewayFlags
+	policy     policyFlags
 
 	metricsPublic bool // /metrics without the API's auth
 }

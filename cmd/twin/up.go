@@ -44,6 +44,7 @@ func addServeFlags(cmd *cobra.Command, f *serveFlags) {
 	fl.StringVar(&ff.sagemakerRegion, "sagemaker-region", "", "AWS region of the SageMaker endpoints (default: the AWS configuration's)")
 	addChatFlags(fl, &f.chat)
 	addGatewayFlags(fl, &f.gateway)
+	addPolicyFlags(fl, &f.policy)
 }
 
 func newUpCmd(g *globals) *cobra.Command {

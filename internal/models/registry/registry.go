@@ -125,7 +125,7 @@ func Open(ctx context.Context, js jetstream.JetStream, store Store, pub *streams
 		return nil, err
 	}
 	obj, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: ArtifactBucket,
-		Description: "model artifacts small enough to travel through NATS", Storage: jetstream.FileStorage, MaxBytes: 256 << 20})
+		Description: "model artifacts small enough to travel through NATS", Storage: jetstream.FileStorage, MaxBytes: 64 << 20})
 	if err != nil {
 		return nil, fmt.Errorf("open the artifact store %s: %w", ArtifactBucket, err)
 	}
