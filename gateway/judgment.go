@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/schemas"
@@ -200,7 +201,7 @@ func checkSourceJudgment(documentID string, helpful *bool, rating int, query str
 		return `a judgment of a source needs "helpful": true or false`
 	case rating != 0:
 		return `send either "rating" (the answer) or "document_id" with "helpful" (one source), not both`
-	case len([]rune(query)) > maxQueryChars:
+	case utf8.RuneCountInString(query) > maxQueryChars:
 		return "query is over " + fmt.Sprint(maxQueryChars) + " characters"
 	}
 	return ""
