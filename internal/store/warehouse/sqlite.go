@@ -40,6 +40,8 @@ func sqliteMigrations() []string {
 		modelTablesSQL,
 		// 4: relevance judgments (judgments_sqlite.go).
 		judgmentTablesSQL,
+		// 5: the dataset records (sqlite_datasets.go).
+		datasetTablesSQL,
 	}
 }
 
