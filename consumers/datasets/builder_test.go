@@ -331,4 +331,3 @@ func TestRatingsGiveTriples(t *testing.T) {
 		}
 	}
 }
-

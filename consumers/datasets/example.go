@@ -93,17 +93,3 @@ func (e Example) line(format string) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("%w: unknown format %q", ErrInvalid, format)
 }
-
-// dedupText is the text near-duplicates are judged on. A triple is judged
-// on its prompt and rejected answer: one passage of the author may rightly
-// be the chosen text of several prompts (a heading's, the title's, a
-// rated question's), while the same prompt with the same rejected answer
-// teaches nothing twice.
-func (e Example) dedupText() string {
-	switch {
-	case e.Chosen != "":
-		return e.Prompt + "\n" + e.Rejected
-	default:
-		return e.Instruction + "\n" + e.Output
-	}
-}
