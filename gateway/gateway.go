@@ -52,6 +52,8 @@ type Config struct {
 	// Judgments reads the judgments of a request's sources, shown with its
 	// trace; nil: a trace comes without them.
 	Judgments JudgmentReader
+	// Datasets builds datasets for POST /v1/datasets; nil answers 503.
+	Datasets DatasetBuilder
 	// Metrics registers the gateway's metrics; nil leaves them
 	// unregistered.
 	Metrics prometheus.Registerer
@@ -141,6 +143,7 @@ func (g *Gateway) Register(srv *httpserver.Server) {
 	api("POST /v1/models/rollback", g.rollbackModel)
 	api("GET /v1/traces", g.listTraces)
 	api("GET /v1/traces/{id}", g.getTrace)
+	g.registerDatasets(api)
 	srv.Handle("GET /v1/chat", g.metrics.instrument("GET /v1/chat", g.requireAuth(http.HandlerFunc(g.serveChat), true)))
 	// The page itself is public: a browser cannot send a bearer header to
 	// load it, and it holds nothing but code; its API calls carry the token.

@@ -102,6 +102,7 @@ func runGateway(ctx context.Context, s *system, log zerolog.Logger, ready func()
 		if js, ok := store.(gateway.JudgmentReader); ok {
 			cfg.Judgments = js
 		}
+		cfg.Datasets = datasetBuilder(s, store, log)
 	}
 	if reg, err := s.registry(ctx); err != nil {
 		log.Warn().Err(err).Msg("model registry unavailable: /v1/models answers 503")

@@ -106,6 +106,7 @@ Flags win over the environment, the environment over the file.`,
 		newTrainCmd(g), newModelsCmd(g))
 	root.AddCommand(newFeedbackCmd(g))
 	root.AddCommand(newTracesCmd(g))
+	root.AddCommand(newDatasetCmd(g))
 	return root
 }
 

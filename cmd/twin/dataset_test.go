@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/twin-llm/twin/consumers/datasets"
+	"github.com/twin-llm/twin/internal/store/warehouse"
+)
+
+// TestDatasetBuildOnTheEmbeddedStack imports the TIL posts into a running
+// twin and builds each kind of dataset through the gateway, as a user does.
+func TestDatasetBuildOnTheEmbeddedStack(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := startUp(t, dir)
+	if out, err := p.twin(t, "import", "../../testdata/simonw-til/til-sample.jsonl", "--author", "Simon Willison",
+		"--kind", "post", "--wait"); err != nil {
+		t.Fatalf("import: %q %v", out, err)
+	}
+	outDir := t.TempDir()
+
+	for _, kind := range []string{datasets.KindInstruct, datasets.KindPreference} {
+		t.Run(kind, func(t *testing.T) {
+			out := filepath.Join(outDir, kind)
+			stdout, err := p.twin(t, "dataset", "build", "--kind", kind, "--author", "Simon Willison", "--out", out, "--seed", "4", "--test-share", "0.2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var manifest warehouse.DatasetRecord
+			raw, err := os.ReadFile(filepath.Join(out, datasets.ManifestFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(raw, &manifest); err != nil {
+				t.Fatal(err)
+			}
+			if manifest.Kept == 0 || manifest.Test == 0 || manifest.Kind != kind || manifest.URI != out {
+				t.Fatalf("manifest %+v: want examples in both splits at %s", manifest, out)
+			}
+			if !strings.Contains(stdout, "train ") || !strings.Contains(stdout, manifest.ID) {
+				t.Errorf("build printed %q, want the counts and the id %s", stdout, manifest.ID)
+			}
+			for _, f := range []string{datasets.TrainFile, datasets.TestFile} {
+				raw, err := os.ReadFile(filepath.Join(out, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+					var m map[string]any
+					if err := json.Unmarshal(line, &m); err != nil {
+						t.Fatalf("%s line %d: %v", f, i+1, err)
+					}
+					want := []string{"instruction", "output"}
+					if kind == datasets.KindPreference {
+						want = []string{"prompt", "chosen", "rejected"}
+					}
+					for _, k := range want {
+						if s, _ := m[k].(string); s == "" {
+							t.Errorf("%s line %d has no %q: %v", f, i+1, k, m)
+						}
+					}
+				}
+			}
+			// The same seed and data give the same files.
+			again := filepath.Join(outDir, kind+"-again")
+			if _, err := p.twin(t, "dataset", "build", "--kind", kind, "--author", "Simon Willison", "--out", again, "--seed", "4", "--test-share", "0.2"); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{datasets.TrainFile, datasets.TestFile} {
+				a, _ := os.ReadFile(filepath.Join(out, f))
+				b, _ := os.ReadFile(filepath.Join(again, f))
+				if !bytes.Equal(a, b) {
+					t.Errorf("%s differs between two builds with seed 4", f)
+				}
+			}
+		})
+	}
+
+	t.Run(datasets.KindRelevance, func(t *testing.T) {
+		// No judgments were given: a store that keeps them has none to
+		// build from (422), one that does not says so (503).
+		_, err := p.twin(t, "dataset", "build", "--kind", "relevance", "--out", filepath.Join(outDir, "relevance"))
+		var store any = (*warehouse.SQLiteStore)(nil)
+		want := "503"
+		if _, ok := store.(datasets.Judgments); ok {
+			want = "422"
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("relevance build without judgments: %v, want a %s", err, want)
+		}
+	})
+
+	t.Run("bad request", func(t *testing.T) {
+		_, err := p.twin(t, "dataset", "build", "--kind", "poems", "--out", filepath.Join(outDir, "poems"))
+		if err == nil || !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), "poems") {
+			t.Errorf("unknown kind: %v, want a 400 naming it", err)
+		}
+	})
+
+	t.Run("ls", func(t *testing.T) {
+		out, err := p.twin(t, "dataset", "ls", "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res struct {
+			Datasets []warehouse.DatasetRecord `json:"datasets"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("ls --json printed %q: %v", out, err)
+		}
+		kinds := map[string]int{}
+		for _, d := range res.Datasets {
+			kinds[d.Kind]++
+		}
+		if kinds[datasets.KindInstruct] < 1 || kinds[datasets.KindPreference] < 1 {
+			t.Errorf("ls lists %v, want the instruct and preference builds", kinds)
+		}
+		table, err := p.twin(t, "dataset", "ls")
+		if err != nil || !strings.Contains(table, "KIND") {
+			t.Errorf("ls printed %q, %v", table, err)
+		}
+	})
+}
