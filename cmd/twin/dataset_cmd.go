@@ -20,16 +20,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/twin-llm/twin/consumers/datasets"
+	"github.com/twin-llm/twin/consumers/trainer"
 	"github.com/twin-llm/twin/gateway"
 	"github.com/twin-llm/twin/internal/store/warehouse"
 )
 
-// datasetBuilder is the builder the gateway runs for POST /v1/datasets:
-// it reads the warehouse of this process, and writes with the chat's LLM
-// when one is configured (--llm openai or sagemaker); with the embedded
-// extractive answerer it builds without an LLM. Nil when it cannot be
-// made: the route then answers 503.
-func datasetBuilder(s *system, store warehouse.Store, log zerolog.Logger) gateway.DatasetBuilder {
+// newDatasetBuilder is the dataset builder of this process: it reads the
+// warehouse store (documents, traces with their ratings, judgments when
+// the store keeps them), records each build there, and writes with the
+// chat's LLM when one is configured (--llm openai or sagemaker); with the
+// embedded extractive answerer it builds without an LLM.
+func newDatasetBuilder(s *system, store warehouse.Store, log zerolog.Logger) (*datasets.Builder, error) {
 	cfg := datasets.Config{Docs: store, Log: log.With().Str("component", "datasets").Logger()}
 	if ts, ok := store.(datasets.Traces); ok {
 		cfg.Traces = ts
@@ -43,17 +44,43 @@ func datasetBuilder(s *system, store warehouse.Store, log zerolog.Logger) gatewa
 	if s.flags.chat.llm != "extractive" {
 		m, err := answerModel(s, s.flags.chat)
 		if err != nil {
-			log.Warn().Err(err).Msg("no LLM for datasets: POST /v1/datasets answers 503")
-			return nil
+			return nil, fmt.Errorf("the LLM of the datasets: %w", err)
 		}
 		cfg.LLM = m
 	}
-	b, err := datasets.New(cfg)
+	return datasets.New(cfg)
+}
+
+// datasetBuilder is the builder the gateway runs for POST /v1/datasets, or
+// nil (the route then answers 503) when it cannot be made.
+func datasetBuilder(s *system, store warehouse.Store, log zerolog.Logger) gateway.DatasetBuilder {
+	b, err := newDatasetBuilder(s, store, log)
 	if err != nil {
 		log.Warn().Err(err).Msg("no dataset builder: POST /v1/datasets answers 503")
 		return nil
 	}
 	return b
+}
+
+// trainerDatasets builds the dataset of a training job: the kind of
+// dataset its kind of training learns from (sft: instruct, dpo:
+// preference, rerank: relevance), from every author, split with Seed at
+// the default test share, into the job's directory.
+type trainerDatasets struct {
+	b    *datasets.Builder
+	seed int64
+}
+
+func (d trainerDatasets) Build(ctx context.Context, trainingKind, dir string) (trainer.Dataset, error) {
+	kind, err := datasets.KindFor(trainingKind)
+	if err != nil {
+		return trainer.Dataset{}, err
+	}
+	rec, err := d.b.Build(ctx, datasets.Request{Kind: kind, Dir: dir, Seed: d.seed})
+	if err != nil {
+		return trainer.Dataset{}, err
+	}
+	return trainer.Dataset{ID: rec.ID, Examples: rec.Kept}, nil
 }
 
 func newDatasetCmd(g *globals) *cobra.Command {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,4 +126,43 @@ func TestDatasetBuildOnTheEmbeddedStack(t *testing.T) {
 			t.Errorf("ls printed %q, %v", table, err)
 		}
 	})
+}
+
+// TestTrainerDatasetsBuildTheKindOfTheTraining checks the trainer's
+// adapter on a real SQLite warehouse: sft builds instruction pairs into
+// the job's directory, rerank needs judgments, an unknown kind is refused.
+func TestTrainerDatasetsBuildTheKindOfTheTraining(t *testing.T) {
+	t.Parallel()
+	store, err := warehouse.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "warehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if _, err := store.Upsert(t.Context(), []warehouse.Document{{ID: "d1", Collection: warehouse.Posts, Author: "Ada",
+		Title: "Queues", Content: "## Why acknowledge late\n\n" + strings.Repeat("A consumer acknowledges a message only after its effect is stored, so a crash loses nothing. ", 4)}}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := datasets.New(datasets.Config{Docs: store, Records: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	td := trainerDatasets{b: b, seed: 1}
+	dir := filepath.Join(t.TempDir(), "dataset")
+	ds, err := td.Build(t.Context(), "sft", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := store.GetDataset(t.Context(), ds.ID)
+	if err != nil || rec.Kind != datasets.KindInstruct || ds.Examples != rec.Kept || ds.Examples == 0 {
+		t.Errorf("sft built %+v, recorded %+v (%v): want an instruct set with its examples", ds, rec, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, datasets.TrainFile)); err != nil {
+		t.Error(err)
+	}
+	if _, err := td.Build(t.Context(), "rerank", t.TempDir()); !errors.Is(err, datasets.ErrUnavailable) && !errors.Is(err, datasets.ErrEmpty) {
+		t.Errorf("rerank without judgments: %v, want ErrUnavailable (no judgment store) or ErrEmpty", err)
+	}
+	if _, err := td.Build(t.Context(), "poetry", t.TempDir()); !errors.Is(err, datasets.ErrInvalid) {
+		t.Errorf("unknown training kind: %v, want ErrInvalid", err)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/twin-llm/twin/consumers/rag"
 	"github.com/twin-llm/twin/internal/models/llm"
 	"github.com/twin-llm/twin/internal/store/warehouse"
+	"github.com/twin-llm/twin/schemas"
 )
 
 // Errors of Build.
@@ -137,11 +138,11 @@ type Request struct {
 // rerank) learns from.
 func KindFor(trainingKind string) (string, error) {
 	switch trainingKind {
-	case "sft":
+	case schemas.TrainingSFT:
 		return KindInstruct, nil
-	case "dpo":
+	case schemas.TrainingDPO:
 		return KindPreference, nil
-	case "rerank":
+	case schemas.TrainingRerank:
 		return KindRelevance, nil
 	}
 	return "", fmt.Errorf("%w: no dataset kind for training kind %q", ErrInvalid, trainingKind)
