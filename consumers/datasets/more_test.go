@@ -321,3 +321,37 @@ func FuzzParsePairs(f *testing.F) {
 		}
 	})
 }
+
+// TestRelevanceFromTheSQLiteJudgmentStore builds a relevance set from the
+// warehouse's own judgment store, paged as the store pages. It skips on a
+// build whose SQLite store does not keep judgments yet.
+func TestRelevanceFromTheSQLiteJudgmentStore(t *testing.T) {
+	t.Parallel()
+	store := openStore(t)
+	js, ok := any(store).(warehouse.JudgmentStore)
+	if !ok {
+		t.Skip("this build's SQLite warehouse does not implement warehouse.JudgmentStore")
+	}
+	var recs []warehouse.JudgmentRecord
+	for i := range 40 {
+		recs = append(recs, warehouse.JudgmentRecord{ID: fmt.Sprint("j", i), Query: fmt.Sprintf("what is claim %d?", i%20),
+			DocumentID: fmt.Sprint("doc", i%20), Grade: i / 20, Source: "import"})
+	}
+	if _, err := js.PutJudgments(t.Context(), recs); err != nil {
+		t.Fatal(err)
+	}
+	b := newBuilder(t, Config{Judgments: js, Records: store})
+	dir := t.TempDir()
+	rec, err := b.Build(t.Context(), Request{Kind: KindRelevance, Dir: dir, Seed: 2, TestShare: 0.25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Kept != 20 || rec.Dropped[DropSuperseded] != 20 || rec.JudgmentSeqLast <= rec.JudgmentSeqFirst {
+		t.Errorf("record %+v: want 20 judgments kept (the later grade of each), 20 superseded, a seq range", rec)
+	}
+	for _, l := range readSplits(t, dir, rec) {
+		if g, _ := l["grade"].(float64); g != 1 {
+			t.Errorf("line %v: want the later grade, 1", l)
+		}
+	}
+}
