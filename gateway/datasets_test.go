@@ -24,7 +24,11 @@ func datasetHandler(t testing.TB) http.Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	b, err := datasets.New(datasets.Config{Docs: store, Records: store, Log: zerolog.Nop()})
+	cfg := datasets.Config{Docs: store, Records: store, Log: zerolog.Nop()}
+	if js, ok := any(store).(datasets.Judgments); ok {
+		cfg.Judgments = js
+	}
+	b, err := datasets.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
