@@ -65,7 +65,7 @@ func importTIL(t *testing.T, s warehouse.Store) []string {
 	return ids
 }
 
-func newBuilder(t *testing.T, cfg Config) *Builder {
+func newBuilder(t testing.TB, cfg Config) *Builder {
 	t.Helper()
 	cfg.Log = zerolog.Nop()
 	b, err := New(cfg)
