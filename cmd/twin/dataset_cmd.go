@@ -165,14 +165,14 @@ The gateway writes the files on its own machine, into --out.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tKIND\tAUTHOR\tTRAIN\tTEST\tDROPPED\tMODEL\tCREATED\tURI")
+			fmt.Fprintln(tw, "ID\tKIND\tAUTHOR\tTRAIN\tTEST\tFILTERED\tMODEL\tCREATED\tURI")
 			for _, d := range res.Datasets {
 				model := d.Model
 				if model == "" {
 					model = "-"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", d.ID, d.Kind, d.Author, d.Train, d.Test,
-					total(d.Dropped), model, d.CreatedAt.Local().Format("2006-01-02 15:04"), d.URI)
+					d.Candidates-d.Kept, model, d.CreatedAt.Local().Format("2006-01-02 15:04"), d.URI)
 			}
 			return tw.Flush()
 		},
@@ -192,7 +192,7 @@ func printDataset(w io.Writer, d warehouse.DatasetRecord, ok bool) {
 	} else {
 		fmt.Fprintf(w, "dataset %s (%s): no example passed the filters, nothing written\n", d.ID, d.Kind)
 	}
-	fmt.Fprintf(w, "candidates %d, kept %d, dropped %d\n", d.Candidates, d.Kept, total(d.Dropped))
+	fmt.Fprintf(w, "made %d examples, kept %d, dropped %d by the filters\n", d.Candidates, d.Kept, d.Candidates-d.Kept)
 	for _, k := range sortedCounts(d.Dropped) {
 		fmt.Fprintf(w, "  dropped %-22s %d\n", k, d.Dropped[k])
 	}
@@ -213,14 +213,6 @@ func sortedCounts(m map[string]int) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func total(m map[string]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n
 }
 
 // postLong is postJSON without the client's usual 30 s bound: a build

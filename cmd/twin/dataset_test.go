@@ -32,6 +32,7 @@ func TestDatasetBuildOnTheEmbeddedStack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Logf("twin dataset build --kind %s:\n%s", kind, stdout)
 			var manifest warehouse.DatasetRecord
 			raw, err := os.ReadFile(filepath.Join(out, datasets.ManifestFile))
 			if err != nil {

@@ -8,7 +8,10 @@ import (
 	"github.com/twin-llm/twin/consumers/rag"
 )
 
-// Reasons an example is dropped, as counted in a dataset record.
+// Reasons something is dropped, as counted in a dataset record. The
+// filters' reasons count examples; llm_invalid and llm_error count
+// extracts, skipped_text pieces of text, no_prose, no_answer and
+// no_chosen would-be examples, all left out before the filters.
 const (
 	DropShortInstruction = "short_instruction"   // instruction or prompt shorter than MinInstructionChars
 	DropShortOutput      = "short_output"        // output or chosen shorter than MinOutputChars
@@ -23,6 +26,7 @@ const (
 	DropNoAnswer         = "no_answer"    // a rated trace without an answer to learn from
 	DropNoChosen         = "no_chosen"    // a down-rated answer with neither a better answer nor a source passage
 	DropSkippedBlock     = "skipped_text" // a block longer than an extract, or a piece too short to stand alone
+	DropNoProse          = "no_prose"     // a section or extract without a run of prose long enough to be chosen
 )
 
 // Filters are the thresholds of the filters.

@@ -144,7 +144,7 @@ func (b *Builder) preferences(ctx context.Context, author string, lin *lineage) 
 		for _, c := range cands {
 			c.text = longestProse(c.text)
 			if len(c.text) < b.cfg.Filters.MinOutputChars {
-				lin.dropped[DropShortOutput]++
+				lin.dropped[DropNoProse]++
 				continue
 			}
 			rejected, err := rejectedAnswer(ctx, rejecter, c.instruction, c.text, d.ID)

@@ -29,11 +29,13 @@ type DatasetRecord struct {
 	Format    string  `json:"format,omitempty"`
 	Seed      int64   `json:"seed"`
 	TestShare float64 `json:"test_share"`
-	// Candidates is how many examples were made before the filters; Kept
-	// how many passed them (Train + Test).
+	// Candidates is how many examples reached the filters; Kept how many
+	// passed them (Train + Test).
 	Candidates int `json:"candidates"`
 	Kept       int `json:"kept"`
-	// Dropped counts the examples left out, by reason.
+	// Dropped counts what was left out, by reason: examples the filters
+	// dropped, and what was left out before them (pieces of text,
+	// extracts the LLM failed on, superseded judgments).
 	Dropped map[string]int `json:"dropped,omitempty"`
 	// Methods counts the kept examples by how they were made.
 	Methods map[string]int `json:"methods,omitempty"`
