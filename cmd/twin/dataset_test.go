@@ -2,15 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket/wsjson"
 
 	"github.com/twin-llm/twin/consumers/datasets"
+	"github.com/twin-llm/twin/gateway"
 	"github.com/twin-llm/twin/internal/store/warehouse"
+	"github.com/twin-llm/twin/internal/testwait"
 )
 
 // TestDatasetBuildOnTheEmbeddedStack imports the TIL posts into a running
@@ -165,5 +171,75 @@ func TestTrainerDatasetsBuildTheKindOfTheTraining(t *testing.T) {
 	}
 	if _, err := td.Build(t.Context(), "poetry", t.TempDir()); !errors.Is(err, datasets.ErrInvalid) {
 		t.Errorf("unknown training kind: %v, want ErrInvalid", err)
+	}
+}
+
+// TestDatasetFromARatedAnswerOnTheEmbeddedStack asks the running twin a
+// question over the chat, rates the answer down, and builds a preference
+// set: the down-rated answer becomes the rejected text of a triple whose
+// chosen text is the cited post's passage.
+func TestDatasetFromARatedAnswerOnTheEmbeddedStack(t *testing.T) {
+	t.Parallel()
+	p, dir := chatSystem(t)
+	c, _, err := dialChat(t, p, chatToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	q := "Why does Apache Bench report length errors?"
+	if err := wsjson.Write(ctx, c, gateway.ClientMessage{Type: gateway.MsgAsk, ID: "rated", Query: q}); err != nil {
+		t.Fatal(err)
+	}
+	_, done := readReply(t, c, "rated", 0)
+	if done == nil || done.Answer == "" || len(done.Sources) == 0 {
+		t.Fatalf("no answer with sources: %+v", done)
+	}
+	if err := wsjson.Write(ctx, c, gateway.ClientMessage{Type: gateway.MsgFeedback, ID: "rated", Rating: -1}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := warehouse.OpenSQLite(ctx, filepath.Join(dir, "warehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	testwait.Until(t, 10*time.Second, "the rated trace in the warehouse", func() bool {
+		rec, err := store.TraceByRequest(ctx, "rated")
+		return err == nil && len(rec.Feedback) == 1
+	})
+
+	out := filepath.Join(t.TempDir(), "dpo")
+	if _, err := p.twin(t, "dataset", "build", "--kind", "preference", "--out", out, "--token", chatToken); err != nil {
+		t.Fatal(err)
+	}
+	var found map[string]any
+	for _, f := range []string{datasets.TrainFile, datasets.TestFile} {
+		raw, err := os.ReadFile(filepath.Join(out, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+			var m map[string]any
+			if err := json.Unmarshal(line, &m); err == nil && m["method"] == datasets.MethodRatingSource {
+				found = m
+			}
+		}
+	}
+	if found == nil {
+		t.Fatalf("no rating_source triple in %s", out)
+	}
+	if found["prompt"] != q || found["rejected"] != strings.TrimSpace(done.Answer) || !strings.Contains(found["chosen"].(string), "Apache Bench") {
+		t.Errorf("triple %v: want the question, the cited post's passage over the down-rated answer %q", found, done.Answer)
+	}
+	var manifest warehouse.DatasetRecord
+	raw, err := os.ReadFile(filepath.Join(out, datasets.ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	if len(manifest.FeedbackIDs) != 1 || !strings.HasPrefix(manifest.FeedbackIDs[0], "rated#") {
+		t.Errorf("lineage names ratings %v, want the one given", manifest.FeedbackIDs)
 	}
 }
