@@ -76,7 +76,7 @@ func TestV1RequestsAreCountedAndTimedByRoute(t *testing.T) {
 	// Every route has its series from the start, and a path never becomes
 	// a route.
 	for _, route := range []string{"/v1/status", "/v1/crawl", "/v1/docs", "/v1/docs/{id}", "/v1/search", "/v1/reindex",
-		"/v1/feedback", "/v1/authors", "/v1/chat", "/v1/traces", "/v1/traces/{id}"} {
+		"/v1/feedback", "/v1/authors", "/v1/chat", "/v1/traces", "/v1/traces/{id}", "/v1/datasets"} {
 		if _, ok := timed[route]; !ok {
 			t.Errorf("twin_http_request_seconds has no series for %s: %v", route, timed)
 		}
