@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,16 +91,47 @@ func TestDatasetBuildOnTheEmbeddedStack(t *testing.T) {
 	}
 
 	t.Run(datasets.KindRelevance, func(t *testing.T) {
-		// No judgments were given: a store that keeps them has none to
-		// build from (422), one that does not says so (503).
-		_, err := p.twin(t, "dataset", "build", "--kind", "relevance", "--out", filepath.Join(outDir, "relevance"))
-		var store any = (*warehouse.SQLiteStore)(nil)
-		want := "503"
-		if _, ok := store.(datasets.Judgments); ok {
-			want = "422"
+		// Without judgments there is nothing to build from (422).
+		if _, err := p.twin(t, "dataset", "build", "--kind", "relevance", "--out", filepath.Join(outDir, "none")); err == nil || !strings.Contains(err.Error(), "422") {
+			t.Fatalf("relevance build without judgments: %v, want a 422", err)
 		}
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("relevance build without judgments: %v, want a %s", err, want)
+		// Judgments imported as a team would give them, in the dataset's own
+		// line format, then built into a split by query.
+		var lines []string
+		for i := range 8 {
+			q := fmt.Sprintf("question %d about Apache Bench and Datasette", i)
+			lines = append(lines, fmt.Sprintf(`{"query":%q,"document_id":"ab/apache-bench-length-errors","grade":%d}`, q, i%3+1),
+				fmt.Sprintf(`{"query":%q,"document_id":"other-%d","grade":0}`, q, i))
+		}
+		file := filepath.Join(t.TempDir(), "judgments.jsonl")
+		if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := p.twin(t, "feedback", "import", file, "--wait", "--timeout", "30s"); err != nil {
+			t.Fatalf("feedback import: %q %v", out, err)
+		}
+		out := filepath.Join(outDir, "relevance")
+		if _, err := p.twin(t, "dataset", "build", "--kind", "relevance", "--out", out, "--test-share", "0.25"); err != nil {
+			t.Fatal(err)
+		}
+		var got []datasets.Judged
+		for _, f := range []string{datasets.TrainFile, datasets.TestFile} {
+			r, err := os.Open(filepath.Join(out, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			part, err := datasets.ReadRelevance(r)
+			r.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(part) == 0 {
+				t.Errorf("%s is empty", f)
+			}
+			got = append(got, part...)
+		}
+		if len(got) != len(lines) {
+			t.Errorf("the relevance set holds %d judgments, want the %d imported", len(got), len(lines))
 		}
 	})
 
