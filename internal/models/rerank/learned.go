@@ -1,0 +1,78 @@
+package rerank
+
+import (
+	"context"
+	"fmt"
+)
+
+// ScoredReranker is a Reranker that can also use each candidate's
+// retrieval score. A caller that has the scores (a search's hits) should
+// prefer ScoreRetrieved; Score gives the same reranker without them.
+type ScoredReranker interface {
+	Reranker
+	// ScoreRetrieved is Score with the candidates' retrieval scores, one
+	// per text, higher is better.
+	ScoreRetrieved(ctx context.Context, query string, texts []string, scores []float64) ([]float64, error)
+}
+
+// Learned is the reranker fitted on relevance judgments: a linear model
+// (Model) over the features Extractor computes. It is deterministic and
+// safe for concurrent use.
+type Learned struct {
+	m   *Model
+	ex  *Extractor
+	col []int // the model's features' columns in Features' rows
+}
+
+// NewLearned returns the reranker that serves m; it fails, matching
+// ErrModel, when m does not validate.
+func NewLearned(m *Model) (*Learned, error) {
+	if m == nil {
+		return nil, fmt.Errorf("%w: no model", ErrModel)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	idx := featureIndex()
+	l := &Learned{m: m, ex: NewExtractor(), col: make([]int, len(m.Features))}
+	for i, f := range m.Features {
+		l.col[i] = idx[f]
+	}
+	return l, nil
+}
+
+// Name is "learned/v1/" and the model's ID.
+func (l *Learned) Name() string { return "learned/v1/" + l.m.ID() }
+
+// Model returns the served model; the caller must not change it.
+func (l *Learned) Model() *Model { return l.m }
+
+// Score scores texts, taken to be in retrieval order, best first. A model
+// that reads retrieval scores (Model.NeedsScores) sees them as equal here;
+// such a model should be served through ScoreRetrieved.
+func (l *Learned) Score(ctx context.Context, query string, texts []string) ([]float64, error) {
+	return l.ScoreRetrieved(ctx, query, texts, nil)
+}
+
+// ScoreRetrieved scores texts with their retrieval scores (nil when not
+// known).
+func (l *Learned) ScoreRetrieved(ctx context.Context, query string, texts []string, scores []float64) ([]float64, error) {
+	rows, err := l.ex.Features(ctx, query, texts, scores)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(rows))
+	for i, row := range rows {
+		out[i] = l.m.score(row, l.col)
+	}
+	return out, nil
+}
+
+// score is the linear model on one row of all features.
+func (m *Model) score(row []float64, col []int) float64 {
+	var s float64
+	for f, c := range col {
+		s += m.Weights[f] * (row[c] - m.Mean[f]) / m.Scale[f]
+	}
+	return s
+}
