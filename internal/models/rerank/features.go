@@ -107,13 +107,14 @@ func (e *Extractor) fill(ctx context.Context, query string, texts []string, scor
 	m := newMatcher(q, l.stop)
 	docs := make([]passage, len(texts))
 	df := make([]float64, len(q.terms))
+	prf := newPRF(len(texts))
 	for i, text := range texts {
 		if i%16 == 15 {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("rerank: features: %w", err)
 			}
 		}
-		docs[i] = m.scan(text)
+		docs[i] = prf.scan(m, text)
 		for t, n := range docs[i].tf {
 			if n > 0 {
 				df[t]++
@@ -178,7 +179,7 @@ func (e *Extractor) fill(ctx context.Context, query string, texts []string, scor
 		row[7] = m.headShare(head(texts[i]), idf, inHead) / idfSum
 		row[9] = float64(len(d.hits)) / float64(max(1, d.length))
 	}
-	e.fillPRF(texts, rows)
+	prf.fill(l.p.priorDocs, rows)
 	return nil
 }
 
@@ -272,58 +273,85 @@ func countWords(l *Lexical, text string) int {
 // centroid of FeatPRFRank.
 const prfTop = 5
 
-// fillPRF sets the pseudo-relevance features: how much a candidate's
+// prfEntry is a word's weight in a candidate's vector.
+type prfEntry struct {
+	id int32
+	w  float64
+}
+
+// prf computes the pseudo-relevance features: how much a candidate's
 // vocabulary, beyond the query's words, resembles that of the candidates
-// retrieval ranked first or that match the query best. Relevant passages
-// resemble each other (the cluster hypothesis), so a candidate that
-// shares the others' subject without repeating the query's words gains.
-// Vectors are log term frequencies times the candidates' IDF over the
-// content words, unstemmed, of each text.
-func (e *Extractor) fillPRF(texts []string, rows [][]float64) {
-	if len(texts) < 2 {
+// retrieval ranked first (FeatPRFRank) or that match the query best
+// (FeatPRFLex). Relevant passages resemble each other (the cluster
+// hypothesis), so a candidate that shares the others' subject without
+// repeating the query's words gains. Vectors are log term frequencies
+// times the candidates' IDF over the content words of at least three
+// letters, unstemmed. It reads the words as the matcher scans them, so
+// each text is read once.
+type prf struct {
+	vocab map[string]int32
+	df    []float64
+	ids   []int32      // scratch: the word ids of the text being scanned
+	docs  [][]prfEntry // per text
+	flat  []prfEntry   // backing store of docs
+}
+
+func newPRF(texts int) *prf {
+	return &prf{vocab: make(map[string]int32, 64*texts), docs: make([][]prfEntry, 0, texts)}
+}
+
+// scan is matcher.scan that also records the text's vector.
+func (p *prf) scan(m *matcher, text string) passage {
+	d := passage{tf: make([]int, len(m.q.terms))}
+	p.ids = p.ids[:0]
+	m.words.reset(text)
+	for word := m.words.next(); word != nil; word = m.words.next() {
+		if m.stop.has(word) {
+			continue
+		}
+		if len(word) >= 3 {
+			id, ok := p.vocab[string(word)]
+			if !ok {
+				id = int32(len(p.vocab))
+				p.vocab[string(word)] = id
+				p.df = append(p.df, 0)
+			}
+			p.ids = append(p.ids, id)
+		}
+		if t := m.term(word); t >= 0 {
+			if d.tf[t] == 0 {
+				d.matched++
+			}
+			d.tf[t]++
+			d.hits = append(d.hits, hit{pos: d.length, term: t})
+		}
+		d.length++
+	}
+	slices.Sort(p.ids)
+	start := len(p.flat)
+	for k := 0; k < len(p.ids); {
+		n := 1
+		for k+n < len(p.ids) && p.ids[k+n] == p.ids[k] {
+			n++
+		}
+		p.flat = append(p.flat, prfEntry{id: p.ids[k], w: 1 + math.Log(float64(n))})
+		p.df[p.ids[k]]++
+		k += n
+	}
+	// Only the length counts until rebase: flat may still move.
+	p.docs = append(p.docs, p.flat[start:len(p.flat):len(p.flat)])
+	return d
+}
+
+// fill sets the two features in rows, given the BM25 part (column 0).
+func (p *prf) fill(priorDocs float64, rows [][]float64) {
+	docs := p.rebase()
+	if len(docs) < 2 {
 		return
 	}
-	l := e.lex
-	vocab := map[string]int32{}
-	type entry struct {
-		id int32
-		w  float64
-	}
-	docs := make([][]entry, len(texts))
-	s := newWordScanner()
-	var ids []int32
-	var df []float64
-	for i, text := range texts {
-		ids = ids[:0]
-		s.reset(text)
-		for word := s.next(); word != nil; word = s.next() {
-			if len(word) < 3 || l.stop.has(word) {
-				continue
-			}
-			id, ok := vocab[string(word)]
-			if !ok {
-				id = int32(len(vocab))
-				vocab[string(word)] = id
-				df = append(df, 0)
-			}
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		var d []entry
-		for k := 0; k < len(ids); {
-			n := 1
-			for k+n < len(ids) && ids[k+n] == ids[k] {
-				n++
-			}
-			d = append(d, entry{id: ids[k], w: 1 + math.Log(float64(n))})
-			df[ids[k]]++
-			k += n
-		}
-		docs[i] = d
-	}
-	n := float64(len(texts)) + l.p.priorDocs
-	idf := make([]float64, len(df))
-	for t, f := range df {
+	n := float64(len(docs)) + priorDocs
+	idf := make([]float64, len(p.df))
+	for t, f := range p.df {
 		idf[t] = math.Log(1 + (n-f+0.5)/(f+0.5))
 	}
 	for _, d := range docs {
@@ -338,47 +366,54 @@ func (e *Extractor) fillPRF(texts []string, rows [][]float64) {
 			}
 		}
 	}
-	// Each centroid is a sum of unit vectors; a candidate's similarity to
-	// the others' is its dot product with the sum less its own part.
-	rank := make([]float64, len(df))
-	lex := make([]float64, len(df))
-	var rankW, lexW float64
-	for i, d := range docs {
-		bw := rows[i][0]
-		for _, x := range d {
-			if i < prfTop {
-				rank[x.id] += x.w
-			}
-			lex[x.id] += bw * x.w
-		}
+	rank := make([]float64, len(docs))
+	lex := make([]float64, len(docs))
+	for i := range docs {
 		if i < prfTop {
-			rankW++
+			rank[i] = 1
 		}
-		lexW += bw
+		lex[i] = rows[i][0]
+	}
+	centroid := make([]float64, len(p.df))
+	similarity(docs, rank, centroid, rows, 14)
+	similarity(docs, lex, centroid, rows, 15)
+}
+
+// rebase points each text's vector into the final backing store.
+func (p *prf) rebase() [][]prfEntry {
+	out := make([][]prfEntry, len(p.docs))
+	off := 0
+	for i, d := range p.docs {
+		out[i] = p.flat[off : off+len(d) : off+len(d)]
+		off += len(d)
+	}
+	return out
+}
+
+// similarity sets rows[i][c] to the mean cosine of docs[i] with the other
+// docs, weighted by weight. docs are unit vectors; centroid is scratch of
+// one entry per word.
+func similarity(docs [][]prfEntry, weight []float64, centroid []float64, rows [][]float64, c int) {
+	clear(centroid)
+	var total float64
+	for i, d := range docs {
+		for _, x := range d {
+			centroid[x.id] += weight[i] * x.w
+		}
+		total += weight[i]
 	}
 	for i, d := range docs {
-		bw := rows[i][0]
-		var dr, dl float64
-		for _, x := range d {
-			dr += x.w * rank[x.id]
-			dl += x.w * lex[x.id]
-		}
-		selfR, selfN := 0.0, rankW
-		if i < prfTop {
-			selfR, selfN = 1, rankW-1
-		}
 		if len(d) == 0 {
-			selfR = 0
+			continue
 		}
-		if selfN > 0 {
-			rows[i][14] = (dr - selfR) / selfN
+		var dot float64
+		for _, x := range d {
+			dot += x.w * centroid[x.id]
 		}
-		selfL := 0.0
-		if len(d) > 0 {
-			selfL = bw
-		}
-		if w := lexW - bw; w > 0 {
-			rows[i][15] = (dl - selfL) / w
+		// A document's own part in the centroid is its weight: it is a
+		// unit vector.
+		if rest := total - weight[i]; rest > 0 {
+			rows[i][c] = (dot - weight[i]) / rest
 		}
 	}
 }
