@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // The learned reranker's features. Each describes one (query, candidate)
@@ -59,10 +60,15 @@ const headBytes = 300
 // Extractor computes features. It is safe for concurrent use.
 type Extractor struct {
 	lex *Lexical
+	// prfs holds the pseudo-relevance scratch (its word map above all)
+	// between calls: allocating it anew costs more than the scoring.
+	prfs sync.Pool
 }
 
 // NewExtractor returns the feature extractor, with Lexical's analysis.
-func NewExtractor() *Extractor { return &Extractor{lex: NewLexical()} }
+func NewExtractor() *Extractor {
+	return &Extractor{lex: NewLexical(), prfs: sync.Pool{New: func() any { return &prf{vocab: map[string]int32{}} }}}
+}
 
 // Features returns one row per text, each with len(AllFeatures()) values
 // in that order. texts are in retrieval order, best first; scores, when
@@ -107,7 +113,9 @@ func (e *Extractor) fill(ctx context.Context, query string, texts []string, scor
 	m := newMatcher(q, l.stop)
 	docs := make([]passage, len(texts))
 	df := make([]float64, len(q.terms))
-	prf := newPRF(len(texts))
+	prf := e.prfs.Get().(*prf)
+	defer e.prfs.Put(prf)
+	prf.reset()
 	for i, text := range texts {
 		if i%16 == 15 {
 			if err := ctx.Err(); err != nil {
@@ -296,8 +304,9 @@ type prf struct {
 	flat  []prfEntry   // backing store of docs
 }
 
-func newPRF(texts int) *prf {
-	return &prf{vocab: make(map[string]int32, 64*texts), docs: make([][]prfEntry, 0, texts)}
+func (p *prf) reset() {
+	clear(p.vocab)
+	p.df, p.ids, p.docs, p.flat = p.df[:0], p.ids[:0], p.docs[:0], p.flat[:0]
 }
 
 // scan is matcher.scan that also records the text's vector.
