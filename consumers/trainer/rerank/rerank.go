@@ -143,6 +143,9 @@ func (e *Executor) settings(hp map[string]string) (settings, error) {
 			if err == nil && !(s.fit.L2 >= 0 && s.fit.L2 < math.Inf(1)) {
 				err = errors.New("not a non-negative number")
 			}
+			if s.fit.L2 == 0 {
+				s.fit.L2 = -1 // FitOptions' "none"
+			}
 		case "learning_rate":
 			s.fit.LearningRate, err = strconv.ParseFloat(v, 64)
 			if err == nil && !(s.fit.LearningRate > 0 && s.fit.LearningRate <= 10) {

@@ -17,7 +17,8 @@ type FitOptions struct {
 	Epochs int
 	// LearningRate is Adam's step size; default 0.05.
 	LearningRate float64
-	// L2 is the weight decay on the standardized weights; default 0.01.
+	// L2 is the weight decay on the standardized weights; default
+	// DefaultL2, and a negative value means none.
 	L2 float64
 	// TruncateAt is the depth at which LambdaRank's nDCG changes are
 	// measured: a swap of two candidates both below it changes nothing;
@@ -47,14 +48,20 @@ func (o FitOptions) withDefaults() FitOptions {
 	if !(o.LearningRate > 0) {
 		o.LearningRate = 0.05
 	}
-	if !(o.L2 >= 0) {
-		o.L2 = 0.01
+	switch {
+	case o.L2 == 0 || math.IsNaN(o.L2):
+		o.L2 = DefaultL2
+	case o.L2 < 0:
+		o.L2 = 0
 	}
 	if o.TruncateAt <= 0 {
 		o.TruncateAt = 10
 	}
 	return o
 }
+
+// DefaultL2 is the default weight decay.
+const DefaultL2 = 0.01
 
 // ErrNoPairs is training data with no query that has a candidate graded
 // above another: there is nothing to learn from.

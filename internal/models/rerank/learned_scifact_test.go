@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/twin-llm/twin/internal/models/embed/scifacttest"
@@ -147,7 +148,8 @@ func crossValidate(t testing.TB, s *sciFactJudged, f *sciFactFeatures, seed uint
 
 // TestSciFactLearnedVariants prints the cross-validated nDCG@10 of the
 // fitting choices (README.md has the table). It takes minutes; set
-// TWIN_RERANK_VARIANTS=1 to run it.
+// TWIN_RERANK_VARIANTS=1 to run it, or to a part of the variants' names to
+// run those.
 func TestSciFactLearnedVariants(t *testing.T) {
 	if os.Getenv("TWIN_RERANK_VARIANTS") == "" {
 		t.Skip("set TWIN_RERANK_VARIANTS=1 to measure the learned reranker's variants")
@@ -181,7 +183,9 @@ func TestSciFactLearnedVariants(t *testing.T) {
 		{"no prf_lex", FitOptions{Features: without(FeatPRFLex)}},
 		{"with retrieval ratio", FitOptions{Features: append(DefaultFeatures(), FeatRetrieval)}},
 		{"with retrieval z", FitOptions{Features: append(DefaultFeatures(), FeatRetrievalZ)}},
-		{"l2 0", FitOptions{L2: 0}},
+		{"l2 none", FitOptions{L2: -1}},
+		{"l2 0.03", FitOptions{L2: 0.03}},
+		{"l2 0.003", FitOptions{L2: 0.003}},
 		{"l2 0.1", FitOptions{L2: 0.1}},
 		{"epochs 50", FitOptions{Epochs: 50}},
 		{"epochs 500", FitOptions{Epochs: 500}},
@@ -193,7 +197,11 @@ func TestSciFactLearnedVariants(t *testing.T) {
 		{"no length, density", FitOptions{Features: without(FeatLength, FeatDensity)}},
 		{"no rarest, idf_cover", FitOptions{Features: without(FeatRarest, FeatIDFCover)}},
 	}
+	only := os.Getenv("TWIN_RERANK_VARIANTS")
 	for _, v := range variants {
+		if only != "1" && !strings.Contains(v.name, only) {
+			continue
+		}
 		for _, seed := range []uint64{1, 2} {
 			r := crossValidate(t, s, feats, seed, 5, v.opts)
 			t.Logf("%-24s seed %d: BM25 %.4f lexical %.4f learned %.4f folds %.3f", v.name, seed, r.bm25, r.lexical, r.learned, r.folds)
@@ -265,10 +273,30 @@ func TestSciFactLearned(t *testing.T) {
 	}
 	t.Logf("80/20 split: %d train, %d test claims: BM25 %.4f, lexical %.4f, learned %.4f", len(train), len(test),
 		got.Retrieval, lex.Reranked, got.Reranked)
+	t.Logf("training %+v", parsed.Training)
 	for i, f := range parsed.Features {
 		t.Logf("  %-12s weight %+.3f", f, parsed.Weights[i])
 	}
-	if got.Reranked <= got.Retrieval || got.Reranked < lex.Reranked {
-		t.Errorf("held-out nDCG@10 %.4f: BM25 order %.4f, lexical %.4f", got.Reranked, got.Retrieval, lex.Reranked)
+	// One split's 163 claims are too few to rank the learned model
+	// against Lexical (the folds above differ by ±0.04); against BM25's
+	// order the gain is clear on any split.
+	if got.Reranked < got.Retrieval+0.01 {
+		t.Errorf("held-out nDCG@10 %.4f does not beat the BM25 order's %.4f by 0.01", got.Reranked, got.Retrieval)
 	}
+	direct, err := Evaluate(ctx, mustLearned(t, m), test, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if direct != got {
+		t.Errorf("the model read back from its file ranks differently: %+v, fitted %+v", got, direct)
+	}
+}
+
+func mustLearned(t testing.TB, m *Model) *Learned {
+	t.Helper()
+	l, err := NewLearned(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
