@@ -105,13 +105,9 @@ func TestRunTrainsAModelThatBeatsRetrieval(t *testing.T) {
 	if want := "file://" + filepath.ToSlash(filepath.Join(out, ModelFile)); res.ArtifactURI != want {
 		t.Errorf("artifact %q, want %q", res.ArtifactURI, want)
 	}
-	data, err := os.ReadFile(filepath.Join(out, ModelFile))
+	m, err := lrank.LoadModel(res.ArtifactURI)
 	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := lrank.ParseModel(data)
-	if err != nil {
-		t.Fatalf("the model file does not parse: %v", err)
+		t.Fatalf("the model file does not load: %v", err)
 	}
 	mt := res.Metrics
 	if m.Training.TestNDCG != mt["ndcg@10"] || m.Training.TestQueries != int(mt["test_queries"]) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -416,4 +418,37 @@ func benchJudged(n, depth int) []Judged {
 		out[i] = j
 	}
 	return out
+}
+
+func TestLoadModel(t *testing.T) {
+	t.Parallel()
+	m, err := Fit(context.Background(), NewExtractor(), synthetic(10, 9), FitOptions{Epochs: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "model.json")
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(good, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{good, "file://" + good} {
+		got, err := LoadModel(path)
+		if err != nil || got.ID() != m.ID() {
+			t.Errorf("LoadModel(%s) = %v, %v", path, got, err)
+		}
+	}
+	if _, err := LoadModel(bad); !errors.Is(err, ErrModel) {
+		t.Errorf("a cut file: %v", err)
+	}
+	if _, err := LoadModel(filepath.Join(dir, "none.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing file: %v", err)
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -76,6 +78,26 @@ func ParseModel(data []byte) (*Model, error) {
 		return nil, err
 	}
 	return &m, nil
+}
+
+// LoadModel reads and validates the model file at path, or at a file://
+// URI as the rerank trainer reports its artifact.
+func LoadModel(path string) (*Model, error) {
+	path = strings.TrimPrefix(path, "file://")
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("rerank: load model: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxModelBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("rerank: load model: %w", err)
+	}
+	m, err := ParseModel(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
 }
 
 // Validate checks that m can be served; errors match ErrModel.
