@@ -72,8 +72,9 @@ type Config struct {
 	// Hyperparameter "seed".
 	Seed uint64
 	// Fit configures the fitting; its zero value is the default model.
-	// Hyperparameters "epochs", "l2", "learning_rate", "truncate_at" and
-	// "features" (comma-separated names) override it.
+	// Hyperparameters "epochs", "l2", "learning_rate", "truncate_at",
+	// "trees" (0 for a linear model), "tree_depth", "shrinkage",
+	// "min_leaf" and "features" (comma-separated names) override it.
 	Fit rerank.FitOptions
 	Log zerolog.Logger
 }
@@ -155,6 +156,29 @@ func (e *Executor) settings(hp map[string]string) (settings, error) {
 			s.fit.TruncateAt, err = strconv.Atoi(v)
 			if err == nil && (s.fit.TruncateAt < 1 || s.fit.TruncateAt > retrieval.MaxK) {
 				err = fmt.Errorf("outside 1..%d", retrieval.MaxK)
+			}
+		case "trees":
+			s.fit.Trees, err = strconv.Atoi(v)
+			if err == nil && (s.fit.Trees < 0 || s.fit.Trees > 1000) {
+				err = errors.New("outside 0..1000")
+			}
+			if s.fit.Trees == 0 {
+				s.fit.Trees = -1 // FitOptions' "none": a linear model
+			}
+		case "tree_depth":
+			s.fit.Depth, err = strconv.Atoi(v)
+			if err == nil && (s.fit.Depth < 1 || s.fit.Depth > 8) {
+				err = errors.New("outside 1..8")
+			}
+		case "shrinkage":
+			s.fit.Shrinkage, err = strconv.ParseFloat(v, 64)
+			if err == nil && !(s.fit.Shrinkage > 0 && s.fit.Shrinkage <= 1) {
+				err = errors.New("outside (0, 1]")
+			}
+		case "min_leaf":
+			s.fit.MinLeaf, err = strconv.Atoi(v)
+			if err == nil && s.fit.MinLeaf < 1 {
+				err = errors.New("below 1")
 			}
 		case "features":
 			s.fit.Features = nil

@@ -165,10 +165,12 @@ func TestRunFails(t *testing.T) {
 		{"no judgments", nil, trainer.Job{}, false, trainer.ErrJobFailed},
 		{"one query", judged[:1], trainer.Job{}, false, trainer.ErrJobFailed},
 		{"no relevant candidate", irrelevant, trainer.Job{}, false, trainer.ErrJobFailed},
-		{"unknown hyperparameter", judged, trainer.Job{Hyperparameters: map[string]string{"trees": "5"}}, false, trainer.ErrJobFailed},
+		{"unknown hyperparameter", judged, trainer.Job{Hyperparameters: map[string]string{"forest": "5"}}, false, trainer.ErrJobFailed},
 		{"bad depth", judged, trainer.Job{Hyperparameters: map[string]string{"depth": "1000"}}, false, trainer.ErrJobFailed},
 		{"bad test share", judged, trainer.Job{Hyperparameters: map[string]string{"test_share": "1"}}, false, trainer.ErrJobFailed},
 		{"unknown feature", judged, trainer.Job{Hyperparameters: map[string]string{"features": "bm25,clicks"}}, false, trainer.ErrJobFailed},
+		{"negative trees", judged, trainer.Job{Hyperparameters: map[string]string{"trees": "-1"}}, false, trainer.ErrJobFailed},
+		{"deep trees", judged, trainer.Job{Hyperparameters: map[string]string{"tree_depth": "20"}}, false, trainer.ErrJobFailed},
 		{"negative l2", judged, trainer.Job{Hyperparameters: map[string]string{"l2": "-1"}}, false, trainer.ErrJobFailed},
 		{"stopped", judged, trainer.Job{}, true, trainer.ErrJobStopped},
 	}
@@ -207,7 +209,8 @@ func TestRunWithHyperparameters(t *testing.T) {
 	out := t.TempDir()
 	res, err := ex.Run(context.Background(), trainer.Job{OutputDir: out, Hyperparameters: map[string]string{
 		"seed": "9", "depth": "10", "test_share": "0.5", "epochs": "20", "l2": "0", "learning_rate": "0.1",
-		"truncate_at": "5", "features": "cover, rank_prior,retrieval",
+		"truncate_at": "5", "features": "cover, rank_prior,retrieval", "trees": "7", "tree_depth": "2",
+		"shrinkage": "0.2", "min_leaf": "3",
 	}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -221,11 +224,32 @@ func TestRunWithHyperparameters(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := m.Training
-	if strings.Join(m.Features, ",") != "cover,rank_prior,retrieval" || tr.Epochs != 20 || tr.Seed != 9 || tr.TruncateAt != 5 || tr.LearningRate != 0.1 {
+	if strings.Join(m.Features, ",") != "cover,rank_prior,retrieval" || tr.Epochs != 20 || tr.Seed != 9 || tr.TruncateAt != 5 || tr.LearningRate != 0.1 ||
+		len(m.Trees) != 7 || tr.Depth != 2 || tr.Shrinkage != 0.2 || tr.MinLeaf != 3 {
 		t.Errorf("model %+v", m)
 	}
 	if n, test := res.Metrics["train_queries"]+res.Metrics["test_queries"], res.Metrics["test_queries"]; test < n/4 || test > 3*n/4 {
 		t.Errorf("test share 0.5 held out %v of %v queries", test, n)
+	}
+}
+
+func TestRunLinear(t *testing.T) {
+	t.Parallel()
+	search, judged := corpus(t)
+	ex, err := New(Config{Judgments: judged, Search: search, Depth: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ex.Run(context.Background(), trainer.Job{OutputDir: t.TempDir(), Hyperparameters: map[string]string{"trees": "0", "l2": "0"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := lrank.LoadModel(res.ArtifactURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Trees) != 0 || m.Training.L2 != 0 || m.Training.Objective != "lambdarank" || res.Metrics["ndcg@10"] < 0.95 {
+		t.Errorf("trees=0 l2=0: %d trees, training %+v, metrics %v", len(m.Trees), m.Training, res.Metrics)
 	}
 }
 

@@ -20,6 +20,16 @@ type FitOptions struct {
 	// L2 is the weight decay on the standardized weights; default
 	// DefaultL2, and a negative value means none.
 	L2 float64
+	// Trees is the number of regression trees boosted on top of the
+	// linear model (LambdaMART); default DefaultTrees, negative for none
+	// (a linear model).
+	Trees int
+	// Depth of each tree; default 3.
+	Depth int
+	// Shrinkage scales each tree's leaves; default 0.1.
+	Shrinkage float64
+	// MinLeaf is the fewest training candidates in a leaf; default 50.
+	MinLeaf int
 	// TruncateAt is the depth at which LambdaRank's nDCG changes are
 	// measured: a swap of two candidates both below it changes nothing;
 	// default 10, the depth the model is judged at.
@@ -57,8 +67,26 @@ func (o FitOptions) withDefaults() FitOptions {
 	if o.TruncateAt <= 0 {
 		o.TruncateAt = 10
 	}
+	switch {
+	case o.Trees == 0:
+		o.Trees = DefaultTrees
+	case o.Trees < 0:
+		o.Trees = 0
+	}
+	if o.Depth <= 0 {
+		o.Depth = 3
+	}
+	if !(o.Shrinkage > 0) {
+		o.Shrinkage = 0.1
+	}
+	if o.MinLeaf <= 0 {
+		o.MinLeaf = 50
+	}
 	return o
 }
+
+// DefaultTrees is the default number of boosted trees.
+const DefaultTrees = 100
 
 // DefaultL2 is the default weight decay.
 const DefaultL2 = 0.01
@@ -66,6 +94,13 @@ const DefaultL2 = 0.01
 // ErrNoPairs is training data with no query that has a candidate graded
 // above another: there is nothing to learn from.
 var ErrNoPairs = errors.New("rerank: no judged query has a candidate graded above another")
+
+// lambdaQuery is a query's standardized rows, as the fit sees them.
+type lambdaQuery struct {
+	x      [][]float64
+	grades []int
+	ideal  float64
+}
 
 // featured is a judged query's candidates as feature rows.
 type featured struct {
@@ -152,12 +187,7 @@ func fitFeatured(ctx context.Context, data []featured, opts FitOptions, col []in
 	}
 
 	// The standardized rows of the queries that have pairs.
-	type query struct {
-		x      [][]float64
-		grades []int
-		ideal  float64
-	}
-	var qs []query
+	var qs []lambdaQuery
 	pairs, cands := 0, 0
 	for _, q := range data {
 		if q.ideal == 0 {
@@ -185,7 +215,7 @@ func fitFeatured(ctx context.Context, data []featured, opts FitOptions, col []in
 			}
 		}
 		cands += len(x)
-		qs = append(qs, query{x: x, grades: q.grades, ideal: q.ideal})
+		qs = append(qs, lambdaQuery{x: x, grades: q.grades, ideal: q.ideal})
 	}
 	if len(qs) == 0 {
 		return nil, ErrNoPairs
@@ -243,8 +273,15 @@ func fitFeatured(ctx context.Context, data []featured, opts FitOptions, col []in
 			w[f] -= opts.LearningRate * mhat / (math.Sqrt(vhat) + eps)
 		}
 	}
+	if err := boost(ctx, m, qs, opts); err != nil {
+		return nil, err
+	}
 	m.Training = Training{Objective: "lambdarank", Queries: len(qs), Candidates: cands, Pairs: pairs,
 		Epochs: opts.Epochs, LearningRate: opts.LearningRate, L2: opts.L2, TruncateAt: opts.TruncateAt}
+	if len(m.Trees) > 0 {
+		m.Training.Objective = "lambdamart"
+		m.Training.Trees, m.Training.Depth, m.Training.Shrinkage, m.Training.MinLeaf = len(m.Trees), opts.Depth, opts.Shrinkage, opts.MinLeaf
+	}
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("rerank: fit diverged: %w", err)
 	}

@@ -16,7 +16,7 @@ type ScoredReranker interface {
 }
 
 // Learned is the reranker fitted on relevance judgments: a linear model
-// (Model) over the features Extractor computes. It is deterministic and
+// and boosted trees (Model) over the features Extractor computes. It is deterministic and
 // safe for concurrent use.
 type Learned struct {
 	m   *Model
@@ -62,17 +62,26 @@ func (l *Learned) ScoreRetrieved(ctx context.Context, query string, texts []stri
 		return nil, err
 	}
 	out := make([]float64, len(rows))
+	z := make([]float64, len(l.col))
 	for i, row := range rows {
-		out[i] = l.m.score(row, l.col)
+		out[i] = l.m.scoreInto(row, l.col, z)
 	}
 	return out, nil
 }
 
-// score is the linear model on one row of all features.
+// score is the model's score of one row of all features.
 func (m *Model) score(row []float64, col []int) float64 {
-	var s float64
+	return m.scoreInto(row, col, make([]float64, len(col)))
+}
+
+// scoreInto is score with z, one entry per model feature, as scratch.
+func (m *Model) scoreInto(row []float64, col []int, z []float64) float64 {
 	for f, c := range col {
-		s += m.Weights[f] * (row[c] - m.Mean[f]) / m.Scale[f]
+		z[f] = (row[c] - m.Mean[f]) / m.Scale[f]
+	}
+	s := m.linear(z)
+	for _, t := range m.Trees {
+		s += t.eval(z)
 	}
 	return s
 }

@@ -73,6 +73,7 @@ func (s *sciFactJudged) split(seed uint64, f, k int) (train, test []Judged) {
 type cvResult struct {
 	bm25, lexical, learned float64
 	folds                  []float64 // learned, per fold
+	foldsLex               []float64 // lexical, per fold
 }
 
 // sciFactFeatures are every claim's candidates as feature rows, computed
@@ -142,6 +143,7 @@ func crossValidate(t testing.TB, s *sciFactJudged, f *sciFactFeatures, seed uint
 		res.lexical += lex / n / float64(k)
 		res.learned += got / n / float64(k)
 		res.folds = append(res.folds, got/n)
+		res.foldsLex = append(res.foldsLex, lex/n)
 	}
 	return res
 }
@@ -177,6 +179,18 @@ func TestSciFactLearnedVariants(t *testing.T) {
 		opts FitOptions
 	}{
 		{"default", FitOptions{}},
+		{"linear (no trees)", FitOptions{Trees: -1}},
+		{"trees 50", FitOptions{Trees: 50}},
+		{"trees 200", FitOptions{Trees: 200}},
+		{"trees depth 2", FitOptions{Depth: 2}},
+		{"trees depth 4", FitOptions{Depth: 4}},
+		{"trees min leaf 20", FitOptions{MinLeaf: 20}},
+		{"trees min leaf 200", FitOptions{MinLeaf: 200}},
+		{"trees shrinkage 0.05", FitOptions{Shrinkage: 0.05}},
+		{"trees with retrieval scores", FitOptions{Features: AllFeatures()}},
+		{"trees no prf", FitOptions{Features: without(FeatPRFRank, FeatPRFLex)}},
+		{"trees no head", FitOptions{Features: without(FeatHead)}},
+		{"trees lexical features only", FitOptions{Features: []string{FeatBM25, FeatCover, FeatWindow, FeatPairs, FeatRankPrior}}},
 		{"with retrieval scores", FitOptions{Features: AllFeatures()}},
 		{"no prf", FitOptions{Features: without(FeatPRFRank, FeatPRFLex)}},
 		{"no prf_rank", FitOptions{Features: without(FeatPRFRank)}},
@@ -215,8 +229,8 @@ func TestSciFactLearnedVariants(t *testing.T) {
 // through the public path a model takes in service (Fit, the model file,
 // ParseModel, NewLearned, Evaluate). It fails when the learned model stops
 // beating both the BM25 order and the lexical reranker on held-out
-// claims. It takes about 10–20 s; it skips without the data, under -short
-// and under -race.
+// claims, overall or on any fold. It takes about 15–40 s; it skips
+// without the data, under -short and under -race.
 func TestSciFactLearned(t *testing.T) {
 	if raceEnabled {
 		t.Skip("SciFact training is single-threaded and ten times slower under -race")
@@ -228,14 +242,19 @@ func TestSciFactLearned(t *testing.T) {
 		len(s.judged), cv.bm25, cv.lexical, cv.learned, cv.folds)
 	// Floors a little under the measured figures (README.md): a change
 	// that loses the gain fails, noise of a few thousandths does not.
-	if cv.learned < 0.712 {
-		t.Errorf("cross-validated nDCG@10 %.4f, below the floor 0.712", cv.learned)
+	if cv.learned < 0.725 {
+		t.Errorf("cross-validated nDCG@10 %.4f, below the floor 0.725", cv.learned)
 	}
-	if cv.learned < cv.bm25+0.010 {
-		t.Errorf("cross-validated nDCG@10 %.4f does not beat the BM25 order's %.4f by 0.010", cv.learned, cv.bm25)
+	if cv.learned < cv.bm25+0.025 {
+		t.Errorf("cross-validated nDCG@10 %.4f does not beat the BM25 order's %.4f by 0.025", cv.learned, cv.bm25)
 	}
-	if cv.learned < cv.lexical+0.002 {
-		t.Errorf("cross-validated nDCG@10 %.4f does not beat the lexical reranker's %.4f", cv.learned, cv.lexical)
+	if cv.learned < cv.lexical+0.015 {
+		t.Errorf("cross-validated nDCG@10 %.4f does not beat the lexical reranker's %.4f by 0.015", cv.learned, cv.lexical)
+	}
+	for i, f := range cv.folds {
+		if f < cv.foldsLex[i] {
+			t.Errorf("fold %d: nDCG@10 %.4f, the lexical reranker's %.4f", i, f, cv.foldsLex[i])
+		}
 	}
 
 	ctx := context.Background()

@@ -91,6 +91,8 @@ func TestFitLearnsFromJudgments(t *testing.T) {
 		{"default", FitOptions{}},
 		{"with retrieval scores", FitOptions{Features: AllFeatures()}},
 		{"two features", FitOptions{Features: []string{FeatCover, FeatRankPrior}, Epochs: 50}},
+		{"linear", FitOptions{Trees: -1}},
+		{"trees only", FitOptions{Epochs: 1, LearningRate: 1e-9, Trees: 30, MinLeaf: 5}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,7 +112,11 @@ func TestFitLearnsFromJudgments(t *testing.T) {
 			if ev.Retrieval > 0.6 || ev.Reranked < 0.95 {
 				t.Errorf("nDCG@10 %.3f in retrieval order, %.3f reranked: want below 0.6 and above 0.95", ev.Retrieval, ev.Reranked)
 			}
-			if m.Training.Queries != len(train) || m.Training.Pairs != 9*len(train) || m.Training.Objective != "lambdarank" {
+			objective := "lambdamart"
+			if tc.opts.Trees < 0 {
+				objective = "lambdarank"
+			}
+			if m.Training.Queries != len(train) || m.Training.Pairs != 9*len(train) || m.Training.Objective != objective {
 				t.Errorf("training summary %+v", m.Training)
 			}
 		})
@@ -295,30 +301,43 @@ func TestParseModel(t *testing.T) {
 	if back.ID() != m.ID() || !back.Training.CreatedAt.Equal(m.Training.CreatedAt) || back.Training.Queries != 10 {
 		t.Errorf("round trip changed the model: %+v", back)
 	}
-	valid := `{"format":"twin-rerank-linear/v1","features":["bm25","cover"],"mean":[0.1,0.2],"scale":[1,2],"weights":[1,-1],"training":{}}`
+	valid := `{"format":"twin-rerank/v1","features":["bm25","cover"],"mean":[0.1,0.2],"scale":[1,2],"weights":[1,-1],"training":{}}`
 	if _, err := ParseModel([]byte(valid)); err != nil {
 		t.Fatalf("valid model: %v", err)
 	}
+	tree := func(nodes string) string {
+		return strings.Replace(valid, `"training":{}`, `"trees":[{"nodes":`+nodes+`}],"training":{}`, 1)
+	}
+	if _, err := ParseModel([]byte(tree(`[{"f":1,"t":0.5,"l":1,"r":2},{"f":-1,"v":0.1},{"f":-1,"v":-0.1}]`))); err != nil {
+		t.Fatalf("valid model with a tree: %v", err)
+	}
 	bad := map[string]string{
-		"empty":             ``,
-		"not json":          `model`,
-		"array":             `[]`,
-		"other format":      strings.Replace(valid, "linear/v1", "linear/v9", 1),
-		"no format":         strings.Replace(valid, `"format":"twin-rerank-linear/v1",`, "", 1),
-		"unknown feature":   strings.Replace(valid, `"cover"`, `"pagerank"`, 1),
-		"feature twice":     strings.Replace(valid, `"cover"`, `"bm25"`, 1),
-		"no features":       `{"format":"twin-rerank-linear/v1","features":[],"mean":[],"scale":[],"weights":[]}`,
-		"short weights":     strings.Replace(valid, `[1,-1]`, `[1]`, 1),
-		"short mean":        strings.Replace(valid, `[0.1,0.2]`, `[0.1]`, 1),
-		"zero scale":        strings.Replace(valid, `[1,2]`, `[1,0]`, 1),
-		"negative scale":    strings.Replace(valid, `[1,2]`, `[1,-2]`, 1),
-		"huge weight":       strings.Replace(valid, `[1,-1]`, `[1,1e999]`, 1),
-		"string weight":     strings.Replace(valid, `[1,-1]`, `[1,"x"]`, 1),
-		"unknown field":     strings.Replace(valid, `"training":{}`, `"bias":3`, 1),
-		"trailing data":     valid + `{}`,
-		"null":              `null`,
-		"too large":         `{"format":"` + strings.Repeat("x", maxModelBytes) + `"}`,
-		"bad training date": strings.Replace(valid, `"training":{}`, `"training":{"created_at":"yesterday"}`, 1),
+		"empty":                 ``,
+		"not json":              `model`,
+		"array":                 `[]`,
+		"other format":          strings.Replace(valid, "rerank/v1", "rerank/v9", 1),
+		"no format":             strings.Replace(valid, `"format":"twin-rerank/v1",`, "", 1),
+		"unknown feature":       strings.Replace(valid, `"cover"`, `"pagerank"`, 1),
+		"feature twice":         strings.Replace(valid, `"cover"`, `"bm25"`, 1),
+		"no features":           `{"format":"twin-rerank/v1","features":[],"mean":[],"scale":[],"weights":[]}`,
+		"short weights":         strings.Replace(valid, `[1,-1]`, `[1]`, 1),
+		"short mean":            strings.Replace(valid, `[0.1,0.2]`, `[0.1]`, 1),
+		"zero scale":            strings.Replace(valid, `[1,2]`, `[1,0]`, 1),
+		"negative scale":        strings.Replace(valid, `[1,2]`, `[1,-2]`, 1),
+		"huge weight":           strings.Replace(valid, `[1,-1]`, `[1,1e999]`, 1),
+		"string weight":         strings.Replace(valid, `[1,-1]`, `[1,"x"]`, 1),
+		"unknown field":         strings.Replace(valid, `"training":{}`, `"bias":3`, 1),
+		"trailing data":         valid + `{}`,
+		"null":                  `null`,
+		"too large":             `{"format":"` + strings.Repeat("x", maxModelBytes) + `"}`,
+		"tree: no nodes":        tree(`[]`),
+		"tree: child before":    tree(`[{"f":1,"t":0.5,"l":0,"r":2},{"f":-1},{"f":-1}]`),
+		"tree: child missing":   tree(`[{"f":1,"t":0.5,"l":1,"r":3},{"f":-1},{"f":-1}]`),
+		"tree: feature outside": tree(`[{"f":2,"t":0.5,"l":1,"r":2},{"f":-1},{"f":-1}]`),
+		"tree: feature -2":      tree(`[{"f":-2}]`),
+		"tree: huge threshold":  tree(`[{"f":0,"t":1e999,"l":1,"r":2},{"f":-1},{"f":-1}]`),
+		"tree: too many nodes":  tree(`[` + strings.Repeat(`{"f":-1},`, maxTreeNodes) + `{"f":-1}]`),
+		"bad training date":     strings.Replace(valid, `"training":{}`, `"training":{"created_at":"yesterday"}`, 1),
 	}
 	for name, text := range bad {
 		if m, err := ParseModel([]byte(text)); !errors.Is(err, ErrModel) {
@@ -328,8 +347,9 @@ func TestParseModel(t *testing.T) {
 }
 
 func FuzzParseModel(f *testing.F) {
-	f.Add([]byte(`{"format":"twin-rerank-linear/v1","features":["bm25","cover"],"mean":[0.1,0.2],"scale":[1,2],"weights":[1,-1],"training":{"queries":3}}`))
-	f.Add([]byte(`{"format":"twin-rerank-linear/v1","features":["prf_lex"],"mean":[0],"scale":[0],"weights":[1]}`))
+	f.Add([]byte(`{"format":"twin-rerank/v1","features":["bm25","cover"],"mean":[0.1,0.2],"scale":[1,2],"weights":[1,-1],"training":{"queries":3}}`))
+	f.Add([]byte(`{"format":"twin-rerank/v1","features":["prf_lex"],"mean":[0],"scale":[0],"weights":[1]}`))
+	f.Add([]byte(`{"format":"twin-rerank/v1","features":["cover"],"mean":[0],"scale":[1],"weights":[1],"trees":[{"nodes":[{"f":0,"t":0.5,"l":1,"r":2},{"f":-1,"v":0.1},{"f":-1,"v":-0.1}]}]}`))
 	f.Add([]byte(`{"features":null}`))
 	f.Add([]byte(`[1,2,3]`))
 	f.Add([]byte(``))

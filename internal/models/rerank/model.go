@@ -14,8 +14,8 @@ import (
 )
 
 // ModelFormat is the format of the learned reranker's model file: a
-// linear model over named features.
-const ModelFormat = "twin-rerank-linear/v1"
+// linear model over named features, plus boosted regression trees.
+const ModelFormat = "twin-rerank/v1"
 
 // maxModelBytes bounds a model file: a linear model over a few dozen
 // features and its training summary take a few kilobytes.
@@ -27,16 +27,18 @@ var ErrModel = errors.New("rerank: invalid model")
 // ErrJudged is training or evaluation data whose parts do not line up.
 var ErrJudged = errors.New("rerank: invalid judged query")
 
-// Model is a learned reranker as its file holds it: a candidate's score
-// is Σ Weights[f]·(x[f] − Mean[f])/Scale[f] over its features x, named in
-// Features (see AllFeatures). The file is JSON; ParseModel reads and
-// validates it, Marshal writes it.
+// Model is a learned reranker as its file holds it. A candidate's
+// features x, named in Features (see AllFeatures), are standardized,
+// z[f] = (x[f] − Mean[f])/Scale[f], and its score is
+// Σ Weights[f]·z[f] plus the value of every tree in Trees at z. The file
+// is JSON; ParseModel reads and validates it, Marshal writes it.
 type Model struct {
 	Format   string    `json:"format"`
 	Features []string  `json:"features"`
 	Mean     []float64 `json:"mean"`
 	Scale    []float64 `json:"scale"`
 	Weights  []float64 `json:"weights"`
+	Trees    []Tree    `json:"trees,omitempty"`
 	Training Training  `json:"training"`
 }
 
@@ -50,6 +52,10 @@ type Training struct {
 	LearningRate float64   `json:"learning_rate,omitempty"`
 	L2           float64   `json:"l2,omitempty"`
 	TruncateAt   int       `json:"truncate_at,omitempty"`
+	Trees        int       `json:"trees,omitempty"`
+	Depth        int       `json:"depth,omitempty"`
+	Shrinkage    float64   `json:"shrinkage,omitempty"`
+	MinLeaf      int       `json:"min_leaf,omitempty"`
 	TrainNDCG    float64   `json:"train_ndcg@10,omitempty"`
 	TestNDCG     float64   `json:"test_ndcg@10,omitempty"`
 	TestQueries  int       `json:"test_queries,omitempty"`
@@ -59,7 +65,8 @@ type Training struct {
 
 // ParseModel reads and validates a model file: a known format, known and
 // distinct feature names, one finite mean, positive finite scale and
-// finite weight per feature, nothing else at the top level. Any failure
+// finite weight per feature, well-formed trees, nothing else at the top
+// level. Any failure
 // matches ErrModel.
 func ParseModel(data []byte) (*Model, error) {
 	if len(data) > maxModelBytes {
@@ -129,7 +136,7 @@ func (m *Model) Validate() error {
 			return fmt.Errorf("%w: feature %q has scale %v, want a positive number", ErrModel, f, m.Scale[i])
 		}
 	}
-	return nil
+	return validateTrees(m.Trees, n)
 }
 
 // Marshal returns the model file.
@@ -154,11 +161,20 @@ func (m *Model) NeedsScores() bool {
 	return false
 }
 
+// linear is the linear part of the score of a standardized vector.
+func (m *Model) linear(z []float64) float64 {
+	var s float64
+	for f, w := range m.Weights {
+		s += w * z[f]
+	}
+	return s
+}
+
 // ID is a short digest of what the model computes (features,
 // normalization and weights; not the training summary).
 func (m *Model) ID() string {
 	h := sha256.New()
-	b, _ := json.Marshal([]any{m.Format, m.Features, m.Mean, m.Scale, m.Weights})
+	b, _ := json.Marshal([]any{m.Format, m.Features, m.Mean, m.Scale, m.Weights, m.Trees})
 	h.Write(b)
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
