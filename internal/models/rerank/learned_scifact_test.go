@@ -292,7 +292,7 @@ func TestSciFactLearned(t *testing.T) {
 	}
 	t.Logf("80/20 split: %d train, %d test claims: BM25 %.4f, lexical %.4f, learned %.4f", len(train), len(test),
 		got.Retrieval, lex.Reranked, got.Reranked)
-	t.Logf("training %+v", parsed.Training)
+	t.Logf("model file: %d bytes, %d trees; training %+v", len(file), len(parsed.Trees), parsed.Training)
 	for i, f := range parsed.Features {
 		t.Logf("  %-12s weight %+.3f", f, parsed.Weights[i])
 	}

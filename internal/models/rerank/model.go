@@ -17,9 +17,10 @@ import (
 // linear model over named features, plus boosted regression trees.
 const ModelFormat = "twin-rerank/v1"
 
-// maxModelBytes bounds a model file: a linear model over a few dozen
-// features and its training summary take a few kilobytes.
-const maxModelBytes = 1 << 20
+// maxModelBytes bounds a model file: the default model (100 trees of
+// depth 3) takes about 140 kB, the largest the trainer accepts (1,000
+// trees of depth 6) about 13 MB.
+const maxModelBytes = 32 << 20
 
 // ErrModel is a model file that cannot be served.
 var ErrModel = errors.New("rerank: invalid model")
@@ -147,6 +148,9 @@ func (m *Model) Marshal() ([]byte, error) {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("rerank: marshal model: %w", err)
+	}
+	if len(b) >= maxModelBytes {
+		return nil, fmt.Errorf("%w: %d bytes, more than ParseModel reads (%d)", ErrModel, len(b), maxModelBytes)
 	}
 	return append(b, '\n'), nil
 }
