@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"sync"
 )
@@ -299,20 +298,22 @@ type prfEntry struct {
 type prf struct {
 	vocab map[string]int32
 	df    []float64
-	ids   []int32      // scratch: the word ids of the text being scanned
+	last  []int32      // per word: 1 + the text it was last seen in
+	slot  []int32      // per word: its entry in flat for that text
 	docs  [][]prfEntry // per text
 	flat  []prfEntry   // backing store of docs
 }
 
 func (p *prf) reset() {
 	clear(p.vocab)
-	p.df, p.ids, p.docs, p.flat = p.df[:0], p.ids[:0], p.docs[:0], p.flat[:0]
+	p.df, p.last, p.slot, p.docs, p.flat = p.df[:0], p.last[:0], p.slot[:0], p.docs[:0], p.flat[:0]
 }
 
 // scan is matcher.scan that also records the text's vector.
 func (p *prf) scan(m *matcher, text string) passage {
 	d := passage{tf: make([]int, len(m.q.terms))}
-	p.ids = p.ids[:0]
+	doc := int32(len(p.docs)) + 1
+	start := len(p.flat)
 	m.words.reset(text)
 	for word := m.words.next(); word != nil; word = m.words.next() {
 		if m.stop.has(word) {
@@ -324,8 +325,17 @@ func (p *prf) scan(m *matcher, text string) passage {
 				id = int32(len(p.vocab))
 				p.vocab[string(word)] = id
 				p.df = append(p.df, 0)
+				p.last = append(p.last, 0)
+				p.slot = append(p.slot, 0)
 			}
-			p.ids = append(p.ids, id)
+			// Count in place: the word's entry in this text, if any, is
+			// where slot says.
+			if p.last[id] == doc {
+				p.flat[p.slot[id]].w++
+			} else {
+				p.last[id], p.slot[id] = doc, int32(len(p.flat))
+				p.flat = append(p.flat, prfEntry{id: id, w: 1})
+			}
 		}
 		if t := m.term(word); t >= 0 {
 			if d.tf[t] == 0 {
@@ -336,16 +346,9 @@ func (p *prf) scan(m *matcher, text string) passage {
 		}
 		d.length++
 	}
-	slices.Sort(p.ids)
-	start := len(p.flat)
-	for k := 0; k < len(p.ids); {
-		n := 1
-		for k+n < len(p.ids) && p.ids[k+n] == p.ids[k] {
-			n++
-		}
-		p.flat = append(p.flat, prfEntry{id: p.ids[k], w: 1 + math.Log(float64(n))})
-		p.df[p.ids[k]]++
-		k += n
+	for k := start; k < len(p.flat); k++ {
+		p.flat[k].w = 1 + math.Log(p.flat[k].w)
+		p.df[p.flat[k].id]++
 	}
 	// Only the length counts until rebase: flat may still move.
 	p.docs = append(p.docs, p.flat[start:len(p.flat):len(p.flat)])
