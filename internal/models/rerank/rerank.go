@@ -1,6 +1,8 @@
 // Package rerank scores (question, passage) pairs so the rag worker keeps
 // the best passages: the embedded lexical scorer, a cross-encoder behind a
-// TEI or Cohere-style /rerank API, and a SageMaker endpoint.
+// TEI or Cohere-style /rerank API, a SageMaker endpoint, and the linear
+// model learned from relevance judgments (features, fitting, its model
+// file, nDCG).
 package rerank
 
 import (
