@@ -17,6 +17,7 @@ import (
 
 	"github.com/twin-llm/twin/internal/models/embed"
 	"github.com/twin-llm/twin/internal/retrieval"
+	"github.com/twin-llm/twin/producers/importer"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 )
@@ -61,16 +62,16 @@ is restricted to it.`,
 				return err
 			}
 			defer nc.Close()
-			in, err := openImport(corpus)
+			in, err := importer.Open(corpus)
 			if err != nil {
 				return err
 			}
-			sum, err := importDocs(ctx, in, streams.NewPublisher(js), author, schemas.KindPost, g.stderr)
+			sum, err := importer.Run(ctx, in, streams.NewPublisher(js), importer.Options{Author: author, Kind: schemas.KindPost, Progress: g.stderr})
 			in.Close()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stderr, "corpus: %d documents (%d bad lines)\n", sum.published, len(sum.bad))
+			fmt.Fprintf(g.stderr, "corpus: %d documents (%d bad lines)\n", sum.Published, len(sum.Bad))
 			took, err := g.waitImported(ctx, js, sum, waitOptions{warnAfter: defaultWarnAfter})
 			if err != nil {
 				return err
