@@ -20,9 +20,9 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/twin-llm/twin/consumers/embedder"
 	"github.com/twin-llm/twin/gateway"
 	"github.com/twin-llm/twin/internal/store/warehouse"
+	"github.com/twin-llm/twin/producers/progress"
 )
 
 func newBenchChatCmd(g *globals) *cobra.Command {
@@ -395,15 +395,11 @@ func benchChat(ctx context.Context, g *globals, c, n, docs, idle int, think time
 			want[batch[k].ID] = r.Revision
 		}
 	}
-	revs, err := embedder.OpenKVRevisions(ctx, s.js)
+	ictx, cancelIndexing := context.WithTimeout(ctx, 10*time.Minute)
+	err = progress.Indexed(ictx, s.js, want, nil, &progress.Retrier{Out: g.stderr})
+	cancelIndexing()
 	if err != nil {
-		return res, err
-	}
-	err = waitFor(ctx, 10*time.Minute, func() bool {
-		return dropIndexed(ctx, revs, want) == nil && len(want) == 0
-	})
-	if err != nil {
-		return res, fmt.Errorf("indexing: %d documents not searchable: %w", len(want), err)
+		return res, fmt.Errorf("indexing: %w", err)
 	}
 
 	fmt.Fprintf(g.stderr, "%d questions over %d connections...\n", n, c)

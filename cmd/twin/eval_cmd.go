@@ -18,6 +18,7 @@ import (
 	"github.com/twin-llm/twin/internal/models/embed"
 	"github.com/twin-llm/twin/internal/retrieval"
 	"github.com/twin-llm/twin/producers/importer"
+	"github.com/twin-llm/twin/producers/progress"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 )
@@ -72,7 +73,7 @@ is restricted to it.`,
 				return err
 			}
 			fmt.Fprintf(g.stderr, "corpus: %d documents (%d bad lines)\n", sum.Published, len(sum.Bad))
-			took, err := g.waitImported(ctx, js, sum, waitOptions{warnAfter: defaultWarnAfter})
+			took, err := g.waitImported(ctx, js, sum, waitOptions{warnAfter: progress.DefaultWarnAfter})
 			if err != nil {
 				return err
 			}

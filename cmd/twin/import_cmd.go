@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/twin-llm/twin/producers/importer"
@@ -72,58 +69,4 @@ still pending.`,
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until every imported document is searchable")
 	wo.flags(cmd, 0)
 	return cmd
-}
-
-// waitOptions are the flags of a command's --wait.
-type waitOptions struct {
-	timeout   time.Duration // 0: no limit
-	warnAfter time.Duration // 0: no warning
-}
-
-func (wo *waitOptions) flags(cmd *cobra.Command, timeout time.Duration) {
-	cmd.Flags().DurationVar(&wo.timeout, "timeout", timeout, "with --wait: give up after this long, exiting non-zero with what is still pending (0: never)")
-	cmd.Flags().DurationVar(&wo.warnAfter, "warn-after", defaultWarnAfter, "with --wait: say which component is not consuming after this long without progress (0: never)")
-}
-
-// bound is ctx ended by --timeout, with the flag as its cause, so that the
-// message of a wait that gave up names it.
-func (wo *waitOptions) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if wo.timeout <= 0 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeoutCause(ctx, wo.timeout, fmt.Errorf("--timeout %s", wo.timeout))
-}
-
-// waitImported waits until the documents of an import are stored and then
-// searchable, showing progress on stderr, and returns how long it took.
-func (g *globals) waitImported(ctx context.Context, js jetstream.JetStream, sum importer.Summary, wo waitOptions) (time.Duration, error) {
-	began, last := time.Now(), time.Time{}
-	ctx, cancel := wo.bound(ctx)
-	defer cancel()
-	out := &syncWriter{w: g.stderr}
-	wctx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	go watchConsumers(wctx, js, pipelineWatches(), wo.warnAfter, out)
-	r := &retrier{out: out}
-	if err := waitStored(ctx, js, sum.LastSeq, r); err != nil {
-		return 0, gaveUp(ctx, err)
-	}
-	err := g.waitSearchable(ctx, js, sum.IDs, func(n, total int) {
-		if n == total || time.Since(last) > time.Second {
-			last = time.Now()
-			fmt.Fprintf(out, "\rsearchable %d/%d", n, total)
-		}
-	}, r)
-	fmt.Fprintln(out)
-	return time.Since(began), gaveUp(ctx, err)
-}
-
-// gaveUp names the --timeout that ended a wait in its error.
-func gaveUp(ctx context.Context, err error) error {
-	if err != nil && errors.Is(err, context.DeadlineExceeded) {
-		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.DeadlineExceeded) {
-			return fmt.Errorf("gave up waiting (%v): %w", cause, err)
-		}
-	}
-	return err
 }
