@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/twin-llm/twin/consumers/embedder"
 	"github.com/twin-llm/twin/consumers/featurizer"
@@ -21,7 +20,6 @@ import (
 	"github.com/twin-llm/twin/internal/store/vectors"
 	"github.com/twin-llm/twin/internal/store/vectors/embedded"
 	"github.com/twin-llm/twin/internal/store/vectors/qdrant"
-	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/producers/cdc"
 	"github.com/twin-llm/twin/streams"
 )
@@ -132,45 +130,22 @@ func runCDC(ctx context.Context, s *system, log zerolog.Logger, ready func()) er
 	if err != nil {
 		return err
 	}
-	mode := s.flags.features.cdcMode
-	mongo, isMongo := store.(*warehouse.MongoStore)
-	if mode == "" || mode == "auto" {
-		mode = "tail"
-		if isMongo && isReplicaSet(ctx, mongo) {
-			mode = "changestream"
-		}
-	}
-	log = log.With().Str("mode", mode).Logger()
-	switch mode {
-	case "tail":
-		cp, err := cdc.OpenCheckpoint(ctx, s.js, "tail")
-		if err != nil {
-			return err
-		}
-		revs, err := embedder.OpenKVRevisions(ctx, s.js)
-		if err != nil {
-			return err
-		}
+	p, mode, err := cdc.Open(ctx, cdc.Config{Mode: cdc.Mode(s.flags.features.cdcMode), Store: store, Publisher: s.pub, JS: s.js, Log: log,
 		// A re-snapshot (the warehouse found behind the checkpoint) also
 		// removes from the index the documents the warehouse lacks.
-		cfg := cdc.TailConfig{Indexed: revs.IDs}
-		if isMongo {
-			cfg.GapGrace = 30 * time.Second // several writers may commit out of order
-		}
-		ready()
-		return cdc.NewTail(store, s.pub, cp, cfg, log).Run(ctx)
-	case "changestream":
-		if !isMongo {
-			return fmt.Errorf("--cdc-mode changestream needs the MongoDB warehouse (--mongo)")
-		}
-		cp, err := cdc.OpenCheckpoint(ctx, s.js, "changestream")
-		if err != nil {
-			return err
-		}
-		ready()
-		return cdc.NewWatcher(cdc.MongoOpener(mongo.Database()), store, s.pub, cp, log).Run(ctx)
+		Indexed: func(ctx context.Context) (map[string]int64, error) {
+			revs, err := embedder.OpenKVRevisions(ctx, s.js)
+			if err != nil {
+				return nil, err
+			}
+			return revs.IDs(ctx)
+		}})
+	if err != nil {
+		return fmt.Errorf("--cdc-mode %s: %w", s.flags.features.cdcMode, err)
 	}
-	return fmt.Errorf("--cdc-mode %q: want auto, changestream or tail", mode)
+	log.Debug().Str("mode", string(mode)).Msg("reading the warehouse's changes")
+	ready()
+	return p.Run(ctx)
 }
 
 func runFeaturizer(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
@@ -208,16 +183,6 @@ func runEmbedder(ctx context.Context, s *system, log zerolog.Logger, ready func(
 	// Two workers: one batch embeds while the other writes and waits for its
 	// acks. The embedder keeps them off each other's documents.
 	return s.runtime.RunBatch(ctx, streams.ConsumerEmbedder, e, streams.Workers(2), streams.PullBatch(512), streams.Batch(256, 10*time.Millisecond))
-}
-
-// isReplicaSet asks the server's hello whether it is a replica set, the
-// only kind with change streams.
-func isReplicaSet(ctx context.Context, m *warehouse.MongoStore) bool {
-	var hello struct {
-		SetName string `bson:"setName"`
-	}
-	err := m.Database().RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello)
-	return err == nil && hello.SetName != ""
 }
 
 // remoteModel is the dense model of an embedding server.
