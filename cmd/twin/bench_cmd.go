@@ -116,7 +116,7 @@ func (g *globals) startBench(ctx context.Context, spec bench.Spec) (bench.System
 		return nil, err
 	}
 	f := serveFlags{http: "off", natsListen: "off", maxMemory: 1 << 30, maxStore: config.Bytes(spec.MaxStore), replicas: 1, sync: mode,
-		features: featureFlags{cdcMode: "tail", embedModel: "hashed", searchMode: "auto"}}
+		cdc: cdcFlags{mode: "tail"}, vectors: vectorFlags{embedModel: "hashed", searchMode: "auto"}}
 	if spec.HTTP {
 		f.http = "127.0.0.1:0"
 	}

@@ -84,6 +84,15 @@ func (t traceFinder) TraceByRequest(ctx context.Context, requestID string) (stri
 	return rec.TraceID, nil
 }
 
+// checkGateway refuses bad auth settings and, as the gateway serves
+// /v1/search, bad settings of the vector store and the models.
+func checkGateway(f serveFlags) error {
+	if _, _, err := f.gateway.config(); err != nil {
+		return err
+	}
+	return f.vectors.check()
+}
+
 func runGateway(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
 	auth, chat, err := s.flags.gateway.config()
 	if err != nil {

@@ -7,12 +7,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"time"
 
-	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
 
-	"github.com/twin-llm/twin/consumers/embedder"
-	"github.com/twin-llm/twin/consumers/featurizer"
 	"github.com/twin-llm/twin/internal/awsclient"
 	"github.com/twin-llm/twin/internal/models/embed"
 	"github.com/twin-llm/twin/internal/models/tokenizer"
@@ -20,13 +17,11 @@ import (
 	"github.com/twin-llm/twin/internal/store/vectors"
 	"github.com/twin-llm/twin/internal/store/vectors/embedded"
 	"github.com/twin-llm/twin/internal/store/vectors/qdrant"
-	"github.com/twin-llm/twin/producers/cdc"
-	"github.com/twin-llm/twin/streams"
 )
 
-// featureFlags configure the feature pipeline: CDC, models, vector store.
-type featureFlags struct {
-	cdcMode          string
+// vectorFlags configure the vector store and the embedding models, which
+// the embedder, the rag worker and the gateway's search share.
+type vectorFlags struct {
 	qdrant           string
 	qdrantAPIKey     string
 	qdrantTLS        bool
@@ -38,6 +33,61 @@ type featureFlags struct {
 	embedDim         int
 	sagemakerRegion  string
 	searchMode       string
+}
+
+func addVectorFlags(fl *pflag.FlagSet, v *vectorFlags) {
+	fl.StringVar(&v.qdrant, "qdrant", "", "Qdrant gRPC host:port of the vector store (default: the embedded store in the data dir)")
+	fl.StringVar(&v.qdrantAPIKey, "qdrant-api-key", "", "Qdrant API key")
+	fl.BoolVar(&v.qdrantTLS, "qdrant-tls", false, "connect to Qdrant with TLS")
+	fl.StringVar(&v.qdrantCollection, "qdrant-collection", "twin_chunks", "Qdrant collection of the chunks")
+	fl.StringVar(&v.embedModel, "embed-model", "hashed", "dense embedding model: hashed (embedded), openai (any OpenAI-compatible /v1/embeddings) or sagemaker")
+	fl.StringVar(&v.embedURL, "embed-url", "", "base URL of the OpenAI-compatible embedding server (e.g. http://tei:8080/v1)")
+	fl.StringVar(&v.embedAPIKey, "embed-api-key", "", "API key of the embedding server")
+	fl.StringVar(&v.embedName, "embed-name", "", "model name (openai) or endpoint name (sagemaker)")
+	fl.IntVar(&v.embedDim, "embed-dim", 0, "dense dimension (hashed: 1024 by default; openai and sagemaker: required)")
+	fl.StringVar(&v.searchMode, "search-mode", "auto", "hybrid (dense and BM25 fused), sparse (BM25) or dense; auto: sparse with the hashed model, hybrid with a real one")
+	fl.StringVar(&v.sagemakerRegion, "sagemaker-region", "", "AWS region of the SageMaker endpoints (default: the AWS configuration's)")
+}
+
+// check refuses settings that cannot work, before anything starts.
+func (v vectorFlags) check() error {
+	switch v.embedModel {
+	case "", "hashed":
+	case "openai":
+		if v.embedURL == "" || v.embedName == "" {
+			return fmt.Errorf("--embed-model openai needs --embed-url and --embed-name")
+		}
+	case "sagemaker":
+		if v.embedName == "" {
+			return fmt.Errorf("--embed-model sagemaker needs --embed-name (the endpoint name)")
+		}
+	default:
+		return fmt.Errorf("--embed-model %q: want hashed, openai or sagemaker", v.embedModel)
+	}
+	switch v.searchMode {
+	case "", "auto", retrieval.Hybrid, retrieval.Sparse, retrieval.Dense:
+	default:
+		return fmt.Errorf("--search-mode %q: want auto, hybrid, sparse or dense", v.searchMode)
+	}
+	if v.qdrant != "" {
+		if _, _, err := v.qdrantAddr(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// qdrantAddr splits --qdrant into host and port.
+func (v vectorFlags) qdrantAddr() (string, int, error) {
+	host, port, err := net.SplitHostPort(v.qdrant)
+	if err != nil {
+		return "", 0, fmt.Errorf("--qdrant %q: want host:port: %w", v.qdrant, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return "", 0, fmt.Errorf("--qdrant %q: want host:port with a numeric port", v.qdrant)
+	}
+	return host, p, nil
 }
 
 // features are the shared pieces of the feature pipeline, opened once per
@@ -58,7 +108,7 @@ type features struct {
 func (s *system) vectorsAndModels(ctx context.Context) (*retrieval.Searcher, error) {
 	f := &s.feat
 	f.once.Do(func() {
-		ff := s.flags.features
+		ff := s.flags.vectors
 		f.sparse = embed.NewBM25()
 		switch ff.embedModel {
 		case "", "hashed":
@@ -72,12 +122,11 @@ func (s *system) vectorsAndModels(ctx context.Context) (*retrieval.Searcher, err
 			f.dense = dense
 		}
 		if ff.qdrant != "" {
-			host, port, err := net.SplitHostPort(ff.qdrant)
+			host, p, err := ff.qdrantAddr()
 			if err != nil {
-				f.err = fmt.Errorf("--qdrant %q: want host:port: %w", ff.qdrant, err)
+				f.err = err
 				return
 			}
-			p, _ := strconv.Atoi(port)
 			st, err := qdrant.Open(ctx, qdrant.Config{Host: host, Port: p, APIKey: ff.qdrantAPIKey, UseTLS: ff.qdrantTLS,
 				Collection: ff.qdrantCollection, Dim: f.dense.Dim()})
 			if err != nil {
@@ -110,83 +159,13 @@ func (s *system) vectorsAndModels(ctx context.Context) (*retrieval.Searcher, err
 		if mode == "" || mode == "auto" {
 			mode = retrieval.DefaultMode(f.dense)
 		}
-		if mode != retrieval.Hybrid && mode != retrieval.Sparse && mode != retrieval.Dense {
-			f.err = fmt.Errorf("--search-mode %q: want auto, hybrid, sparse or dense", ff.searchMode)
-			return
-		}
 		f.search = &retrieval.Searcher{Dense: f.dense, Sparse: f.sparse, Store: f.store, Mode: mode}
 	})
 	return f.search, f.err
 }
 
-func (s *system) tokenizer() (*tokenizer.Tokenizer, error) {
-	f := &s.feat
-	f.tokOnce.Do(func() { f.tok, f.tokErr = tokenizer.New() })
-	return f.tok, f.tokErr
-}
-
-func runCDC(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
-	store, err := s.warehouse(ctx)
-	if err != nil {
-		return err
-	}
-	p, mode, err := cdc.Open(ctx, cdc.Config{Mode: cdc.Mode(s.flags.features.cdcMode), Store: store, Publisher: s.pub, JS: s.js, Log: log,
-		// A re-snapshot (the warehouse found behind the checkpoint) also
-		// removes from the index the documents the warehouse lacks.
-		Indexed: func(ctx context.Context) (map[string]int64, error) {
-			revs, err := embedder.OpenKVRevisions(ctx, s.js)
-			if err != nil {
-				return nil, err
-			}
-			return revs.IDs(ctx)
-		}})
-	if err != nil {
-		return fmt.Errorf("--cdc-mode %s: %w", s.flags.features.cdcMode, err)
-	}
-	log.Debug().Str("mode", string(mode)).Msg("reading the warehouse's changes")
-	ready()
-	return p.Run(ctx)
-}
-
-func runFeaturizer(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
-	store, err := s.warehouse(ctx)
-	if err != nil {
-		return err
-	}
-	tok, err := s.tokenizer()
-	if err != nil {
-		return err
-	}
-	f := featurizer.New(featurizer.Config{Tokenizer: tok, Publisher: s.pub, Store: store})
-	ready()
-	return s.runtime.Run(ctx, streams.ConsumerFeaturizer, f.Handler(), streams.Workers(8), streams.PullBatch(256))
-}
-
-func runEmbedder(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
-	search, err := s.vectorsAndModels(ctx)
-	if err != nil {
-		return err
-	}
-	revs, err := embedder.OpenKVRevisions(ctx, s.js)
-	if err != nil {
-		return err
-	}
-	// The warehouse judges the revisions: a job or a bucket entry it never
-	// issued is not believed.
-	store, err := s.warehouse(ctx)
-	if err != nil {
-		return err
-	}
-	e := embedder.New(embedder.Config{Dense: search.Dense, Sparse: search.Sparse, Store: search.Store,
-		Publisher: s.pub, Revisions: revs, Warehouse: store, Registerer: s.reg})
-	ready()
-	// Two workers: one batch embeds while the other writes and waits for its
-	// acks. The embedder keeps them off each other's documents.
-	return s.runtime.RunBatch(ctx, streams.ConsumerEmbedder, e, streams.Workers(2), streams.PullBatch(512), streams.Batch(256, 10*time.Millisecond))
-}
-
 // remoteModel is the dense model of an embedding server.
-func remoteModel(ff featureFlags) (embed.Dense, error) {
+func remoteModel(ff vectorFlags) (embed.Dense, error) {
 	switch ff.embedModel {
 	case "openai":
 		if ff.embedURL == "" || ff.embedName == "" {
