@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twin-llm/twin/internal/bench"
 	"github.com/twin-llm/twin/internal/evaluate"
@@ -66,5 +68,27 @@ func TestBenchSyncRefusesAnUnknownMode(t *testing.T) {
 	if code := execute(context.Background(), []string{"bench", "sync", "--modes", "never"}, &out, &errOut, noEnv); code == 0 ||
 		!strings.Contains(errOut.String(), `sync mode "never"`) {
 		t.Errorf("twin bench sync --modes never exited %d: %s", code, errOut.String())
+	}
+}
+
+func TestBenchChatAsksFromAClientProcess(t *testing.T) {
+	t.Parallel()
+	// The built binary: the benchmark starts itself again as the client.
+	bin := buildTwin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "bench", "chat", "-c", "3", "-n", "12", "--docs", "40", "--idle", "5", "--json")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("twin bench chat: %v\n%s", err, errOut.String())
+	}
+	var res bench.ChatResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("output %q: %v", out.String(), err)
+	}
+	if res.Clients != 3 || res.Questions != 12 || res.Errors != 0 || res.AnswersPerSec <= 0 ||
+		res.FirstTokenP50 == "" || res.FirstTokenP50 == "0s" || res.TotalP99 == "" || res.Idle != 5 {
+		t.Errorf("twin bench chat = %+v: want 12 answers over 3 connections, timed, and 5 idle connections held", res)
 	}
 }
