@@ -38,7 +38,8 @@ type Config struct {
 	Log       zerolog.Logger
 	Crawl     *crawl.Publisher
 	Store     warehouse.Store
-	Search    *retrieval.Searcher
+	Search    Retriever
+	Models    Models // nil: /v1/models answers 503
 	Publisher *streams.Publisher
 	// Traces finds the trace of a chat request whose reply has left
 	// CHAT_REPLIES (kept 15 minutes), so older answers can still be
@@ -49,6 +50,12 @@ type Config struct {
 	Metrics prometheus.Registerer
 	Auth    AuthConfig
 	Chat    ChatConfig
+}
+
+// Retriever answers /v1/search: the retrieval the chat answers from
+// (retrieval.Pipeline), reranked unless the request says rerank=false.
+type Retriever interface {
+	Retrieve(ctx context.Context, r retrieval.Request, rerank bool) ([]retrieval.Hit, error)
 }
 
 // Gateway serves the API of one system.
@@ -122,6 +129,9 @@ func (g *Gateway) Register(srv *httpserver.Server) {
 	api("POST /v1/reindex", g.reindex)
 	api("POST /v1/feedback", g.postFeedback)
 	api("GET /v1/authors", g.authors)
+	api("GET /v1/models", g.listModels)
+	api("POST /v1/models/promote", g.promoteModel)
+	api("POST /v1/models/rollback", g.rollbackModel)
 	srv.Handle("GET /v1/chat", g.metrics.instrument("GET /v1/chat", g.requireAuth(http.HandlerFunc(g.serveChat), true)))
 	// The page itself is public: a browser cannot send a bearer header to
 	// load it, and it holds nothing but code; its API calls carry the token.

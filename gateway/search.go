@@ -10,7 +10,7 @@ import (
 	"github.com/twin-llm/twin/internal/retrieval"
 )
 
-// search answers GET /v1/search?q=&author=&k=&category=.
+// search answers GET /v1/search?q=&author=&k=&category=&rerank=.
 func (g *Gateway) search(w http.ResponseWriter, r *http.Request) {
 	if g.cfg.Search == nil {
 		httpserver.WriteError(w, http.StatusServiceUnavailable, "search is not available on this gateway")
@@ -29,11 +29,20 @@ func (g *Gateway) search(w http.ResponseWriter, r *http.Request) {
 		}
 		req.K = k
 	}
+	rerank := true
+	if v := q.Get("rerank"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			httpserver.WriteError(w, http.StatusBadRequest, "rerank must be true or false")
+			return
+		}
+		rerank = b
+	}
 	if len(req.Query) > 4096 {
 		httpserver.WriteError(w, http.StatusBadRequest, "q is longer than 4096 bytes")
 		return
 	}
-	hits, err := g.cfg.Search.Search(r.Context(), req)
+	hits, err := g.cfg.Search.Retrieve(r.Context(), req, rerank)
 	if errors.Is(err, retrieval.ErrEmptyQuery) {
 		httpserver.WriteError(w, http.StatusBadRequest, "q must not be empty")
 		return

@@ -79,7 +79,21 @@ const (
 	ConsumerRag             = "rag"
 	ConsumerMonitor         = "monitor"
 	ConsumerMonitorFeedback = "monitor-feedback"
+	ConsumerTrainer         = "trainer"
+	// The retrain policy's (consumers/policy): one durable consumer per
+	// signal it watches, so each keeps its own position and DLQ.
+	ConsumerPolicyIndex     = "policy-index"
+	ConsumerPolicyRatings   = "policy-ratings"
+	ConsumerPolicyJudgments = "policy-judgments"
+	ConsumerPolicyChanges   = "policy-changes"
+	ConsumerPolicyTraining  = "policy-training"
 )
+
+// BucketPolicy is the KV bucket of the retrain policy's state: what each
+// rule counted since the last training of its kind, the drift snapshot and
+// the last trigger of each kind, so that a restart neither forgets the
+// evidence nor fires twice.
+const BucketPolicy = "twin_policy"
 
 // BucketBytes is the store the components' KV buckets (CDC checkpoints,
 // indexed revisions) may reserve beside the streams: JetStream reserves a
@@ -143,6 +157,23 @@ func DefaultTopology() Topology {
 				Description: "stores prompt traces", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
 			{Name: ConsumerMonitorFeedback, Stream: StreamFeedback, FilterSubject: schemas.SubjectFeedbackAll,
 				Description: "joins feedback to its trace", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
+			// The policy's consumers read streams other consumers read too:
+			// none of these is a work queue (EMBED is, which is why drift
+			// reads the CDC stream's documents rather than the embed jobs).
+			{Name: ConsumerPolicyIndex, Stream: StreamIndex, FilterSubject: schemas.SubjectIndexEvents,
+				Description: "retrain policy: new documents", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
+			{Name: ConsumerPolicyRatings, Stream: StreamFeedback, FilterSubject: schemas.FeedbackSubject(schemas.FeedbackRating),
+				Description: "retrain policy: negative ratings", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
+			{Name: ConsumerPolicyJudgments, Stream: StreamFeedback, FilterSubject: schemas.FeedbackSubject(schemas.FeedbackRelevance),
+				Description: "retrain policy: new relevance judgments", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
+			{Name: ConsumerPolicyChanges, Stream: StreamCDC, FilterSubject: schemas.SubjectCDCAll,
+				Description: "retrain policy: embedding drift of new chunks", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 1024},
+			{Name: ConsumerPolicyTraining, Stream: StreamTraining, FilterSubject: schemas.SubjectTrainingStatus,
+				Description: "retrain policy: trainings that succeeded reset their kind", AckWait: AckWait, MaxDeliver: 10, MaxAckPending: 256},
+			// One job at a time: a job holds the machine (or a SageMaker
+			// quota) for minutes to hours; the runtime keeps it alive.
+			{Name: ConsumerTrainer, Stream: StreamTraining, FilterSubject: schemas.SubjectTrainingTriggers,
+				Description: "runs a training job per trigger", AckWait: AckWait, MaxDeliver: 5, MaxAckPending: 1},
 		},
 	}
 }

@@ -30,6 +30,8 @@ func TestInvalidSettingsFailTheStartBeforeAnythingRuns(t *testing.T) {
 		// leads nowhere.
 		{"run rag, unknown llm", []string{"run", "rag", "--llm", "nonsense", "--nats", "nats://127.0.0.1:1"}, `rag: --llm "nonsense"`},
 		{"run gateway, unknown search mode", []string{"run", "gateway", "--search-mode", "fuzzy", "--nats", "nats://127.0.0.1:1"}, `gateway: --search-mode "fuzzy"`},
+		{"run gateway, unknown reranker", []string{"run", "gateway", "--rerank", "nonsense", "--nats", "nats://127.0.0.1:1"}, `gateway: --rerank "nonsense"`},
+		{"policy interval", []string{"up", "--policy-interval", "0s"}, "policy: --policy-interval is 0s"},
 		{"run cdc, unknown mode", []string{"run", "cdc", "--cdc-mode", "binlog", "--nats", "nats://127.0.0.1:1"}, `cdc: --cdc-mode "binlog"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -85,9 +85,13 @@ func (t traceFinder) TraceByRequest(ctx context.Context, requestID string) (stri
 }
 
 // checkGateway refuses bad auth settings and, as the gateway serves
-// /v1/search, bad settings of the vector store and the models.
+// /v1/search through the chat's retrieval, bad settings of the vector
+// store, the embedding model and the reranker.
 func checkGateway(f serveFlags) error {
 	if _, _, err := f.gateway.config(); err != nil {
+		return err
+	}
+	if err := f.chat.checkRerank(); err != nil {
 		return err
 	}
 	return f.vectors.check()
@@ -109,9 +113,15 @@ func runGateway(ctx context.Context, s *system, log zerolog.Logger, ready func()
 			cfg.Traces = traceFinder{ts}
 		}
 	}
-	if cfg.Search, err = s.vectorsAndModels(ctx); err != nil {
-		log.Warn().Err(err).Msg("vector store unavailable: /v1/search answers 503")
-		cfg.Search = nil
+	if reg, err := s.registry(ctx); err != nil {
+		log.Warn().Err(err).Msg("model registry unavailable: /v1/models answers 503")
+	} else {
+		cfg.Models = reg
+	}
+	if search, err := s.retriever(ctx); err != nil {
+		log.Warn().Err(err).Msg("search unavailable: /v1/search answers 503")
+	} else {
+		cfg.Search = search
 	}
 	g := gateway.New(cfg)
 	g.Register(s.http)

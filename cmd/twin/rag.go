@@ -48,7 +48,16 @@ func addChatFlags(fl *pflag.FlagSet, c *chatFlags) {
 // checkRag refuses settings of the models that cannot work: an unknown
 // --llm or --rerank, or one without the server it needs.
 func checkRag(f serveFlags) error {
-	c := f.chat
+	if err := f.chat.checkLLM(); err != nil {
+		return err
+	}
+	if err := f.chat.checkRerank(); err != nil {
+		return err
+	}
+	return f.vectors.check()
+}
+
+func (c chatFlags) checkLLM() error {
 	switch c.llm {
 	case "extractive":
 	case "openai":
@@ -62,6 +71,10 @@ func checkRag(f serveFlags) error {
 	default:
 		return fmt.Errorf("--llm %q: want extractive, openai or sagemaker", c.llm)
 	}
+	return nil
+}
+
+func (c chatFlags) checkRerank() error {
 	switch c.rerank {
 	case "lexical":
 	case "tei", "cohere":
@@ -75,7 +88,7 @@ func checkRag(f serveFlags) error {
 	default:
 		return fmt.Errorf("--rerank %q: want lexical, tei, cohere or sagemaker", c.rerank)
 	}
-	return f.vectors.check()
+	return nil
 }
 
 // answerModel is the LLM of the flags.
@@ -130,7 +143,7 @@ func runRag(ctx context.Context, s *system, log zerolog.Logger, ready func()) er
 	if err != nil {
 		return err
 	}
-	rr, err := reranker(s, c)
+	rr, err := s.servingReranker(ctx)
 	if err != nil {
 		return err
 	}

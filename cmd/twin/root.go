@@ -102,7 +102,8 @@ Flags win over the environment, the environment over the file.`,
 
 	root.AddCommand(newUpCmd(g), newRunCmd(g), newCrawlCmd(g), newImportCmd(g), newDocsCmd(g), newExtractCmd(g),
 		newSearchCmd(g), newChatCmd(g), newReindexCmd(g), newEvalCmd(g), newBenchCmd(g),
-		newStatusCmd(g), newDLQCmd(g), newStreamsCmd(g), newVersionCmd(g))
+		newStatusCmd(g), newDLQCmd(g), newStreamsCmd(g), newVersionCmd(g),
+		newTrainCmd(g), newModelsCmd(g))
 	return root
 }
 

@@ -39,6 +39,7 @@ type serveFlags struct {
 	vectors    vectorFlags
 	chat       chatFlags
 	gateway    gatewayFlags
+	policy     policyFlags
 
 	metricsPublic bool // /metrics without the API's auth
 }
@@ -70,7 +71,8 @@ type system struct {
 	store     warehouse.Store
 	storeErr  error
 
-	feat features // vector store and models, opened on first use
+	feat   features // vector store and models, opened on first use
+	models serving  // the models in service, opened on first use
 
 	gw atomic.Pointer[gateway.Gateway] // set once the gateway component runs
 }

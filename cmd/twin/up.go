@@ -23,6 +23,7 @@ func addServeFlags(cmd *cobra.Command, f *serveFlags) {
 	addVectorFlags(fl, &f.vectors)
 	addChatFlags(fl, &f.chat)
 	addGatewayFlags(fl, &f.gateway)
+	addPolicyFlags(fl, &f.policy)
 }
 
 func newUpCmd(g *globals) *cobra.Command {

@@ -1,7 +1,6 @@
 package rag
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 
@@ -34,26 +33,6 @@ func TestMatchCategory(t *testing.T) {
 	}
 	if got := matchCategory("What did you post about SQLite?"); got != "" {
 		t.Errorf("got %q, want no category", got)
-	}
-}
-
-func TestLexicalVariants(t *testing.T) {
-	t.Parallel()
-	got := lexicalVariants("What does Simon Willison think about indexing SQLite tables?", "Simon Willison", 3)
-	want := []string{
-		"What does Simon Willison think about indexing SQLite tables?",
-		"indexing sqlite tables",
-		"indexing index indexs sqlite sqlites tables table",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %q\nwant %q", got, want)
-	}
-	if got := lexicalVariants("What is jq?", "", 1); len(got) != 1 {
-		t.Errorf("n=1 gave %q", got)
-	}
-	// A question of question words only has no keyword variant.
-	if got := lexicalVariants("What do you think?", "", 3); len(got) != 1 {
-		t.Errorf("got %q", got)
 	}
 }
 

@@ -81,8 +81,9 @@ type Config struct {
 
 // Worker answers chat requests.
 type Worker struct {
-	cfg     Config
-	authors *authorCache
+	cfg      Config
+	authors  *authorCache
+	pipeline *retrieval.Pipeline
 }
 
 // New returns a worker for cfg.
@@ -113,7 +114,9 @@ func New(cfg Config) (*Worker, error) {
 		}
 		cfg.Guard = g
 	}
-	return &Worker{cfg: cfg, authors: &authorCache{src: cfg.Authors, ttl: 10 * time.Second}}, nil
+	return &Worker{cfg: cfg, authors: &authorCache{src: cfg.Authors, ttl: 10 * time.Second},
+		pipeline: &retrieval.Pipeline{Search: cfg.Search, Rerank: cfg.Rerank, Expansions: cfg.Expansions,
+			PerQuery: cfg.PerQuery, Candidates: cfg.Candidates}}, nil
 }
 
 // Handle answers one request. Failures of the pipeline (a search backend
@@ -258,7 +261,7 @@ func (a *answer) expand(ctx context.Context, author string) []string {
 		queries, usage, err = llmVariants(ctx, cfg.QueryLLM, a.req.Query, cfg.Expansions)
 	}
 	if len(queries) < 2 {
-		queries = lexicalVariants(a.req.Query, author, cfg.Expansions)
+		queries = retrieval.Variants(a.req.Query, author, cfg.Expansions)
 	}
 	a.step("expand", a.req.Query, queries, t0, err)
 	if cfg.QueryLLM != nil {
@@ -268,84 +271,28 @@ func (a *answer) expand(ctx context.Context, author string) []string {
 	return queries
 }
 
-// search runs every query under the filters and merges the hits by point
-// id with reciprocal rank fusion: a chunk that several phrasings find
-// ranks above one that a single phrasing finds.
+// search runs every query under the filters and merges the hits with
+// reciprocal rank fusion (retrieval.Pipeline.Merge).
 func (a *answer) search(ctx context.Context, queries []string, sq selfQuery) ([]retrieval.Hit, error) {
-	cfg := a.w.cfg
 	t0 := time.Now()
-	type merged struct {
-		hit   retrieval.Hit
-		score float64
+	r := retrieval.Request{Author: sq.Author}
+	if sq.Category != "" {
+		r.Category = []string{sq.Category}
 	}
-	byID := map[string]*merged{}
-	var order []string
-	var firstErr error
-	for _, q := range queries {
-		r := retrieval.Request{Query: q, Author: sq.Author, K: cfg.PerQuery}
-		if sq.Category != "" {
-			r.Category = []string{sq.Category}
-		}
-		hits, err := cfg.Search.Search(ctx, r)
-		if err != nil {
-			if errors.Is(err, retrieval.ErrEmptyQuery) {
-				continue
-			}
-			firstErr = err
-			break
-		}
-		for rank, h := range hits {
-			m, ok := byID[h.ID]
-			if !ok {
-				m = &merged{hit: h}
-				byID[h.ID] = m
-				order = append(order, h.ID)
-			}
-			m.score += 1 / float64(60+rank+1)
-		}
-	}
-	out := make([]retrieval.Hit, 0, len(order))
-	for _, id := range order {
-		m := byID[id]
-		m.hit.Score = m.score
-		out = append(out, m.hit)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
-	if len(out) > cfg.Candidates {
-		out = out[:cfg.Candidates]
-	}
-	a.step("search", strings.Join(queries, "\n"), hitSummaries(out), t0, firstErr)
-	return out, firstErr
+	out, err := a.w.pipeline.Merge(ctx, queries, r)
+	a.step("search", strings.Join(queries, "\n"), hitSummaries(out), t0, err)
+	return out, err
 }
 
 // rerank scores the candidates against the question and keeps the best.
 func (a *answer) rerank(ctx context.Context, hits []retrieval.Hit) ([]llm.Passage, error) {
 	cfg := a.w.cfg
 	t0 := time.Now()
-	texts := make([]string, len(hits))
-	for i, h := range hits {
-		texts[i] = h.Text
-	}
-	var scores []float64
-	var err error
-	if len(hits) > 0 {
-		scores, err = cfg.Rerank.Score(ctx, a.req.Query, texts)
-		if err == nil && len(scores) != len(hits) {
-			err = fmt.Errorf("reranker %s returned %d scores for %d passages", cfg.Rerank.Name(), len(scores), len(hits))
-		}
-	}
+	best, err := a.w.pipeline.Reranked(ctx, a.req.Query, hits, cfg.TopK)
 	var passages []llm.Passage
-	if err == nil {
-		idx := make([]int, len(hits))
-		for i := range idx {
-			idx[i] = i
-		}
-		sort.SliceStable(idx, func(i, j int) bool { return scores[idx[i]] > scores[idx[j]] })
-		for _, i := range idx[:min(cfg.TopK, len(idx))] {
-			h := hits[i]
-			passages = append(passages, llm.Passage{ID: h.ID, DocumentID: h.DocumentID, Title: h.Title,
-				Link: h.Link, Text: h.Text, Score: scores[i]})
-		}
+	for _, h := range best {
+		passages = append(passages, llm.Passage{ID: h.ID, DocumentID: h.DocumentID, Title: h.Title,
+			Link: h.Link, Text: h.Text, Score: h.Score})
 	}
 	summary := make([]map[string]any, len(passages))
 	for i, p := range passages {

@@ -331,6 +331,7 @@ func TestBackendFailureIsAnsweredNotRetried(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	f.w.cfg.Search = failingSearch{}
+	f.w.pipeline.Search = f.w.cfg.Search
 	if err := f.ask(t, schemas.ChatRequest{ID: "down", Query: "Apache Bench"}, 1); err != nil {
 		t.Fatalf("Handle = %v, want the failure answered", err)
 	}

@@ -45,21 +45,9 @@ type SageMaker struct {
 // is nil and the default AWS configuration cannot be loaded; credentials
 // themselves are resolved, and checked, on the first call.
 func NewSageMakerRuntime(c SageMaker) (*sagemakerruntime.Client, error) {
-	var awsCfg aws.Config
-	if c.AWS != nil {
-		awsCfg = c.AWS.Copy()
-	} else {
-		var opts []func(*config.LoadOptions) error
-		if c.Region != "" {
-			opts = append(opts, config.WithRegion(c.Region))
-		}
-		// Loading reads environment variables and files only; nothing
-		// here waits on the network, so no caller context is needed.
-		loaded, err := config.LoadDefaultConfig(context.Background(), opts...)
-		if err != nil {
-			return nil, fmt.Errorf("load the AWS configuration: %w", err)
-		}
-		awsCfg = loaded
+	awsCfg, err := Load(c.Region, c.AWS)
+	if err != nil {
+		return nil, err
 	}
 	return sagemakerruntime.NewFromConfig(awsCfg, func(o *sagemakerruntime.Options) {
 		if c.Region != "" {
@@ -91,6 +79,27 @@ func (c readOnlyBodies) Do(r *http.Request) (*http.Response, error) {
 		r.Body = struct{ io.ReadCloser }{r.Body}
 	}
 	return c.HTTPClient.Do(r)
+}
+
+// Load returns a copy of cfg, or when cfg is nil the default AWS
+// configuration (environment, shared files, SSO, IMDS or the task role) in
+// region (empty: the configuration's own). Every client twin builds starts
+// from it; each then applies its own region, endpoint and retries.
+func Load(region string, cfg *aws.Config) (aws.Config, error) {
+	if cfg != nil {
+		return cfg.Copy(), nil
+	}
+	var opts []func(*config.LoadOptions) error
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	// Loading reads environment variables and files only; nothing here
+	// waits on the network, so no caller context is needed.
+	loaded, err := config.LoadDefaultConfig(context.Background(), opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load the AWS configuration: %w", err)
+	}
+	return loaded, nil
 }
 
 // Label names the endpoint, with the inference component or else the

@@ -1,8 +1,9 @@
-// Package sagemakertest is what the fakes of the SageMaker runtime API in
-// twin's tests share: a loopback server that a client reaches with static
-// credentials (the SDK signs every request with them), and errors in the
-// API's wire format. Each model's test answers in its own container's
-// format.
+// Package sagemakertest is what the fakes of SageMaker in twin's tests
+// share: a loopback server that a client reaches with static credentials
+// (the SDK signs every request with them), errors in the runtime API's
+// wire format (each model's test answers in its own container's format),
+// and ControlPlane, a fake of SageMaker's own API (training jobs, models,
+// endpoints) for the trainer.
 package sagemakertest
 
 import (
@@ -21,13 +22,20 @@ import (
 // region, with the access key AKIDTEST.
 func Serve(t testing.TB, h http.Handler, c *awsclient.SageMaker, region string) {
 	t.Helper()
+	c.BaseEndpoint, c.AWS = ServeAPI(t, h, region)
+}
+
+// ServeAPI serves h on loopback until the test ends and returns its URL
+// (a client's BaseEndpoint) and an AWS configuration in region with the
+// access key AKIDTEST.
+func ServeAPI(t testing.TB, h http.Handler, region string) (string, *aws.Config) {
+	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	c.AWS = &aws.Config{
+	return srv.URL, &aws.Config{
 		Region:      region,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 	}
-	c.BaseEndpoint = srv.URL
 }
 
 // Fail answers as the runtime API fails a call: the status, the error's

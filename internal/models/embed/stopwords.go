@@ -20,3 +20,10 @@ func setOf(words ...string) map[string]struct{} {
 	}
 	return m
 }
+
+// IsStopWord reports whether a token (as Tokens cuts it) is one of the
+// BM25 model's stop words.
+func IsStopWord(t string) bool {
+	_, ok := stopWords[t]
+	return ok
+}

@@ -135,3 +135,8 @@ func isAbbreviation(word string) bool {
 	}
 	return false
 }
+
+// Sentences cuts text into sentences as the extractive answerer does (see
+// splitSentences): the evaluation of answers judges them sentence by
+// sentence with the same cut.
+func Sentences(text string) []string { return splitSentences(text) }

@@ -37,6 +37,7 @@ func sqliteMigrations() []string {
 	` + documentTableSQL(Articles) + documentTableSQL(Posts) + documentTableSQL(Repositories),
 		// 2: prompt traces and the feedback on them (sqlite_traces.go).
 		traceTablesSQL,
+		modelTablesSQL,
 	}
 }
 

@@ -50,6 +50,7 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) Store, opts suiteOption
 		{"AdvanceRevisionMovesNextWritesPastIt", testAdvanceRevision},
 	}
 	cases = append(cases, traceCases()...)
+	cases = append(cases, modelCases()...)
 	if opts.concurrent {
 		cases = append(cases, storeCase{"ConcurrentUpsertsGetUniqueRevisions", testConcurrentUpserts})
 	}

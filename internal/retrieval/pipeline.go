@@ -1,0 +1,167 @@
+package retrieval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Backend runs one search; *Searcher is the real one.
+type Backend interface {
+	Search(ctx context.Context, r Request) ([]Hit, error)
+}
+
+// Scorer scores passages against a query, higher is better:
+// rerank.Reranker (the lexical, learned or remote reranker in service).
+type Scorer interface {
+	Name() string
+	Score(ctx context.Context, query string, texts []string) ([]float64, error)
+}
+
+// Pipeline is the retrieval that the chat answers from and that /v1/search
+// returns, so that what a user searches is what the twin answers from: the
+// question's variants searched under the filters, merged by reciprocal rank
+// fusion, then reranked. The rag worker runs its stages one by one (each
+// is a step of its trace); the gateway runs Retrieve.
+type Pipeline struct {
+	Search Backend
+	Rerank Scorer // nil: no reranking
+	// Expand writes the queries searched for a question, the question
+	// first; nil: Variants, the lexical ones.
+	Expand     func(ctx context.Context, question, author string, n int) []string
+	Expansions int // queries per question, the question included; default 3
+	PerQuery   int // hits per query; default 20
+	Candidates int // merged hits kept for reranking; default 30
+}
+
+// Defaults of Pipeline.
+const (
+	DefaultExpansions = 3
+	DefaultPerQuery   = 20
+	DefaultCandidates = 30
+)
+
+func (p *Pipeline) expansions() int { return orDefault(p.Expansions, DefaultExpansions) }
+func (p *Pipeline) perQuery() int   { return orDefault(p.PerQuery, DefaultPerQuery) }
+func (p *Pipeline) candidates() int { return orDefault(p.Candidates, DefaultCandidates) }
+
+func orDefault(v, d int) int {
+	if v <= 0 {
+		return d
+	}
+	return v
+}
+
+// Queries are the queries searched for question.
+func (p *Pipeline) Queries(ctx context.Context, question, author string) []string {
+	if p.Expand != nil {
+		if qs := p.Expand(ctx, question, author, p.expansions()); len(qs) > 0 {
+			return qs
+		}
+	}
+	return Variants(question, author, p.expansions())
+}
+
+// Merge searches every query under filter's author and categories and
+// merges the hits by point id with reciprocal rank fusion (k = 60): a chunk
+// that several phrasings find ranks above one that a single phrasing finds.
+// It keeps the best max(Candidates, filter.K) hits; Score is the fused
+// score. When a search fails, the hits so far come back with the error.
+func (p *Pipeline) Merge(ctx context.Context, queries []string, filter Request) ([]Hit, error) {
+	type merged struct {
+		hit   Hit
+		score float64
+	}
+	byID := map[string]*merged{}
+	var order []string
+	var firstErr error
+	limit := max(p.candidates(), filter.K)
+	for _, q := range queries {
+		r := Request{Query: q, Author: filter.Author, Category: filter.Category, K: max(p.perQuery(), min(filter.K, MaxK))}
+		hits, err := p.Search.Search(ctx, r)
+		if err != nil {
+			if errors.Is(err, ErrEmptyQuery) {
+				continue
+			}
+			firstErr = err
+			break
+		}
+		for rank, h := range hits {
+			m, ok := byID[h.ID]
+			if !ok {
+				m = &merged{hit: h}
+				byID[h.ID] = m
+				order = append(order, h.ID)
+			}
+			m.score += 1 / float64(60+rank+1)
+		}
+	}
+	out := make([]Hit, 0, len(order))
+	for _, id := range order {
+		m := byID[id]
+		m.hit.Score = m.score
+		out = append(out, m.hit)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, firstErr
+}
+
+// Reranked orders hits by the reranker's scores against question, best
+// first, and keeps the best k (all when k <= 0); Score becomes the
+// reranker's. Without a reranker the hits keep their order.
+func (p *Pipeline) Reranked(ctx context.Context, question string, hits []Hit, k int) ([]Hit, error) {
+	if k <= 0 || k > len(hits) {
+		k = len(hits)
+	}
+	if p.Rerank == nil || len(hits) == 0 {
+		return hits[:k], nil
+	}
+	texts := make([]string, len(hits))
+	for i, h := range hits {
+		texts[i] = h.Text
+	}
+	scores, err := p.Rerank.Score(ctx, question, texts)
+	if err != nil {
+		return nil, fmt.Errorf("rerank with %s: %w", p.Rerank.Name(), err)
+	}
+	if len(scores) != len(hits) {
+		return nil, fmt.Errorf("reranker %s returned %d scores for %d passages", p.Rerank.Name(), len(scores), len(hits))
+	}
+	idx := make([]int, len(hits))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return scores[idx[i]] > scores[idx[j]] })
+	out := make([]Hit, k)
+	for n, i := range idx[:k] {
+		out[n] = hits[i]
+		out[n].Score = scores[i]
+	}
+	return out, nil
+}
+
+// Retrieve runs the whole pipeline for r: the best r.K hits (10 by
+// default), reranked unless rerank is false.
+func (p *Pipeline) Retrieve(ctx context.Context, r Request, rerank bool) ([]Hit, error) {
+	if r.K <= 0 {
+		r.K = 10
+	}
+	r.K = min(r.K, MaxK)
+	if strings.TrimSpace(r.Query) == "" {
+		return nil, ErrEmptyQuery
+	}
+	queries := p.Queries(ctx, r.Query, r.Author)
+	hits, err := p.Merge(ctx, queries, r)
+	if err != nil {
+		return nil, err
+	}
+	if !rerank {
+		return hits[:min(r.K, len(hits))], nil
+	}
+	return p.Reranked(ctx, r.Query, hits, r.K)
+}
