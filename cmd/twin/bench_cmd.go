@@ -3,23 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
+	"io"
 	"os"
-	"path/filepath"
-	"runtime/pprof"
-	"slices"
-	"strings"
 	"sync"
-	"syscall"
-	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/twin-llm/twin/internal/bench"
+	"github.com/twin-llm/twin/internal/config"
 	"github.com/twin-llm/twin/internal/store/warehouse"
-	"github.com/twin-llm/twin/schemas"
 )
 
 func newBenchCmd(g *globals) *cobra.Command {
@@ -50,25 +45,21 @@ document is a 4 KB window of the "text" fields of a JSON Lines file (gzip if it 
 such as a BEIR corpus or an export of posts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			src := benchDocs{}
+			src := bench.Docs{}
 			if textFile != "" {
-				text, err := readBenchText(textFile)
+				text, err := bench.ReadText(textFile)
 				if err != nil {
 					return err
 				}
-				src.text = text
+				src.Text = text
 			}
-			res, err := benchIngest(cmd.Context(), g, src, docs, rate, freshDocs, syncFlag, cpuProfile)
+			res, err := bench.Ingest(cmd.Context(), bench.IngestConfig{Start: g.startBench, Sync: syncFlag.String(), SQLite: syncFlag.sqlite(),
+				Docs: src, N: docs, Rate: rate, FreshN: freshDocs, CPUProfile: cpuProfile, Log: g.stderr})
 			if err != nil {
 				return err
 			}
 			if memProfile != "" {
-				f, err := os.Create(memProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				if err := bench.WriteAllocProfile(memProfile); err != nil {
 					return err
 				}
 			}
@@ -100,313 +91,87 @@ handler busy time over the ingest:  %v
 	return cmd
 }
 
-// startBenchSystem starts a system of its own for a benchmark, in a
-// temporary data dir that stop removes.
-func startBenchSystem(ctx context.Context, g *globals, f serveFlags) (s *system, stop func(), err error) {
+// benchSystem is a system started for one benchmark run, in a temporary
+// data dir that Close removes.
+type benchSystem struct {
+	s      *system
+	stderr io.Writer
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// startBench starts a system for a benchmark, with no component running.
+func (g *globals) startBench(ctx context.Context, spec bench.Spec) (bench.System, error) {
 	dir, err := os.MkdirTemp("", "twin-bench-")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	bg := *g
 	bg.data, bg.nats = dir, ""
 	bg.log = zerolog.Nop()
-	f.natsListen, f.maxMemory, f.replicas = "off", 1<<30, 1
-	s, err = start(ctx, &bg, f)
+	var mode syncMode
+	if err := mode.Set(spec.Sync); spec.Sync != "" && err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	f := serveFlags{http: "off", natsListen: "off", maxMemory: 1 << 30, maxStore: config.Bytes(spec.MaxStore), replicas: 1, sync: mode,
+		cdc: cdcFlags{mode: "tail"}, vectors: vectorFlags{embedModel: "hashed", searchMode: "auto"}}
+	if spec.HTTP {
+		f.http = "127.0.0.1:0"
+	}
+	f.chat = defaultChatFlags()
+	f.chat.workers = max(spec.RagWorkers, 1)
+	// Every client of the benchmark asks back to back from loopback.
+	f.gateway = gatewayFlags{maxConns: -1, askRate: -1, ipAskRate: -1}
+	s, err := start(ctx, &bg, f)
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, nil, err
-	}
-	return s, func() { s.close(); os.RemoveAll(dir) }, nil
-}
-
-// startCPUProfile profiles the process into path until stop; an empty
-// path profiles nothing.
-func startCPUProfile(path string) (stop func(), err error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
 		return nil, err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	b := &benchSystem{s: s, stderr: g.stderr}
+	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	return b, nil
 }
 
-type benchResult struct {
-	Sync          string  `json:"sync"`
-	Docs          int     `json:"docs"`
-	PublishRate   float64 `json:"jetstream_publish_msgs_per_s"`
-	WarehouseRate float64 `json:"warehouse_docs_per_s"`
-	IngestRate    float64 `json:"ingest_docs_per_s"`
-	// IngestCPUPerDoc is the process's CPU time (user and system) over the
-	// ingest divided by the documents, in seconds: unlike the wall-clock
-	// rate it hardly moves when other processes compete for the cores.
-	// IngestRateAt2Cores is the rate it implies on two idle cores.
-	IngestCPUPerDoc    float64 `json:"ingest_cpu_s_per_doc"`
-	IngestRateAt2Cores float64 `json:"ingest_docs_per_s_at_2_cores"`
-	FreshnessP50       string  `json:"freshness_p50"`
-	FreshnessP90       string  `json:"freshness_p90"`
-	FreshnessP99       string  `json:"freshness_p99"`
-	// Stages is, per consumer, the share of the ingest's wall time its
-	// handlers were busy: the one near 1 (or over, with several workers)
-	// is the bottleneck.
-	Stages map[string]float64 `json:"stage_busy"`
+func (b *benchSystem) JetStream() jetstream.JetStream { return b.s.js }
+func (b *benchSystem) Warehouse(ctx context.Context) (warehouse.Store, error) {
+	return b.s.warehouse(ctx)
 }
+func (b *benchSystem) Metrics() prometheus.Gatherer { return b.s.reg }
+func (b *benchSystem) HTTPAddr() string             { return b.s.httpAddr }
+func (b *benchSystem) DataDir() string              { return b.s.g.data }
+func (b *benchSystem) ChatConnections() int         { return b.s.gatewayConnections() }
 
-// stageBusy reads twin_stage_seconds: handler time per stage over wall.
-func stageBusy(s *system, wall time.Duration) map[string]float64 {
-	out := map[string]float64{}
-	mfs, err := s.reg.Gather()
+// Run starts the named components and waits until each is ready.
+func (b *benchSystem) Run(ctx context.Context, names ...string) error {
+	comps, err := pickComponents(names)
 	if err != nil {
-		return out
+		return err
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != "twin_stage_seconds" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "stage" {
-					out[l.GetValue()] = m.GetHistogram().GetSampleSum() / wall.Seconds()
-				}
+	ready := make(chan struct{}, len(comps))
+	for _, c := range comps {
+		var once sync.Once
+		b.wg.Go(func() {
+			err := c.run(b.ctx, b.s, zerolog.Nop(), func() { once.Do(func() { ready <- struct{}{} }) })
+			if err != nil && b.ctx.Err() == nil {
+				fmt.Fprintf(b.stderr, "component %s: %v\n", c.name, err)
 			}
-		}
+		})
 	}
-	return out
-}
-
-// benchIngest runs the three phases; cpuProfile, when set, profiles the
-// ingest phase alone, as the ceilings' runs would blur what it spends.
-func benchIngest(ctx context.Context, g *globals, src benchDocs, n, rate, freshN int, mode syncMode, cpuProfile string) (benchResult, error) {
-	res := benchResult{Docs: n, Sync: mode.String()}
-	s, stop, err := startBenchSystem(ctx, g, serveFlags{http: "off", maxStore: 12 << 30, sync: mode, features: featureFlags{cdcMode: "tail"}})
-	if err != nil {
-		return res, err
-	}
-	defer stop()
-
-	fmt.Fprintln(g.stderr, "raw JetStream publish...")
-	if res.PublishRate, err = benchPublish(ctx, s.js, n); err != nil {
-		return res, err
-	}
-	fmt.Fprintln(g.stderr, "warehouse bulk write...")
-	if res.WarehouseRate, err = benchWarehouse(ctx, src, filepath.Join(s.g.data, "alone.db"), n, mode); err != nil {
-		return res, err
-	}
-
-	store, err := s.warehouse(ctx)
-	if err != nil {
-		return res, err
-	}
-	index, err := s.js.Stream(ctx, "INDEX")
-	if err != nil {
-		return res, err
-	}
-	events, err := index.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
-	if err != nil {
-		return res, err
-	}
-	var mu sync.Mutex                     // guards indexed, latency and searchable
-	indexed := map[string]time.Time{}     // document → when its index event arrived
-	latency := map[string]time.Duration{} // document → origin to index event
-	searchable := map[string]int{}        // id prefix → documents indexed
-	cc, err := events.Consume(func(m jetstream.Msg) {
-		var ev schemas.IndexEvent
-		if schemas.Decode(m.Data(), &ev) != nil || ev.Op != schemas.OpUpsert {
-			return
-		}
-		now := time.Now()
-		mu.Lock()
-		if _, ok := indexed[ev.DocumentID]; !ok {
-			indexed[ev.DocumentID] = now
-			latency[ev.DocumentID] = now.Sub(ev.OriginTime)
-			prefix, _, _ := strings.Cut(ev.DocumentID, "-")
-			searchable[prefix+"-"]++
-		}
-		mu.Unlock()
-	})
-	if err != nil {
-		return res, err
-	}
-	defer cc.Stop()
-	cctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context, *system, zerolog.Logger, func()) error{runCDC, runFeaturizer, runEmbedder} {
-		wg.Go(func() { _ = run(cctx, s, zerolog.Nop(), func() {}) })
-	}
-	defer func() { cancel(); wg.Wait() }()
-	count := func(prefix string) int {
-		mu.Lock()
-		defer mu.Unlock()
-		return searchable[prefix]
-	}
-
-	fmt.Fprintf(g.stderr, "ingest of %d documents...\n", n)
-	rng := rand.New(rand.NewPCG(1, 2))
-	// Generated before the clock starts, as for the warehouse rate alone:
-	// making up text is no part of the pipeline.
-	docs := make([]warehouse.Document, n)
-	for i := range docs {
-		docs[i] = src.doc(rng, "ingest", i)
-	}
-	stopProfile, err := startCPUProfile(cpuProfile)
-	if err != nil {
-		return res, err
-	}
-	stopProfile = sync.OnceFunc(stopProfile)
-	defer stopProfile()
-	cpuBefore := processCPU()
-	start := time.Now()
-	for i := 0; i < n; i += 500 {
-		if _, err := store.Upsert(ctx, docs[i:min(i+500, n)]); err != nil {
-			return res, err
-		}
-	}
-	if err := waitFor(ctx, 10*time.Minute, func() bool { return count("ingest-") >= n }); err != nil {
-		return res, fmt.Errorf("ingest: %d of %d searchable: %w", count("ingest-"), n, err)
-	}
-	took := time.Since(start)
-	cpu := processCPU() - cpuBefore
-	stopProfile()
-	res.IngestRate = float64(n) / took.Seconds()
-	res.IngestCPUPerDoc = cpu.Seconds() / float64(n)
-	if res.IngestCPUPerDoc > 0 {
-		res.IngestRateAt2Cores = 2 / res.IngestCPUPerDoc
-	}
-	res.Stages = stageBusy(s, took)
-
-	fmt.Fprintf(g.stderr, "freshness at %d docs/s...\n", rate)
-	every := time.Second / time.Duration(max(rate, 1))
-	tick := time.NewTicker(every)
-	for i := range freshN {
-		<-tick.C
-		if _, err := store.Upsert(ctx, []warehouse.Document{src.doc(rng, "fresh", i)}); err != nil {
-			tick.Stop()
-			return res, err
-		}
-	}
-	tick.Stop()
-	if err := waitFor(ctx, 5*time.Minute, func() bool { return count("fresh-") >= freshN }); err != nil {
-		return res, fmt.Errorf("freshness: %d of %d searchable: %w", count("fresh-"), freshN, err)
-	}
-	var lat []time.Duration
-	mu.Lock()
-	for id, d := range latency {
-		if strings.HasPrefix(id, "fresh-") {
-			lat = append(lat, d)
-		}
-	}
-	mu.Unlock()
-	res.FreshnessP50 = percentile(lat, .50).Round(100 * time.Microsecond).String()
-	res.FreshnessP90 = percentile(lat, .90).Round(100 * time.Microsecond).String()
-	res.FreshnessP99 = percentile(lat, .99).Round(100 * time.Microsecond).String()
-	return res, nil
-}
-
-// benchPublish is the async publish rate of n 4 KB messages.
-func benchPublish(ctx context.Context, js jetstream.JetStream, n int) (float64, error) {
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "BENCH", Subjects: []string{"bench.>"},
-		MaxBytes: 1 << 30, Storage: jetstream.FileStorage}); err != nil {
-		return 0, err
-	}
-	data := make([]byte, 4096)
-	start := time.Now()
-	for range n {
-		// A store that syncs every write acks slower than the client's
-		// pending limit fills: wait for room, as a producer would.
-		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: "bench.publish", Data: data}, jetstream.WithStallWait(time.Minute)); err != nil {
-			return 0, err
-		}
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	return float64(n) / time.Since(start).Seconds(), js.DeleteStream(ctx, "BENCH")
-}
-
-// benchWarehouse is the bulk-write rate of n 4 KB documents alone.
-func benchWarehouse(ctx context.Context, src benchDocs, path string, n int, mode syncMode) (float64, error) {
-	st, err := warehouse.OpenSQLite(ctx, path, mode.sqlite())
-	if err != nil {
-		return 0, err
-	}
-	defer st.Close()
-	rng := rand.New(rand.NewPCG(3, 4))
-	docs := make([]warehouse.Document, n)
-	for i := range docs {
-		docs[i] = src.doc(rng, "alone", i)
-	}
-	start := time.Now()
-	for i := 0; i < n; i += 1000 {
-		if _, err := st.Upsert(ctx, docs[i:min(i+1000, n)]); err != nil {
-			return 0, err
-		}
-	}
-	return float64(n) / time.Since(start).Seconds(), nil
-}
-
-var benchWords = strings.Fields(`stream consumer message queue durable replica cluster shard index vector
-embedding chunk token search query answer author article post repository crawl fetch extract page text
-latency throughput freshness revision checkpoint snapshot change event feature pipeline model server
-client request response retry backoff delivery acknowledge redelivery dead letter window dedup time`)
-
-// benchDoc is a generated document of about 4 KB.
-func benchDoc(rng *rand.Rand, prefix string, i int) warehouse.Document {
-	var b strings.Builder
-	for b.Len() < 4000 {
-		for w := 0; w < 12 && b.Len() < 4000; w++ {
-			b.WriteString(benchWords[rng.IntN(len(benchWords))])
-			b.WriteByte(' ')
-		}
-		b.WriteString(". ")
-		if rng.IntN(6) == 0 {
-			b.WriteString("\n\n")
-		}
-	}
-	return benchDocument(prefix, i, "Generated", b.String())
-}
-
-// benchDocument is the benchmark's document i under prefix.
-func benchDocument(prefix string, i int, kind, content string) warehouse.Document {
-	return warehouse.Document{ID: fmt.Sprintf("%s-%d", prefix, i), Collection: warehouse.Articles, Author: "Bench Author",
-		Platform: "bench", Title: fmt.Sprintf("%s %s %d", kind, prefix, i), Content: content}
-}
-
-// processCPU is the CPU time (user and system) this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func waitFor(ctx context.Context, limit time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return context.DeadlineExceeded
-		}
+	for range comps {
 		select {
+		case <-ready:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
 		}
 	}
 	return nil
 }
 
-func percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[min(int(p*float64(len(s))), len(s)-1)]
+func (b *benchSystem) Close() {
+	b.cancel()
+	b.wg.Wait()
+	b.s.close()
+	os.RemoveAll(b.s.g.data)
 }

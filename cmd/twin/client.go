@@ -19,6 +19,18 @@ import (
 	"github.com/twin-llm/twin/streams"
 )
 
+// reconnectOptions make a client command's NATS connection outlive a
+// restart of the server (twin up restarted, a NATS node replaced): it
+// reconnects for as long as the command runs, instead of giving up after
+// nats.go's default 60 tries, and buffers what it publishes meanwhile.
+func reconnectOptions() []nats.Option {
+	return []nats.Option{
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectJitter(100*time.Millisecond, time.Second),
+	}
+}
+
 // connectNATS connects a client command to the running system's NATS, as
 // the operator (streams.RoleAdmin) unless --nats-creds says otherwise.
 func (g *globals) connectNATS() (*nats.Conn, jetstream.JetStream, error) {
@@ -159,6 +171,9 @@ type httpError struct {
 	status int
 	msg    string
 }
+
+// StatusCode is the answer's HTTP status: a wait retries a 5xx.
+func (e *httpError) StatusCode() int { return e.status }
 
 func (e *httpError) Error() string {
 	return fmt.Sprintf("%d %s: %s", e.status, http.StatusText(e.status), e.msg)

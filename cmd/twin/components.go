@@ -12,10 +12,16 @@ import (
 // runs alone. run calls ready once it serves (its routes registered, its
 // consumers about to run), then blocks until ctx ends and returns once it
 // has stopped cleanly. The process is ready when every component is.
+//
+// check, when set, refuses the settings the component cannot work with;
+// twin up and twin run check every component they run before anything
+// starts, so that a typo fails at once instead of when the component
+// starts. Each component's file holds its flags, its check and its run.
 type component struct {
-	name string
-	help string
-	run  func(ctx context.Context, s *system, log zerolog.Logger, ready func()) error
+	name  string
+	help  string
+	check func(f serveFlags) error
+	run   func(ctx context.Context, s *system, log zerolog.Logger, ready func()) error
 }
 
 // components is the one place where every component is registered, in the
@@ -23,14 +29,14 @@ type component struct {
 func components() []component {
 	return []component{
 		{name: "warehouse", help: "writes crawled documents into the warehouse", run: runWarehouse},
-		{name: "cdc", help: "publishes every warehouse change to twin.cdc (change streams or the revision tail)", run: runCDC},
+		{name: "cdc", help: "publishes every warehouse change to twin.cdc (change streams or the revision tail)", check: checkCDC, run: runCDC},
 		{name: "featurizer", help: "cleans and chunks changed documents into embed jobs", run: runFeaturizer},
-		{name: "embedder", help: "embeds chunks into the vector store", run: runEmbedder},
-		{name: "rag", help: "answers the chat questions of twin.chat.requests (retrieve, rerank, generate)", run: runRag},
+		{name: "embedder", help: "embeds chunks into the vector store", check: checkEmbedder, run: runEmbedder},
+		{name: "rag", help: "answers the chat questions of twin.chat.requests (retrieve, rerank, generate)", check: checkRag, run: runRag},
 		{name: "monitor", help: "stores prompt traces, joins ratings to them, stores relevance judgments; per-step chat metrics", run: runMonitor},
-		{name: "policy", help: "retrain policy: publishes twin.training.triggers when new documents, negative ratings, new judgments or embedding drift cross their thresholds", run: runPolicy},
+		{name: "policy", help: "retrain policy: publishes twin.training.triggers when new documents, negative ratings, new judgments or embedding drift cross their thresholds", check: checkPolicy, run: runPolicy},
 		{name: "crawler", help: "crawls the URLs of twin.crawl.requests", run: runCrawler},
-		{name: "gateway", help: "HTTP API (/v1/status, /v1/crawl, /v1/docs, /v1/search, /v1/reindex) and the lag metrics of every consumer", run: runGateway},
+		{name: "gateway", help: "HTTP API (/v1/status, /v1/crawl, /v1/docs, /v1/search, /v1/reindex) and the lag metrics of every consumer", check: checkGateway, run: runGateway},
 	}
 }
 
@@ -55,6 +61,19 @@ func pickComponents(names []string) ([]component, error) {
 		}
 	}
 	return out, nil
+}
+
+// checkComponents runs the checks of comps against f.
+func checkComponents(comps []component, f serveFlags) error {
+	for _, c := range comps {
+		if c.check == nil {
+			continue
+		}
+		if err := c.check(f); err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
+	}
+	return nil
 }
 
 func componentNames(cs []component) string {

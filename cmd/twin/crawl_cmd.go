@@ -12,8 +12,7 @@ import (
 
 	"github.com/twin-llm/twin/gateway"
 	"github.com/twin-llm/twin/producers/crawl"
-	"github.com/twin-llm/twin/schemas"
-	"github.com/twin-llm/twin/streams"
+	"github.com/twin-llm/twin/producers/progress"
 )
 
 func newCrawlCmd(g *globals) *cobra.Command {
@@ -41,7 +40,7 @@ moves for --warn-after, and gives up after --timeout, saying what is still pendi
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			var tracker *crawl.Tracker
+			var tracker *progress.CrawlTracker
 			var js jetstream.JetStream
 			if wait {
 				nc, jsc, err := g.connectNATS()
@@ -50,7 +49,7 @@ moves for --warn-after, and gives up after --timeout, saying what is still pendi
 				}
 				defer nc.Close()
 				js = jsc
-				if tracker, err = crawl.NewTracker(ctx, js); err != nil {
+				if tracker, err = progress.NewCrawlTracker(ctx, js); err != nil {
 					return err
 				}
 			}
@@ -81,49 +80,42 @@ moves for --warn-after, and gives up after --timeout, saying what is still pendi
 			}
 			wctx, cancel := wo.bound(ctx)
 			defer cancel()
-			out := &syncWriter{w: g.stdout}
+			out := &progress.SyncWriter{W: g.stdout}
 			watchCtx, stopWatch := context.WithCancel(wctx)
 			defer stopWatch()
-			watches := append([]*consumerWatch{{stream: streams.StreamCrawl, consumer: streams.ConsumerCrawler, subject: schemas.SubjectCrawlRequests, component: "crawler"}},
-				pipelineWatches()...)
-			go watchConsumers(watchCtx, js, watches, wo.warnAfter, out)
-			r := &retrier{out: out}
+			go progress.Watch(watchCtx, js, progress.CrawlWatches(), wo.warnAfter, out)
+			r := &progress.Retrier{Out: out}
 			failed, done := 0, 0
 			var stored []string
-			err = tracker.Wait(wctx, res.Accepted, 200*time.Millisecond, func(ev crawl.Event) {
+			err = tracker.Wait(wctx, res.Accepted, 200*time.Millisecond, func(ev progress.CrawlEvent) {
 				switch ev.State {
-				case crawl.Crawled:
+				case progress.Crawled:
 					fmt.Fprintf(out, "crawled   %s (%s)\n", ev.URL, plural(ev.Documents, "document"))
-				case crawl.Stored:
+				case progress.Stored:
 					done++
 					stored = append(stored, ev.DocumentIDs...)
 					fmt.Fprintf(out, "stored    %s (%s) [%d/%d]\n", ev.URL, plural(ev.Documents, "document"), done+failed, len(res.Accepted))
-				case crawl.Failed:
+				case progress.Failed:
 					failed++
 					fmt.Fprintf(out, "failed    %s: %s [%d/%d]\n", ev.URL, ev.Reason, done+failed, len(res.Accepted))
 				}
-			}, func(err error) {
-				if !r.down {
-					r.down = true
-					fmt.Fprintf(out, "following the crawl: %v; retrying until twin is back\n", err)
-				}
-			})
+			}, r)
 			if errors.Is(err, context.DeadlineExceeded) {
-				return gaveUp(wctx, fmt.Errorf("%d of %d URLs crawled and stored or failed: %w", done+failed, len(res.Accepted), err))
+				return progress.GaveUp(wctx, fmt.Errorf("%d of %d URLs crawled and stored or failed: %w", done+failed, len(res.Accepted), err))
 			}
 			if err != nil {
 				return err
 			}
 			if len(stored) > 0 {
 				last := -1
-				err := g.waitSearchable(wctx, js, stored, func(n, total int) {
+				err := progress.Searchable(wctx, js, stored, g.docRevision, func(n, total int) {
 					if n != last {
 						last = n
 						fmt.Fprintf(out, "searchable %d/%d documents\n", n, total)
 					}
 				}, r)
 				if err != nil {
-					return gaveUp(wctx, fmt.Errorf("waiting until searchable: %w", err))
+					return progress.GaveUp(wctx, fmt.Errorf("waiting until searchable: %w", err))
 				}
 			}
 			if failed > 0 || len(res.Rejected) > 0 {

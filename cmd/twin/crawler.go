@@ -2,17 +2,44 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
 
 	"github.com/twin-llm/twin/consumers/crawler"
 	"github.com/twin-llm/twin/consumers/crawler/fetch"
 	"github.com/twin-llm/twin/consumers/crawler/github"
 	"github.com/twin-llm/twin/consumers/crawler/local"
 	"github.com/twin-llm/twin/consumers/crawler/web"
-	"github.com/twin-llm/twin/consumers/writer"
+	"github.com/twin-llm/twin/internal/config"
 	"github.com/twin-llm/twin/streams"
 )
+
+// crawlFlags configure the crawler and what the gateway accepts.
+type crawlFlags struct {
+	allowPrivate bool
+	local        bool
+	localRoots   []string
+	workers      int
+	rate         float64
+	maxBody      config.Bytes
+	timeout      time.Duration
+	userAgent    string
+}
+
+func addCrawlFlags(fl *pflag.FlagSet, c *crawlFlags) {
+	fl.BoolVar(&c.allowPrivate, "crawl-allow-private", false, "let the crawler reach loopback, private and link-local addresses (tests, intranets)")
+	fl.BoolVar(&c.local, "crawl-local", false, "accept file:// URLs and local paths")
+	fl.StringSliceVar(&c.localRoots, "crawl-local-root", nil, "with --crawl-local: only files under these directories")
+	fl.IntVar(&c.workers, "crawl-workers", 4, "pages crawled at once by this process")
+	fl.Float64Var(&c.rate, "crawl-rate", 1, "requests per second to one host")
+	c.maxBody = 10 << 20
+	fl.Var(&c.maxBody, "crawl-max-body", "largest page the crawler reads")
+	fl.DurationVar(&c.timeout, "crawl-timeout", 30*time.Second, "total time for one HTTP request of the crawler")
+	fl.StringVar(&c.userAgent, "crawl-user-agent", "", "User-Agent of the crawler (default names twin and its version)")
+
+}
 
 // newFetcher is the crawler's HTTP client from the crawl flags.
 func newFetcher(c crawlFlags) *fetch.Fetcher {
@@ -51,13 +78,4 @@ func runCrawler(ctx context.Context, s *system, log zerolog.Logger, ready func()
 	workers := max(s.flags.crawl.workers, 1)
 	// A page takes a while: ask for no more than the workers can start soon.
 	return s.runtime.Run(ctx, streams.ConsumerCrawler, c.Handler(), streams.Workers(workers), streams.PullBatch(workers))
-}
-
-func runWarehouse(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
-	store, err := s.warehouse(ctx)
-	if err != nil {
-		return err
-	}
-	ready()
-	return s.runtime.RunBatch(ctx, streams.ConsumerWriter, writer.New(store), streams.Workers(1), streams.PullBatch(512))
 }

@@ -84,6 +84,19 @@ func (t traceFinder) TraceByRequest(ctx context.Context, requestID string) (stri
 	return rec.TraceID, nil
 }
 
+// checkGateway refuses bad auth settings and, as the gateway serves
+// /v1/search through the chat's retrieval, bad settings of the vector
+// store, the embedding model and the reranker.
+func checkGateway(f serveFlags) error {
+	if _, _, err := f.gateway.config(); err != nil {
+		return err
+	}
+	if err := f.chat.checkRerank(); err != nil {
+		return err
+	}
+	return f.vectors.check()
+}
+
 func runGateway(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
 	auth, chat, err := s.flags.gateway.config()
 	if err != nil {

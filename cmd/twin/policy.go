@@ -35,6 +35,21 @@ func addPolicyFlags(fl *pflag.FlagSet, p *policyFlags) {
 	fl.DurationVar(&p.interval, "policy-interval", time.Minute, "retrain policy: how often every rule is decided again without new messages (the ratings window slides, a cooldown ends)")
 }
 
+// checkPolicy refuses thresholds that cannot work, and, with the drift
+// rule on, settings of the embedding model that cannot work.
+func checkPolicy(f serveFlags) error {
+	if f.policy.interval <= 0 {
+		return fmt.Errorf("--policy-interval is %s: want a positive duration", f.policy.interval)
+	}
+	if err := f.policy.th.Validate(); err != nil {
+		return err
+	}
+	if f.policy.th.DriftPSI > 0 {
+		return f.vectors.check()
+	}
+	return nil
+}
+
 func runPolicy(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
 	f := s.flags.policy
 	cfg := policy.Config{JS: s.js, Publisher: s.pub, Thresholds: f.th, Registerer: s.reg, Log: log}
@@ -47,7 +62,7 @@ func runPolicy(ctx context.Context, s *system, log zerolog.Logger, ready func())
 	if f.th.DriftPSI > 0 {
 		// The embedder's model and chunking, so that the drift rule sees
 		// the vectors the index holds.
-		dense, err := denseModel(s.flags.features)
+		dense, err := denseModel(s.flags.vectors)
 		if err != nil {
 			return err
 		}
@@ -85,7 +100,7 @@ func runPolicy(ctx context.Context, s *system, log zerolog.Logger, ready func())
 
 // denseModel is the dense model of the flags, as the embedder builds it,
 // without opening the vector store.
-func denseModel(ff featureFlags) (embed.Dense, error) {
+func denseModel(ff vectorFlags) (embed.Dense, error) {
 	if ff.embedModel == "" || ff.embedModel == "hashed" {
 		return embed.NewHashed(ff.embedDim), nil
 	}

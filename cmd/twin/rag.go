@@ -7,14 +7,11 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/twin-llm/twin/consumers/monitor"
 	"github.com/twin-llm/twin/consumers/rag"
 	"github.com/twin-llm/twin/internal/awsclient"
 	"github.com/twin-llm/twin/internal/models/llm"
 	"github.com/twin-llm/twin/internal/models/rerank"
-	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/streams"
 )
 
@@ -48,6 +45,52 @@ func addChatFlags(fl *pflag.FlagSet, c *chatFlags) {
 	fl.DurationVar(&c.traceRetention, "trace-retention", 30*24*time.Hour, "how long prompt traces are kept in the warehouse")
 }
 
+// checkRag refuses settings of the models that cannot work: an unknown
+// --llm or --rerank, or one without the server it needs.
+func checkRag(f serveFlags) error {
+	if err := f.chat.checkLLM(); err != nil {
+		return err
+	}
+	if err := f.chat.checkRerank(); err != nil {
+		return err
+	}
+	return f.vectors.check()
+}
+
+func (c chatFlags) checkLLM() error {
+	switch c.llm {
+	case "extractive":
+	case "openai":
+		if c.llmURL == "" || c.llmName == "" {
+			return fmt.Errorf("--llm openai needs --llm-url and --llm-name")
+		}
+	case "sagemaker":
+		if c.llmName == "" {
+			return fmt.Errorf("--llm sagemaker needs --llm-name (the endpoint name)")
+		}
+	default:
+		return fmt.Errorf("--llm %q: want extractive, openai or sagemaker", c.llm)
+	}
+	return nil
+}
+
+func (c chatFlags) checkRerank() error {
+	switch c.rerank {
+	case "lexical":
+	case "tei", "cohere":
+		if c.rerankURL == "" {
+			return fmt.Errorf("--rerank %s needs --rerank-url", c.rerank)
+		}
+	case "sagemaker":
+		if c.rerankName == "" {
+			return fmt.Errorf("--rerank sagemaker needs --rerank-name (the endpoint name)")
+		}
+	default:
+		return fmt.Errorf("--rerank %q: want lexical, tei, cohere or sagemaker", c.rerank)
+	}
+	return nil
+}
+
 // answerModel is the LLM of the flags.
 func answerModel(s *system, c chatFlags) (llm.Model, error) {
 	switch c.llm {
@@ -62,7 +105,7 @@ func answerModel(s *system, c chatFlags) (llm.Model, error) {
 		if c.llmName == "" {
 			return nil, fmt.Errorf("--llm sagemaker needs --llm-name (the endpoint name)")
 		}
-		return llm.NewSageMaker(llm.SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: c.llmName, Region: s.flags.features.sagemakerRegion}})
+		return llm.NewSageMaker(llm.SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: c.llmName, Region: s.flags.vectors.sagemakerRegion}})
 	}
 	return nil, fmt.Errorf("--llm %q: want extractive, openai or sagemaker", c.llm)
 }
@@ -81,7 +124,7 @@ func reranker(s *system, c chatFlags) (rerank.Reranker, error) {
 		if c.rerankName == "" {
 			return nil, fmt.Errorf("--rerank sagemaker needs --rerank-name (the endpoint name)")
 		}
-		return rerank.NewSageMaker(rerank.SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: c.rerankName, Region: s.flags.features.sagemakerRegion}})
+		return rerank.NewSageMaker(rerank.SageMakerConfig{SageMaker: awsclient.SageMaker{Endpoint: c.rerankName, Region: s.flags.vectors.sagemakerRegion}})
 	}
 	return nil, fmt.Errorf("--rerank %q: want lexical, tei, cohere or sagemaker", c.rerank)
 }
@@ -129,38 +172,4 @@ func defaultChatFlags() chatFlags {
 	var c chatFlags
 	addChatFlags(pflag.NewFlagSet("defaults", pflag.ContinueOnError), &c)
 	return c
-}
-
-func runMonitor(ctx context.Context, s *system, log zerolog.Logger, ready func()) error {
-	store, err := s.warehouse(ctx)
-	if err != nil {
-		return err
-	}
-	traces, ok := store.(warehouse.TraceStore)
-	if !ok {
-		return fmt.Errorf("monitor: the warehouse %T cannot store traces", store)
-	}
-	judgments, ok := store.(warehouse.JudgmentStore)
-	if !ok {
-		return fmt.Errorf("monitor: the warehouse %T cannot store judgments", store)
-	}
-	m, err := monitor.New(monitor.Config{Store: traces, Judgments: judgments, Registerer: s.reg, Log: log, Retention: s.flags.chat.traceRetention})
-	if err != nil {
-		return err
-	}
-	ready()
-	// One failing consumer stops the component, and its sweeper with it.
-	eg, ctx := errgroup.WithContext(ctx)
-	eg.Go(func() error { m.Sweep(ctx); return nil })
-	// Traces in batches, one commit each: under --sync warehouse a commit
-	// waits for an fsync, and one per answer would slow the chat down. One
-	// worker: while it commits, the next batch fills.
-	eg.Go(func() error {
-		return s.runtime.RunBatch(ctx, streams.ConsumerMonitor, m, streams.Workers(1), streams.PullBatch(512), streams.Batch(256, 10*time.Millisecond))
-	})
-	eg.Go(func() error { return s.runtime.Run(ctx, streams.ConsumerMonitorFeedback, m.FeedbackHandler()) })
-	eg.Go(func() error {
-		return s.runtime.RunBatch(ctx, monitor.JudgmentsConsumer, m.JudgmentsHandler(), streams.Workers(1), streams.Batch(256, 10*time.Millisecond))
-	})
-	return eg.Wait()
 }

@@ -35,24 +35,13 @@ type serveFlags struct {
 	mongo      string
 	mongoDB    string
 	crawl      crawlFlags
-	features   featureFlags
+	cdc        cdcFlags
+	vectors    vectorFlags
 	chat       chatFlags
 	gateway    gatewayFlags
 	policy     policyFlags
 
 	metricsPublic bool // /metrics without the API's auth
-}
-
-// crawlFlags configure the crawler and what the gateway accepts.
-type crawlFlags struct {
-	allowPrivate bool
-	local        bool
-	localRoots   []string
-	workers      int
-	rate         float64
-	maxBody      config.Bytes
-	timeout      time.Duration
-	userAgent    string
 }
 
 // system is one running twin process: its connections, registry, HTTP

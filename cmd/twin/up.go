@@ -18,30 +18,9 @@ func addServeFlags(cmd *cobra.Command, f *serveFlags) {
 	fl.StringVar(&f.mongo, "mongo", "", "MongoDB URI of the warehouse (default: SQLite in the data dir)")
 	fl.StringVar(&f.mongoDB, "mongo-db", "twin", "MongoDB database of the warehouse")
 
-	c := &f.crawl
-	fl.BoolVar(&c.allowPrivate, "crawl-allow-private", false, "let the crawler reach loopback, private and link-local addresses (tests, intranets)")
-	fl.BoolVar(&c.local, "crawl-local", false, "accept file:// URLs and local paths")
-	fl.StringSliceVar(&c.localRoots, "crawl-local-root", nil, "with --crawl-local: only files under these directories")
-	fl.IntVar(&c.workers, "crawl-workers", 4, "pages crawled at once by this process")
-	fl.Float64Var(&c.rate, "crawl-rate", 1, "requests per second to one host")
-	c.maxBody = 10 << 20
-	fl.Var(&c.maxBody, "crawl-max-body", "largest page the crawler reads")
-	fl.DurationVar(&c.timeout, "crawl-timeout", 30*time.Second, "total time for one HTTP request of the crawler")
-	fl.StringVar(&c.userAgent, "crawl-user-agent", "", "User-Agent of the crawler (default names twin and its version)")
-
-	ff := &f.features
-	fl.StringVar(&ff.cdcMode, "cdc-mode", "auto", "how changes are read: auto (change streams on a MongoDB replica set, else the revision tail), changestream or tail")
-	fl.StringVar(&ff.qdrant, "qdrant", "", "Qdrant gRPC host:port of the vector store (default: the embedded store in the data dir)")
-	fl.StringVar(&ff.qdrantAPIKey, "qdrant-api-key", "", "Qdrant API key")
-	fl.BoolVar(&ff.qdrantTLS, "qdrant-tls", false, "connect to Qdrant with TLS")
-	fl.StringVar(&ff.qdrantCollection, "qdrant-collection", "twin_chunks", "Qdrant collection of the chunks")
-	fl.StringVar(&ff.embedModel, "embed-model", "hashed", "dense embedding model: hashed (embedded), openai (any OpenAI-compatible /v1/embeddings) or sagemaker")
-	fl.StringVar(&ff.embedURL, "embed-url", "", "base URL of the OpenAI-compatible embedding server (e.g. http://tei:8080/v1)")
-	fl.StringVar(&ff.embedAPIKey, "embed-api-key", "", "API key of the embedding server")
-	fl.StringVar(&ff.embedName, "embed-name", "", "model name (openai) or endpoint name (sagemaker)")
-	fl.IntVar(&ff.embedDim, "embed-dim", 0, "dense dimension (hashed: 1024 by default; openai and sagemaker: required)")
-	fl.StringVar(&ff.searchMode, "search-mode", "auto", "hybrid (dense and BM25 fused), sparse (BM25) or dense; auto: sparse with the hashed model, hybrid with a real one")
-	fl.StringVar(&ff.sagemakerRegion, "sagemaker-region", "", "AWS region of the SageMaker endpoints (default: the AWS configuration's)")
+	addCrawlFlags(fl, &f.crawl)
+	addCDCFlags(fl, &f.cdc)
+	addVectorFlags(fl, &f.vectors)
 	addChatFlags(fl, &f.chat)
 	addGatewayFlags(fl, &f.gateway)
 	addPolicyFlags(fl, &f.policy)
@@ -110,6 +89,9 @@ Components: ` + componentNames(components()),
 func serve(cmd *cobra.Command, g *globals, f serveFlags, names []string) error {
 	comps, err := pickComponents(names)
 	if err != nil {
+		return err
+	}
+	if err := checkComponents(comps, f); err != nil {
 		return err
 	}
 	began := time.Now()

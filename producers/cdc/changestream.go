@@ -206,10 +206,7 @@ func changeEvent(raw bson.Raw) (streams.Out, bool, error) {
 		if err != nil {
 			return streams.Out{}, false, err
 		}
-		out, err := Event(&d)
-		if err != nil {
-			return streams.Out{}, false, err
-		}
+		out := Event(&d)
 		// A tombstone is a delete whatever the operation; otherwise keep
 		// the stream's own operation.
 		ce := out.Body.(*schemas.CDCEvent)

@@ -89,10 +89,7 @@ func Republish(ctx context.Context, pub *streams.Publisher, pages Pages, opts Re
 			if opts.Only != nil && !opts.Only(&page[i]) {
 				continue
 			}
-			out, err := Event(&page[i])
-			if err != nil {
-				return n, err
-			}
+			out := Event(&page[i])
 			out.MsgID = nonce + out.MsgID
 			if opts.OriginNow {
 				out.OriginTime = time.Now()

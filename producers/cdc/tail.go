@@ -262,11 +262,7 @@ func (t *Tail) step(ctx context.Context, st *tailState) (bool, error) {
 	if len(docs) > 0 {
 		outs := make([]streams.Out, 0, len(docs))
 		for i := range docs {
-			out, err := Event(&docs[i])
-			if err != nil {
-				return false, err
-			}
-			outs = append(outs, out)
+			outs = append(outs, Event(&docs[i]))
 		}
 		if _, err := t.pub.PublishBatch(ctx, outs); err != nil {
 			return false, err
@@ -327,7 +323,7 @@ func (t *Tail) lateCommits(ctx context.Context, st *tailState) ([]warehouse.Docu
 }
 
 // Event is the CDC message of one warehouse document at its revision.
-func Event(d *warehouse.Document) (streams.Out, error) {
+func Event(d *warehouse.Document) streams.Out {
 	op := schemas.OpReplace // the full document as of this revision
 	var body *schemas.Document
 	if d.Deleted {
@@ -350,7 +346,7 @@ func Event(d *warehouse.Document) (streams.Out, error) {
 		MsgID:      eventID(d, op),
 		Body:       ev,
 		OriginTime: d.UpdatedAt,
-	}, nil
+	}
 }
 
 // eventID is the dedup key of a document's event: its collection, id and

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -15,38 +15,38 @@ import (
 	"github.com/twin-llm/twin/internal/store/warehouse"
 )
 
-// benchDocSize is the size of a benchmark document's content.
-const benchDocSize = 4000
+// docSize is the size of a benchmark document's content.
+const docSize = 4000
 
-// benchDocs makes the benchmark's documents: generated text when text is
-// empty, else windows of text.
-type benchDocs struct{ text string }
+// Docs makes the benchmark's documents: generated text when Text is
+// empty, else windows of Text (see ReadText).
+type Docs struct{ Text string }
 
 // doc is document i of about 4 KB, its id under prefix.
-func (b benchDocs) doc(rng *rand.Rand, prefix string, i int) warehouse.Document {
-	if b.text == "" {
-		return benchDoc(rng, prefix, i)
+func (b Docs) doc(rng *rand.Rand, prefix string, i int) warehouse.Document {
+	if b.Text == "" {
+		return generated(rng, prefix, i)
 	}
-	return benchDocument(prefix, i, "Excerpt", window(b.text, rng.IntN(len(b.text)-benchDocSize)))
+	return document(prefix, i, "Excerpt", window(b.Text, rng.IntN(len(b.Text)-docSize)))
 }
 
-// window is benchDocSize bytes or a little less of text, starting after
+// window is docSize bytes or a little less of text, starting after
 // the first space or line break at or after from (at a word: from is
 // random and mostly inside one), cut at a character boundary.
 func window(text string, from int) string {
 	if i := strings.IndexAny(text[from:], " \n"); i >= 0 && from+i+1 < len(text) {
 		from += i + 1
 	}
-	end := min(from+benchDocSize, len(text))
+	end := min(from+docSize, len(text))
 	for end > from && end < len(text) && !utf8.RuneStart(text[end]) {
 		end--
 	}
 	return text[from:end]
 }
 
-// readBenchText joins the "text" fields of a JSON Lines file, gzipped
-// when its name ends in .gz.
-func readBenchText(path string) (string, error) {
+// ReadText joins the "text" fields of a JSON Lines file, gzipped when its
+// name ends in .gz, for Docs.
+func ReadText(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("bench text: %w", err)
@@ -91,7 +91,7 @@ func joinTexts(r io.Reader) (string, error) {
 	if err := sc.Err(); err != nil {
 		return "", err
 	}
-	if b.Len() < 2*benchDocSize {
+	if b.Len() < 2*docSize {
 		return "", errors.New(`too little text: want at least 8 KB of "text" fields`)
 	}
 	return b.String(), nil

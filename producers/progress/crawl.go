@@ -1,4 +1,4 @@
-package crawl
+package progress
 
 import (
 	"context"
@@ -10,11 +10,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/twin-llm/twin/internal/store/warehouse"
+	"github.com/twin-llm/twin/producers/crawl"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 )
 
-// State is where one submitted URL is.
+// State is where one URL submitted for crawling is.
 type State string
 
 // States of a URL, in the order it passes them.
@@ -25,8 +26,8 @@ const (
 	Failed  State = "failed"  // dead-lettered, with the reason
 )
 
-// Event is a URL changing state.
-type Event struct {
+// CrawlEvent is a URL changing state.
+type CrawlEvent struct {
 	URL         string // normalized
 	State       State
 	Documents   int      // documents crawled from it
@@ -34,17 +35,17 @@ type Event struct {
 	Reason      string   // why it failed
 }
 
-// Tracker follows submitted URLs from the CRAWL stream to the warehouse.
-// It must be created before the submission, so that it sees every
-// document and dead letter the submission causes.
-type Tracker struct {
+// CrawlTracker follows submitted URLs from the CRAWL stream to the
+// warehouse. It must be created before the submission, so that it sees
+// every document and dead letter the submission causes.
+type CrawlTracker struct {
 	js                jetstream.JetStream
 	docsFrom, dlqFrom uint64
 }
 
-// NewTracker marks where the DOCS and DLQ streams are now.
-func NewTracker(ctx context.Context, js jetstream.JetStream) (*Tracker, error) {
-	t := &Tracker{js: js}
+// NewCrawlTracker marks where the DOCS and DLQ streams are now.
+func NewCrawlTracker(ctx context.Context, js jetstream.JetStream) (*CrawlTracker, error) {
+	t := &CrawlTracker{js: js}
 	var err error
 	if t.docsFrom, err = lastSeq(ctx, js, streams.StreamDocs); err != nil {
 		return nil, err
@@ -77,11 +78,9 @@ type tracked struct {
 }
 
 // Wait reports events on fn until every accepted URL is stored or failed,
-// or ctx ends. It polls the server every interval. A poll that fails while
-// the connection is down or the server restarts (streams.Transient) is
-// reported to retrying, when set, and tried again at the next interval.
-func (t *Tracker) Wait(ctx context.Context, accepted []Accepted, interval time.Duration, fn func(Event), retrying func(error)) error {
-	w := &wait{Tracker: t, urls: map[string]*tracked{}, fn: fn}
+// or ctx ends. It polls the server every interval, through r.
+func (t *CrawlTracker) Wait(ctx context.Context, accepted []crawl.Accepted, interval time.Duration, fn func(CrawlEvent), r *Retrier) error {
+	w := &wait{CrawlTracker: t, urls: map[string]*tracked{}, fn: fn}
 	for _, a := range accepted {
 		w.urls[a.Normalized] = &tracked{seq: a.Sequence, state: Queued}
 	}
@@ -89,18 +88,7 @@ func (t *Tracker) Wait(ctx context.Context, accepted []Accepted, interval time.D
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for w.pending > 0 {
-		pctx, cancel := context.WithTimeout(ctx, pollTimeout)
-		err := w.poll(pctx)
-		cancel()
-		switch {
-		case err == nil:
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case streams.Transient(err) || errors.Is(err, context.DeadlineExceeded):
-			if retrying != nil {
-				retrying(err)
-			}
-		default:
+		if err := r.Do(ctx, "follow the crawl", w.poll); err != nil {
 			return err
 		}
 		if w.pending == 0 {
@@ -115,15 +103,11 @@ func (t *Tracker) Wait(ctx context.Context, accepted []Accepted, interval time.D
 	return nil
 }
 
-// pollTimeout bounds one poll, so that a call made as the connection drops
-// is tried again instead of holding the wait.
-const pollTimeout = 5 * time.Second
-
 // wait is the state of one Wait.
 type wait struct {
-	*Tracker
+	*CrawlTracker
 	urls    map[string]*tracked
-	fn      func(Event)
+	fn      func(CrawlEvent)
 	pending int
 
 	// Opened by the first poll that gets through.
@@ -132,7 +116,7 @@ type wait struct {
 	writer      jetstream.Consumer
 }
 
-func (w *wait) settle(tr *tracked, ev Event) {
+func (w *wait) settle(tr *tracked, ev CrawlEvent) {
 	tr.state = ev.State
 	w.fn(ev)
 	if ev.State == Stored || ev.State == Failed {
@@ -194,7 +178,7 @@ func (w *wait) poll(ctx context.Context) error {
 		}
 		u := deadLetterURL(&dl)
 		if tr, ok := w.urls[u]; ok && tr.state != Stored && tr.state != Failed {
-			w.settle(tr, Event{URL: u, State: Failed, Reason: dl.Error, Documents: len(tr.docsSeqs)})
+			w.settle(tr, CrawlEvent{URL: u, State: Failed, Reason: dl.Error, Documents: len(tr.docsSeqs)})
 		}
 	}
 	for _, m := range drain(w.docs) {
@@ -223,10 +207,10 @@ func (w *wait) poll(ctx context.Context) error {
 			continue
 		}
 		if tr.state == Queued && len(tr.docsSeqs) > 0 {
-			w.settle(tr, Event{URL: u, State: Crawled, Documents: len(tr.docsSeqs)})
+			w.settle(tr, CrawlEvent{URL: u, State: Crawled, Documents: len(tr.docsSeqs)})
 		}
 		if stored(tr, info.AckFloor.Stream) {
-			w.settle(tr, Event{URL: u, State: Stored, Documents: len(tr.docsSeqs), DocumentIDs: tr.docIDs})
+			w.settle(tr, CrawlEvent{URL: u, State: Stored, Documents: len(tr.docsSeqs), DocumentIDs: tr.docIDs})
 		}
 	}
 	return nil
@@ -263,7 +247,7 @@ func deadLetterURL(dl *schemas.DeadLetter) string {
 }
 
 // reader is an ordered consumer of stream from sequence after+1.
-func (t *Tracker) reader(ctx context.Context, stream, subject string, after uint64) (jetstream.Consumer, error) {
+func (t *CrawlTracker) reader(ctx context.Context, stream, subject string, after uint64) (jetstream.Consumer, error) {
 	s, err := t.js.Stream(ctx, stream)
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", stream, err)

@@ -1,11 +1,9 @@
-package main
+package progress
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -13,17 +11,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/twin-llm/twin/consumers/embedder"
-	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/streams"
 )
 
-// waitStored waits until the warehouse writer has acked every DOCS message
-// up to seq: everything published before is in the warehouse. It rides out
-// NATS reconnects and restarts through r.
-func waitStored(ctx context.Context, js jetstream.JetStream, seq uint64, r *retrier) error {
+// StoredUpTo waits until the warehouse writer has acked every DOCS message up
+// to seq: everything published before is in the warehouse.
+func StoredUpTo(ctx context.Context, js jetstream.JetStream, seq uint64, r *Retrier) error {
 	var floor uint64
 	for {
-		err := r.do(ctx, "read the warehouse consumer", func(ctx context.Context) error {
+		err := r.Do(ctx, "read the warehouse consumer", func(ctx context.Context) error {
 			writer, err := js.Consumer(ctx, streams.StreamDocs, streams.ConsumerWriter)
 			if err != nil {
 				return err
@@ -52,15 +48,34 @@ func waitStored(ctx context.Context, js jetstream.JetStream, seq uint64, r *retr
 	}
 }
 
-// waitSearchable waits until each document is in the vector store at the
-// revision the warehouse holds, reporting progress as it goes. The
-// embedder records the last revision it indexed per document; the
-// warehouse (through the gateway) says which revision is current, so an
-// unchanged document already indexed counts at once. It rides out NATS and
-// gateway restarts through r; when ctx ends, the error says what is left.
-func (g *globals) waitSearchable(ctx context.Context, js jetstream.JetStream, ids []string, progress func(done, total int), r *retrier) error {
+// Lookup reads the revision of a document the warehouse holds now; found
+// is false while it holds none.
+type Lookup func(ctx context.Context, id string) (revision int64, found bool, err error)
+
+// Searchable waits until each document of ids is in the vector store at
+// the revision lookup says the warehouse holds, calling onProgress (when
+// set) as it goes. The embedder records the last revision it indexed per
+// document, so an unchanged document already indexed counts at once.
+// When ctx ends, the error says what is left.
+func Searchable(ctx context.Context, js jetstream.JetStream, ids []string, lookup Lookup, onProgress func(done, total int), r *Retrier) error {
+	unknown := map[string]bool{}
+	for _, id := range ids {
+		unknown[id] = true
+	}
+	return indexed(ctx, js, unknown, map[string]int64{}, lookup, onProgress, r)
+}
+
+// Indexed waits until the embedder has indexed each document of want (id
+// → revision) at that revision or a later one.
+func Indexed(ctx context.Context, js jetstream.JetStream, want map[string]int64, onProgress func(done, total int), r *Retrier) error {
+	return indexed(ctx, js, map[string]bool{}, maps.Clone(want), nil, onProgress, r)
+}
+
+// indexed waits until want (id → revision) is empty, first asking lookup
+// for the revisions of unknown.
+func indexed(ctx context.Context, js jetstream.JetStream, unknown map[string]bool, want map[string]int64, lookup Lookup, onProgress func(done, total int), r *Retrier) error {
 	var revs *embedder.KVRevisions
-	err := r.do(ctx, "open the index revisions", func(ctx context.Context) error {
+	err := r.Do(ctx, "open the index revisions", func(ctx context.Context) error {
 		var err error
 		revs, err = embedder.OpenKVRevisions(ctx, js)
 		return err
@@ -68,12 +83,7 @@ func (g *globals) waitSearchable(ctx context.Context, js jetstream.JetStream, id
 	if err != nil {
 		return err
 	}
-	unknown := map[string]bool{} // documents whose warehouse revision is not known yet
-	for _, id := range ids {
-		unknown[id] = true
-	}
-	want := map[string]int64{} // id → warehouse revision, until indexed
-	total := len(unknown)
+	total := len(unknown) + len(want)
 	left := func(err error) error {
 		pending := slices.Sorted(maps.Keys(want))
 		pending = append(pending, slices.Sorted(maps.Keys(unknown))...)
@@ -83,14 +93,11 @@ func (g *globals) waitSearchable(ctx context.Context, js jetstream.JetStream, id
 	defer tick.Stop()
 	for {
 		for id := range unknown {
-			var d warehouse.Document
-			err := r.do(ctx, "read the warehouse through the gateway", func(ctx context.Context) error {
-				err := g.getJSON(ctx, "/v1/docs/"+url.PathEscape(id), &d)
-				var herr *httpError
-				if errors.As(err, &herr) && herr.status == 404 {
-					d.Revision = -1 // not stored yet
-					return nil
-				}
+			var rev int64
+			var found bool
+			err := r.Do(ctx, "read the warehouse through the gateway", func(ctx context.Context) error {
+				var err error
+				rev, found, err = lookup(ctx, id)
 				return err
 			})
 			if ctx.Err() != nil {
@@ -99,13 +106,13 @@ func (g *globals) waitSearchable(ctx context.Context, js jetstream.JetStream, id
 			if err != nil {
 				return err
 			}
-			if d.Revision < 0 {
+			if !found {
 				continue
 			}
-			want[id] = d.Revision
+			want[id] = rev
 			delete(unknown, id)
 		}
-		err := r.do(ctx, "read the index revisions", func(ctx context.Context) error { return dropIndexed(ctx, revs, want) })
+		err := r.Do(ctx, "read the index revisions", func(ctx context.Context) error { return dropIndexed(ctx, revs, want) })
 		if ctx.Err() != nil {
 			return left(ctx.Err())
 		}
@@ -113,8 +120,8 @@ func (g *globals) waitSearchable(ctx context.Context, js jetstream.JetStream, id
 			return err
 		}
 		pending := len(unknown) + len(want)
-		if progress != nil {
-			progress(total-pending, total)
+		if onProgress != nil {
+			onProgress(total-pending, total)
 		}
 		if pending == 0 {
 			return nil

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"compress/gzip"
@@ -58,16 +58,16 @@ func TestBenchDocsCutRealTextAtWords(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	text, err := readBenchText(path)
+	text, err := ReadText(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := benchDocs{text: text}
+	src := Docs{Text: text}
 	rng := rand.New(rand.NewPCG(1, 1))
 	for i := range 200 {
 		d := src.doc(rng, "x", i)
-		if n := len(d.Content); n > benchDocSize || n < benchDocSize-utf8.UTFMax-len("lorem ipsum dolor ") {
-			t.Fatalf("document %d has %d bytes, want about %d", i, n, benchDocSize)
+		if n := len(d.Content); n > docSize || n < docSize-utf8.UTFMax-len("lorem ipsum dolor ") {
+			t.Fatalf("document %d has %d bytes, want about %d", i, n, docSize)
 		}
 		if !utf8.ValidString(d.Content) || !strings.Contains(text, d.Content) {
 			t.Fatalf("document %d is not a window of valid text: %q", i, d.Content[:40])
@@ -77,7 +77,7 @@ func TestBenchDocsCutRealTextAtWords(t *testing.T) {
 
 func TestWindowStartsAtAWordAndEndsAtACharacter(t *testing.T) {
 	t.Parallel()
-	text := "ab cd" + strings.Repeat("é", benchDocSize) // 2-byte characters
+	text := "ab cd" + strings.Repeat("é", docSize) // 2-byte characters
 	for _, tc := range []struct {
 		from      int
 		wantStart string
@@ -87,7 +87,7 @@ func TestWindowStartsAtAWordAndEndsAtACharacter(t *testing.T) {
 		{3, "cd"},
 	} {
 		w := window(text, tc.from)
-		if !strings.HasPrefix(w, tc.wantStart) || !utf8.ValidString(w) || len(w) > benchDocSize || len(w) < benchDocSize-1 {
+		if !strings.HasPrefix(w, tc.wantStart) || !utf8.ValidString(w) || len(w) > docSize || len(w) < docSize-1 {
 			t.Errorf("window(%d) = %q... (%d bytes), want it to start with %q and end on a character", tc.from, w[:4], len(w), tc.wantStart)
 		}
 	}
@@ -103,12 +103,12 @@ func FuzzJoinTexts(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !utf8.ValidString(text) || len(text) < 2*benchDocSize {
+		if !utf8.ValidString(text) || len(text) < 2*docSize {
 			t.Fatalf("joined %d bytes, valid UTF-8 %v", len(text), utf8.ValidString(text))
 		}
 		rng := rand.New(rand.NewPCG(uint64(len(in)), 0))
 		for range 8 {
-			if w := window(text, rng.IntN(len(text)-benchDocSize)); !utf8.ValidString(w) || len(w) > benchDocSize {
+			if w := window(text, rng.IntN(len(text)-docSize)); !utf8.ValidString(w) || len(w) > docSize {
 				t.Fatalf("a window of %d bytes, valid UTF-8 %v", len(w), utf8.ValidString(w))
 			}
 		}
