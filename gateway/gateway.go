@@ -65,6 +65,8 @@ type Config struct {
 // (retrieval.Pipeline), reranked unless the request says rerank=false.
 type Retriever interface {
 	Retrieve(ctx context.Context, r retrieval.Request, rerank bool) ([]retrieval.Hit, error)
+	// RerankerName names the reranker in service.
+	RerankerName() string
 }
 
 // Gateway serves the API of one system.

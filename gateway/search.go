@@ -52,5 +52,9 @@ func (g *Gateway) search(w http.ResponseWriter, r *http.Request) {
 		httpserver.WriteError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"hits": hits})
+	resp := map[string]any{"hits": hits}
+	if rerank {
+		resp["reranker"] = g.cfg.Search.RerankerName()
+	}
+	httpserver.WriteJSON(w, http.StatusOK, resp)
 }

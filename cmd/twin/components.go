@@ -35,6 +35,7 @@ func components() []component {
 		{name: "rag", help: "answers the chat questions of twin.chat.requests (retrieve, rerank, generate)", check: checkRag, run: runRag},
 		{name: "monitor", help: "stores prompt traces, joins ratings to them, stores relevance judgments; per-step chat metrics", run: runMonitor},
 		{name: "policy", help: "retrain policy: publishes twin.training.triggers when new documents, negative ratings, new judgments or embedding drift cross their thresholds", check: checkPolicy, run: runPolicy},
+		{name: "trainer", help: "runs a training job per trigger of twin.training.triggers (the reranker in-process; the LLM with --trainer), registers and gates the models", check: checkTrainer, run: runTrainer},
 		{name: "crawler", help: "crawls the URLs of twin.crawl.requests", run: runCrawler},
 		{name: "gateway", help: "HTTP API (/v1/status, /v1/crawl, /v1/docs, /v1/search, /v1/reindex) and the lag metrics of every consumer", check: checkGateway, run: runGateway},
 	}

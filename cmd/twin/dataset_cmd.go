@@ -77,6 +77,10 @@ func (d trainerDatasets) Build(ctx context.Context, trainingKind, dir string) (t
 		return trainer.Dataset{}, err
 	}
 	rec, err := d.b.Build(ctx, datasets.Request{Kind: kind, Dir: dir, Seed: d.seed})
+	if errors.Is(err, datasets.ErrEmpty) || errors.Is(err, datasets.ErrUnavailable) {
+		// Another try would find no more data: the job fails, and says why.
+		return trainer.Dataset{}, fmt.Errorf("%w: %w", trainer.ErrJobFailed, err)
+	}
 	if err != nil {
 		return trainer.Dataset{}, err
 	}

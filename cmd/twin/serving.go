@@ -69,7 +69,7 @@ func (s *system) servingReranker(ctx context.Context) (*rerank.Live, error) {
 			if err != nil {
 				return err
 			}
-			learned, err := loadReranker(data, base)
+			learned, err := loadReranker(data)
 			if err != nil {
 				return fmt.Errorf("reranker version %s: %w", v.Version, err)
 			}
@@ -95,7 +95,11 @@ func (s *system) retriever(ctx context.Context) (*retrieval.Pipeline, error) {
 	return &retrieval.Pipeline{Search: search, Rerank: rr, Expansions: c.expansions}, nil
 }
 
-// loadReranker parses a learned reranker's model file.
-func loadReranker(data []byte, base rerank.Reranker) (rerank.Reranker, error) {
-	return nil, fmt.Errorf("no loader for learned rerankers in this build (%d bytes)", len(data))
+// loadReranker serves a learned reranker's model file.
+func loadReranker(data []byte) (rerank.Reranker, error) {
+	m, err := rerank.ParseModel(data)
+	if err != nil {
+		return nil, err
+	}
+	return rerank.NewLearned(m)
 }

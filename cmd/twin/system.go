@@ -40,6 +40,7 @@ type serveFlags struct {
 	chat       chatFlags
 	gateway    gatewayFlags
 	policy     policyFlags
+	trainer    trainerFlags
 
 	metricsPublic bool // /metrics without the API's auth
 }

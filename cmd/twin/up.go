@@ -24,6 +24,7 @@ func addServeFlags(cmd *cobra.Command, f *serveFlags) {
 	addChatFlags(fl, &f.chat)
 	addGatewayFlags(fl, &f.gateway)
 	addPolicyFlags(fl, &f.policy)
+	addTrainerFlags(fl, &f.trainer)
 }
 
 func newUpCmd(g *globals) *cobra.Command {

@@ -70,7 +70,7 @@ type Config struct {
 
 	Expansions    int           // queries searched per question, the original included; default 3
 	PerQuery      int           // hits per query; default 20
-	Candidates    int           // merged hits that are reranked; default 30
+	Candidates    int           // merged hits that are reranked; default retrieval.DefaultCandidates
 	TopK          int           // passages kept after reranking; default 5
 	ContextTokens int           // prompt budget; default 3000
 	MaxTokens     int           // answer budget; default 512
@@ -99,7 +99,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	def(&cfg.Expansions, 3)
 	def(&cfg.PerQuery, 20)
-	def(&cfg.Candidates, 30)
+	def(&cfg.Candidates, retrieval.DefaultCandidates)
 	def(&cfg.TopK, 5)
 	def(&cfg.ContextTokens, 3000)
 	def(&cfg.MaxTokens, 512)

@@ -38,7 +38,8 @@ const MetricsFile = "metrics.json"
 // implements it.
 type Datasets interface {
 	// Build writes dir/train.jsonl and dir/test.jsonl for the kind of
-	// training, and says what it wrote.
+	// training, and says what it wrote. An error that matches ErrJobFailed
+	// (there is no data to train on) fails the job; any other is retried.
 	Build(ctx context.Context, kind, dir string) (Dataset, error)
 }
 
@@ -148,6 +149,10 @@ func (t *Trainer) handle(ctx context.Context, msg *streams.Msg, trig *schemas.Tr
 	var datasets []string
 	if t.cfg.Datasets != nil {
 		ds, err := t.cfg.Datasets.Build(ctx, trig.Kind, job.DatasetDir)
+		if errors.Is(err, ErrJobFailed) {
+			t.jobs.WithLabelValues(trig.Kind, schemas.StateFailed, "none").Inc()
+			return t.status(ctx, job, exec.Name(), schemas.StateFailed, "no dataset: "+err.Error(), nil, "")
+		}
 		if err != nil {
 			return fmt.Errorf("build the dataset of %s: %w", job.ID, err)
 		}

@@ -33,14 +33,18 @@ type Pipeline struct {
 	Expand     func(ctx context.Context, question, author string, n int) []string
 	Expansions int // queries per question, the question included; default 3
 	PerQuery   int // hits per query; default 20
-	Candidates int // merged hits kept for reranking; default 30
+	Candidates int // merged hits kept for reranking; default 50
 }
 
 // Defaults of Pipeline.
 const (
 	DefaultExpansions = 3
 	DefaultPerQuery   = 20
-	DefaultCandidates = 30
+	// DefaultCandidates is what the reranker orders: enough that the
+	// relevant passages BM25 ranks low are among them (the learned
+	// reranker was measured on 50), few enough that it costs about a
+	// millisecond.
+	DefaultCandidates = 50
 )
 
 func (p *Pipeline) expansions() int { return orDefault(p.Expansions, DefaultExpansions) }
@@ -145,6 +149,30 @@ func (p *Pipeline) Reranked(ctx context.Context, question string, hits []Hit, k 
 	return out, nil
 }
 
+// Pool is the candidate pool Retrieve reranks for r: the fused hits of r's
+// query variants under its author and categories, in fused order. A k up to
+// Candidates does not change them, so a reranker trained on them (the
+// rerank trainer searches through CandidateSearch) sees exactly what it
+// will rerank.
+func (p *Pipeline) Pool(ctx context.Context, r Request) ([]Hit, error) {
+	if strings.TrimSpace(r.Query) == "" {
+		return nil, ErrEmptyQuery
+	}
+	filter := Request{Author: r.Author, Category: r.Category}
+	if k := min(r.K, MaxK); k > p.candidates() {
+		filter.K = k
+	}
+	return p.Merge(ctx, p.Queries(ctx, r.Query, r.Author), filter)
+}
+
+// CandidateSearch is a pipeline's Pool as a Backend.
+type CandidateSearch struct{ Pipeline *Pipeline }
+
+// Search implements Backend.
+func (c CandidateSearch) Search(ctx context.Context, r Request) ([]Hit, error) {
+	return c.Pipeline.Pool(ctx, r)
+}
+
 // Retrieve runs the whole pipeline for r: the best r.K hits (10 by
 // default), reranked unless rerank is false.
 func (p *Pipeline) Retrieve(ctx context.Context, r Request, rerank bool) ([]Hit, error) {
@@ -152,11 +180,7 @@ func (p *Pipeline) Retrieve(ctx context.Context, r Request, rerank bool) ([]Hit,
 		r.K = 10
 	}
 	r.K = min(r.K, MaxK)
-	if strings.TrimSpace(r.Query) == "" {
-		return nil, ErrEmptyQuery
-	}
-	queries := p.Queries(ctx, r.Query, r.Author)
-	hits, err := p.Merge(ctx, queries, r)
+	hits, err := p.Pool(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -164,4 +188,13 @@ func (p *Pipeline) Retrieve(ctx context.Context, r Request, rerank bool) ([]Hit,
 		return hits[:min(r.K, len(hits))], nil
 	}
 	return p.Reranked(ctx, r.Query, hits, r.K)
+}
+
+// RerankerName names the reranker in service ("" without one), for
+// responses that say what ranked them.
+func (p *Pipeline) RerankerName() string {
+	if p.Rerank == nil {
+		return ""
+	}
+	return p.Rerank.Name()
 }
