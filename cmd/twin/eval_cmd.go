@@ -24,7 +24,7 @@ func newEvalCmd(g *globals) *cobra.Command {
 		Use:   "eval",
 		Short: "Measure the twin's quality",
 	}
-	cmd.AddCommand(newEvalRetrievalCmd(g))
+	cmd.AddCommand(newEvalRetrievalCmd(g), newEvalAnswersCmd(g))
 	return cmd
 }
 

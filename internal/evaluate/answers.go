@@ -54,7 +54,7 @@ type Question struct {
 //   - Groundedness: the share of an answer's sentences whose content words
 //     are, for at least SupportShare of them, in one of its cited sources,
 //     averaged over answered questions. A sentence without content words
-//     (an intro, a list marker) is not judged.
+//     (a list marker) or ending with a colon (a lead-in) is not judged.
 //   - CitationPrecision: the share of citations [n] whose source supports
 //     the sentence they are attached to.
 //   - RefusalRate: the share of questions refused or answered with the
@@ -251,7 +251,11 @@ func judgeAnswer(answer string, sources []string) (grounded float64, cited, supp
 			n, _ := strconv.Atoi(m[1])
 			cites = append(cites, n)
 		}
-		content := contentWords(citation.ReplaceAllString(sentence, " "))
+		bare := strings.TrimSpace(citation.ReplaceAllString(sentence, " "))
+		if strings.HasSuffix(bare, ":") {
+			continue // a lead-in ("Here is what I wrote:"), not a claim
+		}
+		content := contentWords(bare)
 		if len(content) == 0 && len(claims) > 0 {
 			claims[len(claims)-1].cites = append(claims[len(claims)-1].cites, cites...)
 			continue
