@@ -31,6 +31,7 @@ func addPolicyFlags(fl *pflag.FlagSet, p *policyFlags) {
 	fl.Float64Var(&p.th.DriftPSI, "policy-drift-psi", d.DriftPSI, "retrain policy: population stability index of recent chunks' embeddings against the training snapshot above which sft is triggered (0: off)")
 	fl.IntVar(&p.th.DriftSample, "policy-drift-sample", d.DriftSample, "retrain policy: chunks in the drift rule's corpus sample and in its recent sample")
 	fl.IntVar(&p.th.DriftBins, "policy-drift-bins", d.DriftBins, "retrain policy: clusters fitted on the drift snapshot (one more bin holds chunks far from all)")
+	fl.DurationVar(&p.th.Settle, "policy-settle", d.Settle, "retrain policy: the documents and judgments rules wait until none came for this long (a bulk import fires once, whole)")
 	fl.DurationVar(&p.th.Cooldown, "policy-cooldown", d.Cooldown, "retrain policy: at most one trigger per training kind in this long")
 	fl.DurationVar(&p.interval, "policy-interval", time.Minute, "retrain policy: how often every rule is decided again without new messages (the ratings window slides, a cooldown ends)")
 }

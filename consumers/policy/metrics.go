@@ -16,6 +16,7 @@ const (
 	OutcomeFewSamples = "few_samples" // too few ratings, or recent chunks, to judge
 	OutcomeNoSnapshot = "no_snapshot" // drift: nothing to compare against yet
 	OutcomeCooldown   = "cooldown"    // over the threshold, but the kind fired within the cooldown
+	OutcomeSettling   = "settling"    // over the threshold, but items still arrive: decided once they stop
 	OutcomeError      = "error"       // over the threshold, but the trigger could not be published
 )
 

@@ -66,6 +66,11 @@ type Thresholds struct {
 	MinRatings   int           // ratings rule: ratings Window must hold before the share counts
 	Window       time.Duration // ratings rule: the sliding window
 	NewJudgments int           // judgments rule: new judgments since the last rerank training
+	// Settle holds the documents and judgments rules while their items
+	// still arrive: a bulk import fires once it is whole, not at its first
+	// few hundred items (whose training the cooldown would then make the
+	// only one for a day).
+	Settle time.Duration
 	DriftPSI     float64       // drift rule: PSI of the recent chunks against the snapshot
 	DriftSample  int           // drift rule: chunks in the corpus sample and in the recent one
 	DriftBins    int           // drift rule: clusters fitted on the snapshot (plus one far bin)
@@ -80,6 +85,7 @@ func DefaultThresholds() Thresholds {
 		MinRatings:   20,
 		Window:       7 * 24 * time.Hour,
 		NewJudgments: 200,
+		Settle:       30 * time.Second,
 		DriftPSI:     0.25,
 		DriftSample:  256,
 		DriftBins:    8,
@@ -122,6 +128,9 @@ func (t Thresholds) Validate() error {
 	}
 	if t.DriftSample > maxSample {
 		bad("policy-drift-sample", "is %d: want at most %d", t.DriftSample, maxSample)
+	}
+	if t.Settle < 0 {
+		bad("policy-settle", "is %s: want 0 (off) or a positive duration", t.Settle)
 	}
 	if t.Cooldown <= 0 {
 		bad("policy-cooldown", "is %s: want a positive duration", t.Cooldown)
@@ -566,7 +575,7 @@ func (p *Policy) decideDocuments(now time.Time) decision {
 		evidence: map[string]float64{"new_documents": float64(n), "threshold": float64(p.t.NewDocuments)}}
 	d.over = n >= p.t.NewDocuments
 	d.reason = fmt.Sprintf("%d new documents indexed since the last sft training (threshold %d)", n, p.t.NewDocuments)
-	return d
+	return p.settle(d, p.st.Documents.Last, now)
 }
 
 func (p *Policy) decideRatings(now time.Time) decision {
@@ -599,6 +608,16 @@ func (p *Policy) decideJudgments(now time.Time) decision {
 		evidence: map[string]float64{"new_judgments": float64(n), "threshold": float64(p.t.NewJudgments)}}
 	d.over = n >= p.t.NewJudgments
 	d.reason = fmt.Sprintf("%d new relevance judgments since the last rerank training (threshold %d)", n, p.t.NewJudgments)
+	return p.settle(d, p.st.Judgments.Last, now)
+}
+
+// settle holds a decision over its threshold while its items still
+// arrive: the latest came less than Settle ago.
+func (p *Policy) settle(d decision, last, now time.Time) decision {
+	if d.over && now.Sub(last) < p.t.Settle {
+		d.over, d.outcome = false, OutcomeSettling
+		d.reason += fmt.Sprintf("; still arriving, decided once none came for %s", p.t.Settle)
+	}
 	return d
 }
 

@@ -3,10 +3,12 @@ package policy_test
 import (
 	"bufio"
 	"encoding/json"
+	"github.com/twin-llm/twin/internal/testwait"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twin-llm/twin/consumers/policy"
 	"github.com/twin-llm/twin/internal/evaldata"
@@ -63,10 +65,20 @@ func TestSciFactTrainingJudgmentsTriggerRerankOnce(t *testing.T) {
 	if _, err := f.pub.PublishBatch(t.Context(), outs); err != nil {
 		t.Fatal(err)
 	}
-	got := f.wantTriggers(1, "SciFact's training judgments")
+	// While the import streams in, the rule settles: a trigger at the
+	// first 200 would train on a fifth of the set.
+	testwait.Until(t, 30*time.Second, "every judgment counted", func() bool {
+		return metric(t, r.reg, "twin_policy_value", map[string]string{"cause": "judgments"}) == float64(len(outs))
+	})
+	f.wantTriggers(0, "SciFact's training judgments still arriving")
+	f.clock.advance(th.Settle + time.Second)
+	if err := r.p.Evaluate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := f.wantTriggers(1, "SciFact's training judgments, settled")
 	tr := got[0].body
-	if tr.Kind != schemas.TrainingRerank || tr.Metrics["new_judgments"] < float64(th.NewJudgments) {
-		t.Errorf("trigger %+v: want rerank with at least %d new judgments", tr, th.NewJudgments)
+	if tr.Kind != schemas.TrainingRerank || tr.Metrics["new_judgments"] != float64(len(outs)) {
+		t.Errorf("trigger %+v: want rerank with all %d judgments", tr, len(outs))
 	}
 	if v := metric(t, r.reg, "twin_policy_value", map[string]string{"cause": "judgments"}); v != float64(len(outs)) {
 		t.Errorf("new judgments counted: %g, want %d", v, len(outs))

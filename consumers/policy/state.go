@@ -64,9 +64,11 @@ type state struct {
 	Kinds     kindState `json:"kinds"`
 }
 
-// counter is a set of distinct ids seen since Since.
+// counter is a set of distinct ids seen since Since; Last is when the
+// latest was seen.
 type counter struct {
 	Since time.Time `json:"since,omitzero"`
+	Last  time.Time `json:"last,omitzero"`
 	IDs   idSet     `json:"ids"`
 }
 
@@ -82,6 +84,9 @@ func (c *counter) add(id string, t time.Time) bool {
 	c.IDs[h] = struct{}{}
 	if c.Since.IsZero() || t.Before(c.Since) {
 		c.Since = t
+	}
+	if t.After(c.Last) {
+		c.Last = t
 	}
 	return true
 }
