@@ -144,7 +144,13 @@ func (g *globals) doJSON(ctx context.Context, method, path string, body, v any) 
 	if g.token != "" {
 		req.Header.Set("Authorization", "Bearer "+g.token)
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	// A caller that set its own deadline (a long dataset build) has it
+	// instead of the usual bound.
+	client := &http.Client{Timeout: 30 * time.Second}
+	if _, ok := ctx.Deadline(); ok {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("reach twin at %s (is twin up running? set --server or TWIN_SERVER): %w", g.server, err)
 	}

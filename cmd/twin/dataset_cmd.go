@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -118,7 +114,7 @@ The gateway writes the files on its own machine, into --out.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			var res gateway.DatasetResponse
-			err = g.postLong(ctx, "/v1/datasets", req, &res)
+			err = g.postJSON(ctx, "/v1/datasets", req, &res)
 			if err != nil && res.Dataset.ID == "" {
 				return err
 			}
@@ -217,44 +213,4 @@ func sortedCounts(m map[string]int) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// postLong is postJSON without the client's usual 30 s bound: a build
-// with an LLM takes minutes, and ctx bounds it instead. An error answer
-// is decoded into v too (a 422 carries the record of what was dropped).
-func (g *globals) postLong(ctx context.Context, path string, body, v any) error {
-	data, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	u := strings.TrimRight(g.server, "/") + path
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("--server %q: %w", g.server, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if g.token != "" {
-		req.Header.Set("Authorization", "Bearer "+g.token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("reach twin at %s (is twin up running? set --server or TWIN_SERVER): %w", g.server, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		_ = json.Unmarshal(raw, &e)
-		if e.Error == "" {
-			e.Error = strings.TrimSpace(string(raw))
-		}
-		_ = json.Unmarshal(raw, v)
-		return fmt.Errorf("POST %s: %w", u, &httpError{status: resp.StatusCode, msg: e.Error})
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("POST %s: %w", u, err)
-	}
-	return nil
 }

@@ -1,14 +1,13 @@
 package monitor
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	twinmetrics "github.com/twin-llm/twin/internal/metrics"
 	"github.com/twin-llm/twin/schemas"
 )
 
@@ -95,31 +94,31 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 	m := &metrics{steps: newLabelValues(), models: newLabelValues(), kinds: newLabelValues()}
 	var err error
-	if m.step, err = register(reg, step); err != nil {
+	if m.step, err = twinmetrics.Register(reg, step); err != nil {
 		return nil, err
 	}
-	if m.firstToken, err = register(reg, firstToken); err != nil {
+	if m.firstToken, err = twinmetrics.Register(reg, firstToken); err != nil {
 		return nil, err
 	}
-	if m.chat, err = register(reg, chat); err != nil {
+	if m.chat, err = twinmetrics.Register(reg, chat); err != nil {
 		return nil, err
 	}
-	if m.tokens, err = register(reg, tokens); err != nil {
+	if m.tokens, err = twinmetrics.Register(reg, tokens); err != nil {
 		return nil, err
 	}
-	if m.guardrail, err = register(reg, guardrail); err != nil {
+	if m.guardrail, err = twinmetrics.Register(reg, guardrail); err != nil {
 		return nil, err
 	}
-	if m.stepErrors, err = register(reg, stepErrors); err != nil {
+	if m.stepErrors, err = twinmetrics.Register(reg, stepErrors); err != nil {
 		return nil, err
 	}
-	if m.feedback, err = register(reg, feedback); err != nil {
+	if m.feedback, err = twinmetrics.Register(reg, feedback); err != nil {
 		return nil, err
 	}
-	if m.judgments, err = register(reg, judgments); err != nil {
+	if m.judgments, err = twinmetrics.Register(reg, judgments); err != nil {
 		return nil, err
 	}
-	if m.expired, err = register(reg, expired); err != nil {
+	if m.expired, err = twinmetrics.Register(reg, expired); err != nil {
 		return nil, err
 	}
 	// Both ratings show from the start, so that a rate of down votes is
@@ -129,25 +128,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.judgments.WithLabelValues(schemas.JudgmentUser)
 	m.judgments.WithLabelValues(schemas.JudgmentImport)
 	return m, nil
-}
-
-// register registers c on reg, or returns the identical collector already
-// there: a second monitor on one registry shares the first one's metrics.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("register metrics: %w", err)
 }
 
 // observeTrace records one trace, which the store has just taken for the

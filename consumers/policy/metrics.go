@@ -1,11 +1,9 @@
 package policy
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
 
+	twinmetrics "github.com/twin-llm/twin/internal/metrics"
 	"github.com/twin-llm/twin/schemas"
 )
 
@@ -43,13 +41,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"cause"}),
 	}
 	var err error
-	if m.decisions, err = register(reg, m.decisions); err != nil {
+	if m.decisions, err = twinmetrics.Register(reg, m.decisions); err != nil {
 		return nil, err
 	}
-	if m.value, err = register(reg, m.value); err != nil {
+	if m.value, err = twinmetrics.Register(reg, m.value); err != nil {
 		return nil, err
 	}
-	if m.threshold, err = register(reg, m.threshold); err != nil {
+	if m.threshold, err = twinmetrics.Register(reg, m.threshold); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -65,23 +63,4 @@ func (m *metrics) setThresholds(t Thresholds) {
 			m.threshold.WithLabelValues(cause).Set(v)
 		}
 	}
-}
-
-// register registers c on reg, or returns the identical collector already
-// there: a second policy on one registry shares the first one's metrics.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("register metrics: %w", err)
 }

@@ -70,11 +70,11 @@ type Thresholds struct {
 	// still arrive: a bulk import fires once it is whole, not at its first
 	// few hundred items (whose training the cooldown would then make the
 	// only one for a day).
-	Settle time.Duration
-	DriftPSI     float64       // drift rule: PSI of the recent chunks against the snapshot
-	DriftSample  int           // drift rule: chunks in the corpus sample and in the recent one
-	DriftBins    int           // drift rule: clusters fitted on the snapshot (plus one far bin)
-	Cooldown     time.Duration // at most one trigger per kind per cooldown
+	Settle      time.Duration
+	DriftPSI    float64       // drift rule: PSI of the recent chunks against the snapshot
+	DriftSample int           // drift rule: chunks in the corpus sample and in the recent one
+	DriftBins   int           // drift rule: clusters fitted on the snapshot (plus one far bin)
+	Cooldown    time.Duration // at most one trigger per kind per cooldown
 }
 
 // DefaultThresholds are the defaults of twin's --policy-* flags.

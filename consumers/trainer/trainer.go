@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/twin-llm/twin/internal/metrics"
 	"github.com/twin-llm/twin/internal/models/registry"
 	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/schemas"
@@ -92,14 +93,9 @@ func New(cfg Config) (*Trainer, error) {
 		Name: "twin_training_jobs_total",
 		Help: "Training jobs that ended, by kind and final state (succeeded, failed, stopped) and gate decision.",
 	}, []string{"kind", "state", "decision"})
-	if cfg.Registerer != nil {
-		if err := cfg.Registerer.Register(jobs); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, err
-			}
-			jobs = are.ExistingCollector.(*prometheus.CounterVec)
-		}
+	jobs, err := metrics.Register(cfg.Registerer, jobs)
+	if err != nil {
+		return nil, err
 	}
 	return &Trainer{cfg: cfg, jobs: jobs}, nil
 }

@@ -4,6 +4,8 @@
 package metrics
 
 import (
+	"errors"
+	"fmt"
 	"runtime/debug"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,4 +61,25 @@ func ReadVersion() Version {
 		}
 	}
 	return v
+}
+
+// Register registers c on reg, or returns the identical collector already
+// there: a second consumer of one kind in a process (twin up runs one of
+// each, tests run several) shares the first one's metrics. A nil reg
+// leaves c unregistered.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if reg == nil {
+		return c, nil
+	}
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("register metrics: %w", err)
 }
