@@ -16,7 +16,7 @@ import (
 
 func TestUpRunsTheRetrainPolicy(t *testing.T) {
 	t.Parallel()
-	p := startUp(t, t.TempDir(), "--policy-new-judgments", "3")
+	p := startUp(t, t.TempDir(), "--policy-new-judgments", "3", "--policy-settle", "0s")
 	js, err := jetstream.New(p.connect(t))
 	if err != nil {
 		t.Fatal(err)

@@ -623,3 +623,29 @@ func TestTriggerIDIsATokenOfKindCauseAndWindow(t *testing.T) {
 		t.Errorf("TriggerID of the first window = %q", got)
 	}
 }
+
+func TestABulkOfJudgmentsFiresOnceItSettles(t *testing.T) {
+	t.Parallel()
+	th := off()
+	th.NewJudgments, th.Settle = 3, time.Minute
+	f := newFixture(t, th)
+	r := f.start()
+	for i := range 5 {
+		f.judge(fmt.Sprint("j", i))
+	}
+	testwait.Until(t, 10*time.Second, "five judgments counted", func() bool {
+		return metric(t, r.reg, "twin_policy_value", map[string]string{"cause": "judgments"}) == 5
+	})
+	f.wantTriggers(0, "judgments still arriving")
+	if v := metric(t, r.reg, "twin_policy_decisions_total", map[string]string{"cause": "judgments", "outcome": policy.OutcomeSettling}); v < 1 {
+		t.Fatalf("settling decisions: %g, want at least one", v)
+	}
+	f.clock.advance(th.Settle + time.Second)
+	if err := r.p.Evaluate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := f.wantTriggers(1, "the settled judgments")
+	if n := got[0].body.Metrics["new_judgments"]; n != 5 {
+		t.Fatalf("the trigger counts %g judgments, want all 5", n)
+	}
+}
