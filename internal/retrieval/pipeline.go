@@ -127,7 +127,7 @@ func (p *Pipeline) Reranked(ctx context.Context, question string, hits []Hit, k 
 	}
 	texts := make([]string, len(hits))
 	for i, h := range hits {
-		texts[i] = h.Text
+		texts[i] = RerankText(h)
 	}
 	scores, err := p.Rerank.Score(ctx, question, texts)
 	if err != nil {
@@ -197,4 +197,16 @@ func (p *Pipeline) RerankerName() string {
 		return ""
 	}
 	return p.Rerank.Name()
+}
+
+// RerankText is what a reranker reads of a hit: the document's title on
+// the first line, then the chunk. A chunk cut from the middle of a
+// document says little of its subject; the title says it, and a
+// cross-encoder or a learned reranker reads it as the passage's head. The
+// rerank trainer builds its candidates with it too.
+func RerankText(h Hit) string {
+	if h.Title == "" || strings.HasPrefix(h.Text, h.Title) {
+		return h.Text
+	}
+	return h.Title + "\n" + h.Text
 }

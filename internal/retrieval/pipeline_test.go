@@ -113,3 +113,16 @@ func TestRetrieveErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestRerankTextLeadsWithTheTitleOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ title, text, want string }{
+		{"SQLite indexes", "An index makes queries fast.", "SQLite indexes\nAn index makes queries fast."},
+		{"SQLite indexes", "SQLite indexes\n\nAn index makes queries fast.", "SQLite indexes\n\nAn index makes queries fast."},
+		{"", "An index makes queries fast.", "An index makes queries fast."},
+	} {
+		if got := retrieval.RerankText(retrieval.Hit{Title: tc.title, Text: tc.text}); got != tc.want {
+			t.Errorf("RerankText(%q, %q) = %q, want %q", tc.title, tc.text, got, tc.want)
+		}
+	}
+}

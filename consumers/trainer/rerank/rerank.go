@@ -385,7 +385,7 @@ func (e *Executor) candidates(ctx context.Context, qs []judgedQuery, depth int) 
 		}
 		j := rerank.Judged{Query: q.text, Ideal: []int{}}
 		for _, h := range hits {
-			j.Texts = append(j.Texts, h.Text)
+			j.Texts = append(j.Texts, retrieval.RerankText(h))
 			j.Scores = append(j.Scores, h.Score)
 			j.Docs = append(j.Docs, h.DocumentID)
 			j.Grades = append(j.Grades, q.grades[h.DocumentID])
