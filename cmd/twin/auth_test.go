@@ -61,7 +61,7 @@ func TestUpsNATSRefusesClientsWithoutCredentials(t *testing.T) {
 func TestRunConnectsWithNATSCreds(t *testing.T) {
 	t.Parallel()
 	p := startUp(t, t.TempDir())
-	var out, errOut syncBuffer
+	var out, errOut testwait.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	exit := make(chan int, 1)
 	args := []string{"run", "crawler", "--nats", p.nats, "--data", t.TempDir(), "--http", "off",

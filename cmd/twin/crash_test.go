@@ -311,14 +311,14 @@ func freeAddr(t testing.TB) string {
 type binUp struct {
 	bin, dir, http, nats string
 	cmd                  *exec.Cmd
-	stderr               *syncBuffer
+	stderr               *testwait.Buffer
 	exited               chan error
 }
 
 func (u *binUp) start(t testing.TB) {
 	t.Helper()
-	u.stderr = &syncBuffer{}
-	stdout := &syncBuffer{}
+	u.stderr = &testwait.Buffer{}
+	stdout := &testwait.Buffer{}
 	u.cmd = exec.Command(u.bin, "up", "--data", u.dir, "--http", u.http, "--nats-listen", u.nats, "--log-level", "warn")
 	u.cmd.Stdout, u.cmd.Stderr = stdout, u.stderr
 	if err := u.cmd.Start(); err != nil {

@@ -67,7 +67,7 @@ func TestUpRefusesInvalidPolicyThresholds(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			// The components log from their goroutines.
-			out, errOut := &syncBuffer{}, &syncBuffer{}
+			out, errOut := &testwait.Buffer{}, &testwait.Buffer{}
 			code := execute(ctx, []string{"up", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats-listen", "off", tc.flag, tc.value}, out, errOut, noEnv)
 			if code == 0 || ctx.Err() != nil || !strings.Contains(errOut.String(), tc.flag) {
 				t.Fatalf("twin up %s %s: exit %d, stderr %q; want a failure naming the flag", tc.flag, tc.value, code, errOut.String())

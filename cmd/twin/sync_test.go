@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/twin-llm/twin/internal/store/warehouse"
+	"github.com/twin-llm/twin/internal/testwait"
 )
 
 // Each mode must reach both stores: the embedded server's JetStream config
@@ -111,7 +112,7 @@ func TestUpRefusesAnUnknownSyncModeAtOnce(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
-			var stdout, stderr syncBuffer
+			var stdout, stderr testwait.Buffer
 			args := append([]string{"up", "--data", dir, "--http", "127.0.0.1:0", "--nats-listen", "off"}, tt.args...)
 			code := execute(ctx, args, &stdout, &stderr, mapEnv(tt.env))
 			if code == 0 || ctx.Err() != nil {
@@ -137,7 +138,7 @@ func runUpUntilReady(t *testing.T, extra []string, env map[string]string) (strin
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testwait.Buffer
 	args := append([]string{"up", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats-listen", "off"}, extra...)
 	exit := make(chan int, 1)
 	go func() { exit <- execute(ctx, args, &stdout, &stderr, mapEnv(env)) }()

@@ -10,7 +10,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,31 +20,12 @@ import (
 	"github.com/twin-llm/twin/streams"
 )
 
-// syncBuffer is a bytes.Buffer safe to write from the command and read
-// from the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // upProcess is `twin up` running in this test process.
 type upProcess struct {
 	dir        string
 	http, nats string
-	stdout     *syncBuffer
-	stderr     *syncBuffer
+	stdout     *testwait.Buffer
+	stderr     *testwait.Buffer
 	cancel     context.CancelFunc
 	exit       chan int
 }
@@ -58,7 +38,7 @@ var (
 // startUp runs `twin up` on dir with free ports and waits for its banner.
 func startUp(t testing.TB, dir string, extra ...string) *upProcess {
 	t.Helper()
-	p := &upProcess{dir: dir, stdout: &syncBuffer{}, stderr: &syncBuffer{}, exit: make(chan int, 1)}
+	p := &upProcess{dir: dir, stdout: &testwait.Buffer{}, stderr: &testwait.Buffer{}, exit: make(chan int, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	args := append([]string{"up", "--data", dir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1"}, extra...)

@@ -43,7 +43,7 @@ func bareNATS(t *testing.T, dir, listen string) *streams.Server {
 }
 
 // runAsync runs a client command and returns a channel of its exit code.
-func runAsync(args []string, stdout, stderr *syncBuffer) <-chan int {
+func runAsync(args []string, stdout, stderr *testwait.Buffer) <-chan int {
 	code := make(chan int, 1)
 	go func() { code <- execute(context.Background(), args, stdout, stderr, noEnv) }()
 	return code
@@ -55,7 +55,7 @@ func TestImportWaitSaysWhatIsNotConsumedAndGivesUpAtTimeout(t *testing.T) {
 	natsAddr := freeAddr(t)
 	bareNATS(t, dir, natsAddr)
 	file := writeCrashDocs(t, 3, func(int) int { return 1 })
-	var stdout, stderr syncBuffer
+	var stdout, stderr testwait.Buffer
 	began := time.Now()
 	code := <-runAsync([]string{"import", file, "--wait", "--timeout", "3s", "--warn-after", "500ms",
 		"--data", dir, "--nats", "nats://" + natsAddr, "--server", "http://" + freeAddr(t)}, &stdout, &stderr)
@@ -86,7 +86,7 @@ func TestImportWaitRidesOutARestartOfNATSAndTwin(t *testing.T) {
 	srv := bareNATS(t, dir, natsAddr)
 	const n = 20
 	file := writeCrashDocs(t, n, func(int) int { return 1 })
-	var stdout, stderr syncBuffer
+	var stdout, stderr testwait.Buffer
 	code := runAsync([]string{"import", file, "--wait",
 		"--data", dir, "--nats", "nats://" + natsAddr, "--server", "http://" + httpAddr}, &stdout, &stderr)
 	testwait.Until(t, 30*time.Second, "the import to publish", func() bool {
@@ -126,7 +126,7 @@ func TestCrawlWaitSaysTheCrawlerIsNotRunningAndGivesUpAtTimeout(t *testing.T) {
 	bareNATS(t, dir, natsAddr)
 	// The gateway alone: it queues crawl requests, nothing crawls them.
 	ctx, cancel := context.WithCancel(context.Background())
-	var gwOut, gwErr syncBuffer
+	var gwOut, gwErr testwait.Buffer
 	gw := make(chan int, 1)
 	go func() {
 		gw <- execute(ctx, []string{"run", "gateway", "--data", dir, "--nats", "nats://" + natsAddr, "--http", httpAddr}, &gwOut, &gwErr, noEnv)
@@ -144,7 +144,7 @@ func TestCrawlWaitSaysTheCrawlerIsNotRunningAndGivesUpAtTimeout(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	})
 
-	var stdout, stderr syncBuffer
+	var stdout, stderr testwait.Buffer
 	code := <-runAsync([]string{"crawl", "https://example.com/post", "--wait", "--timeout", "3s", "--warn-after", "500ms",
 		"--data", dir, "--nats", "nats://" + natsAddr, "--server", "http://" + httpAddr}, &stdout, &stderr)
 	t.Logf("crawl --wait said:\n%s\n%s", stdout.String(), stderr.String())

@@ -220,7 +220,7 @@ func TestWatchSaysNothingConsumesAStream(t *testing.T) {
 	t.Parallel()
 	js := streamstest.Start(t)
 	publishDocs(t, js, 2)
-	var out syncBuilder
+	var out testwait.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { Watch(ctx, js, PipelineWatches(), 200*time.Millisecond, &out); close(done) }()
@@ -231,21 +231,4 @@ func TestWatchSaysNothingConsumesAStream(t *testing.T) {
 	if strings.Contains(out.String(), "featurizer") {
 		t.Errorf("Watch warned about an idle consumer:\n%s", out.String())
 	}
-}
-
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

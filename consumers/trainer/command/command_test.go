@@ -1,7 +1,6 @@
 package command
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,25 +19,6 @@ import (
 	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/schemas"
 )
-
-// syncBuffer is a log sink the program's output goroutines write to while
-// the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // script writes body as an executable sh script in a temporary directory
 // and returns the command line that runs it.
@@ -69,9 +49,9 @@ func newJob(t *testing.T) trainer.Job {
 	}
 }
 
-func newExecutor(t *testing.T, cfg Config) (*Executor, *syncBuffer) {
+func newExecutor(t *testing.T, cfg Config) (*Executor, *testwait.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testwait.Buffer{}
 	e, err := New(cfg, zerolog.New(logs))
 	if err != nil {
 		t.Fatal(err)
