@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -131,26 +130,10 @@ func (g *globals) evalQuestions(ctx context.Context, file, author string) ([]eva
 		return nil, err
 	}
 	defer fh.Close()
-	var lines []map[string]any
-	sc := bufio.NewScanner(fh)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	n := 0
-	for sc.Scan() {
-		n++
-		if strings.TrimSpace(sc.Text()) == "" {
-			continue
-		}
-		var l map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			fmt.Fprintf(g.stderr, "%s:%d: not a JSON object, skipped\n", file, n)
-			continue
-		}
-		lines = append(lines, l)
+	qs, bad, err := evaluate.ReadQuestions(fh)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	qs, bad := evaluate.Questions(lines)
 	for _, b := range bad {
 		fmt.Fprintf(g.stderr, "%s: %s, skipped\n", file, b)
 	}

@@ -1,8 +1,12 @@
 package evaluate
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"regexp"
 	"slices"
@@ -342,13 +346,24 @@ func (c *docCache) texts(ctx context.Context, ids []string) ([]string, error) {
 	return out, nil
 }
 
-// Questions reads an evaluation set: JSON lines with the question in
+// ReadQuestions reads an evaluation set: JSON lines with the question in
 // "query", "question" or "instruction" (a dataset's instruction pairs) and
-// an optional "author". Lines without a question are reported by number.
-func Questions(lines []map[string]any) ([]Question, []string) {
-	var out []Question
-	var bad []string
-	for i, l := range lines {
+// an optional "author". Blank lines are skipped; a line that is not a JSON
+// object or holds no question is skipped and reported by its number in
+// bad. The error is the reader's.
+func ReadQuestions(r io.Reader) (qs []Question, bad []string, err error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var l map[string]any
+		if json.Unmarshal(line, &l) != nil {
+			bad = append(bad, fmt.Sprintf("line %d: not a JSON object", n))
+			continue
+		}
 		var q Question
 		for _, k := range []string{"query", "question", "instruction"} {
 			if s, ok := l[k].(string); ok && strings.TrimSpace(s) != "" {
@@ -360,10 +375,10 @@ func Questions(lines []map[string]any) ([]Question, []string) {
 			q.Author = a
 		}
 		if q.Query == "" {
-			bad = append(bad, fmt.Sprintf("line %d: no query, question or instruction", i+1))
+			bad = append(bad, fmt.Sprintf("line %d: no query, question or instruction", n))
 			continue
 		}
-		out = append(out, q)
+		qs = append(qs, q)
 	}
-	return out, bad
+	return qs, bad, sc.Err()
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -87,10 +89,40 @@ func TestAnswersScoresASet(t *testing.T) {
 	}
 }
 
-func TestQuestionsReadsTheCommonFields(t *testing.T) {
+func TestReadQuestionsReadsTheCommonFieldsAndNamesBadLines(t *testing.T) {
 	t.Parallel()
-	qs, bad := Questions([]map[string]any{{"query": "a"}, {"question": "b", "author": "Ada"}, {"instruction": "c", "output": "x"}, {"output": "no question"}})
-	if len(qs) != 3 || qs[1].Author != "Ada" || qs[2].Query != "c" || len(bad) != 1 {
-		t.Fatalf("Questions = %+v, bad %v", qs, bad)
+	in := `{"query": "a"}
+
+{"question": "b", "author": "Ada"}
+not json
+{"instruction": "c", "output": "x"}
+{"output": "no question"}
+`
+	qs, bad, err := ReadQuestions(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
 	}
+	want := []Question{{Query: "a"}, {Query: "b", Author: "Ada"}, {Query: "c"}}
+	if !slices.Equal(qs, want) {
+		t.Fatalf("questions %+v, want %+v", qs, want)
+	}
+	if wantBad := []string{"line 4: not a JSON object", "line 6: no query, question or instruction"}; !slices.Equal(bad, wantBad) {
+		t.Fatalf("bad lines %q, want %q", bad, wantBad)
+	}
+}
+
+func FuzzReadQuestions(f *testing.F) {
+	f.Add("{\"query\": \"a\"}\nnot json\n{\"question\": 1}\n")
+	f.Add("\xff{\"instruction\": \"\u0000\"}")
+	f.Fuzz(func(t *testing.T, in string) {
+		qs, _, err := ReadQuestions(strings.NewReader(in))
+		if err != nil {
+			return // a line over the scanner's bound
+		}
+		for _, q := range qs {
+			if strings.TrimSpace(q.Query) == "" {
+				t.Fatalf("a question without text from %q", in)
+			}
+		}
+	})
 }
