@@ -114,6 +114,19 @@ func (c SageMaker) Label() string {
 	return c.Endpoint
 }
 
+// InvokeJSON is the input of an InvokeEndpoint call that sends body to the
+// endpoint as JSON, routed as c says, and asks for JSON back.
+func (c SageMaker) InvokeJSON(body []byte) *sagemakerruntime.InvokeEndpointInput {
+	in := &sagemakerruntime.InvokeEndpointInput{
+		EndpointName: aws.String(c.Endpoint),
+		Body:         body,
+		ContentType:  aws.String("application/json"),
+		Accept:       aws.String("application/json"),
+	}
+	in.TargetVariant, in.InferenceComponentName = c.Route()
+	return in
+}
+
 // Route is the routing of an invocation's input (TargetVariant and
 // InferenceComponentName): nil for what is not set.
 func (c SageMaker) Route() (variant, component *string) {

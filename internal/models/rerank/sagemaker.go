@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 
 	"github.com/twin-llm/twin/internal/awsclient"
@@ -82,16 +81,9 @@ func (m *SageMaker) invoke(ctx context.Context, query string, texts []string) ([
 	if err != nil {
 		return nil, fmt.Errorf("encode the SageMaker request: %w", err)
 	}
-	in := &sagemakerruntime.InvokeEndpointInput{
-		EndpointName: aws.String(m.cfg.Endpoint),
-		Body:         body,
-		ContentType:  aws.String("application/json"),
-		Accept:       aws.String("application/json"),
-	}
-	in.TargetVariant, in.InferenceComponentName = m.cfg.Route()
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	defer cancel()
-	res, err := m.client.InvokeEndpoint(ctx, in)
+	res, err := m.client.InvokeEndpoint(ctx, m.cfg.InvokeJSON(body))
 	if err != nil {
 		return nil, fmt.Errorf("SageMaker endpoint %s: %w", m.cfg.Endpoint, err)
 	}
