@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,9 +253,9 @@ func (t *Trainer) finish(ctx context.Context, log zerolog.Logger, job Job, execu
 }
 
 func withVerdict(m map[string]float64, v Verdict) map[string]float64 {
-	out := make(map[string]float64, len(m)+1)
-	for k, x := range m {
-		out[k] = x
+	out := maps.Clone(m)
+	if out == nil {
+		out = map[string]float64{}
 	}
 	if v.Decision == Promote {
 		out["promoted"] = 1
@@ -267,9 +268,7 @@ func withVerdict(m map[string]float64, v Verdict) map[string]float64 {
 // jobMetrics merges the executor's figures with the output's metrics file.
 func jobMetrics(fromExecutor map[string]float64, outputDir string) (map[string]float64, error) {
 	out := map[string]float64{}
-	for k, v := range fromExecutor {
-		out[k] = v
-	}
+	maps.Copy(out, fromExecutor)
 	data, err := os.ReadFile(filepath.Join(outputDir, MetricsFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return out, nil
@@ -284,9 +283,7 @@ func jobMetrics(fromExecutor map[string]float64, outputDir string) (map[string]f
 		out["metrics_file_invalid"] = 1
 		return out, nil
 	}
-	for k, v := range fromFile {
-		out[k] = v
-	}
+	maps.Copy(out, fromFile)
 	return out, nil
 }
 
