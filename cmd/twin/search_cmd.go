@@ -14,22 +14,26 @@ import (
 func newSearchCmd(g *globals) *cobra.Command {
 	var author string
 	var k int
-	var asJSON bool
+	var asJSON, rerank bool
 	cmd := &cobra.Command{
 		Use:   "search QUERY",
-		Short: "Search the twin's knowledge: hybrid dense and BM25 retrieval",
-		Long: `Search the chunks of every document in the vector store, through the gateway (--server):
-the query is embedded with the same dense model and BM25 weighting as the chunks, both
-rankings are fused by reciprocal rank, and --author keeps one author's chunks.`,
+		Short: "Search the twin's knowledge with the retrieval the chat answers from",
+		Long: `Search the chunks of every document in the vector store, through the gateway (--server),
+exactly as the chat retrieves: the query and its lexical variants are each embedded like the
+chunks and searched (BM25, or dense and BM25 fused, per --search-mode), the hits are merged by
+reciprocal rank, and the reranker in service (lexical, or the learned version the model
+registry serves) orders them. --author keeps one author's chunks; --rerank=false returns the
+fused order.`,
 		Example: `  twin search "how do I run a SQL query against a CSV file" --author "Simon Willison" -k 5`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q := url.Values{"q": {strings.Join(args, " ")}, "k": {strconv.Itoa(k)}}
+			q := url.Values{"q": {strings.Join(args, " ")}, "k": {strconv.Itoa(k)}, "rerank": {strconv.FormatBool(rerank)}}
 			if author != "" {
 				q.Set("author", author)
 			}
 			var res struct {
-				Hits []retrieval.Hit `json:"hits"`
+				Hits     []retrieval.Hit `json:"hits"`
+				Reranker string          `json:"reranker,omitempty"`
 			}
 			if err := g.getJSON(cmd.Context(), "/v1/search?"+q.Encode(), &res); err != nil {
 				return err
@@ -49,6 +53,7 @@ rankings are fused by reciprocal rank, and --author keeps one author's chunks.`,
 	}
 	cmd.Flags().StringVar(&author, "author", "", "only this author's chunks")
 	cmd.Flags().IntVarP(&k, "k", "k", 10, "results wanted (at most 100)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"hits":[...]}`)
+	cmd.Flags().BoolVar(&rerank, "rerank", true, "order the hits with the reranker in service")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"hits":[...],"reranker":"..."}`)
 	return cmd
 }
