@@ -5,8 +5,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -105,8 +107,11 @@ func (au *authenticator) check(r *http.Request, websocket bool) *authError {
 		return &authError{status: http.StatusInternalServerError, msg: "auth is misconfigured: " + au.invalid.Error()}
 	}
 	if !au.enabled() {
-		if au.open || isLoopback(r) {
+		if au.open {
 			return nil
+		}
+		if isLoopback(r) {
+			return browserGuard(r, websocket)
 		}
 		return &authError{status: http.StatusUnauthorized, challenge: `Bearer realm="twin"`,
 			msg: "auth is not configured; only loopback clients are served"}
@@ -179,6 +184,42 @@ func isLoopback(r *http.Request) bool {
 	}
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
+
+// browserGuard closes the two ways a web page in the user's own browser
+// could use a loopback gateway that asks for no token. DNS rebinding: a
+// page of evil.example whose name turns into 127.0.0.1 is same-origin
+// with the gateway, so the Host it sends must be a loopback one. Cross-site
+// requests: any page may POST a text/plain body to 127.0.0.1 without a
+// preflight, so a request whose Origin is another origin is refused (the
+// chat's WebSocket has its own origin check, with --chat-origin).
+func browserGuard(r *http.Request, websocket bool) *authError {
+	if !loopbackHost(r.Host) {
+		return &authError{status: http.StatusForbidden, msg: fmt.Sprintf(
+			"host %q is not a loopback name: a gateway without --auth-token answers only to localhost, 127.0.0.1 or [::1]", r.Host)}
+	}
+	if origin := r.Header.Get("Origin"); !websocket && origin != "" {
+		u, err := url.Parse(origin)
+		if err != nil || !strings.EqualFold(u.Host, r.Host) {
+			return &authError{status: http.StatusForbidden, msg: fmt.Sprintf(
+				"cross-origin request from %q refused: a gateway without --auth-token serves only its own page", origin)}
+		}
+	}
+	return nil
+}
+
+// loopbackHost reports whether a Host header names this machine.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // Protect returns a wrapper that puts a handler behind the authentication

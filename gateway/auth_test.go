@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -134,14 +135,22 @@ func TestWithoutAuthOnlyLoopbackIsServed(t *testing.T) {
 		auth   AuthConfig
 		remote string
 		header string // an X-Forwarded-For value
+		host   string // 127.0.0.1:8080 when empty
+		origin string
 		want   int
+		says   string
 	}{
-		{"loopback IPv4", AuthConfig{}, "127.0.0.1:5000", "", http.StatusOK},
-		{"loopback IPv6", AuthConfig{}, "[::1]:5000", "", http.StatusOK},
-		{"remote", AuthConfig{}, "192.0.2.7:5000", "", http.StatusUnauthorized},
-		{"loopback behind a proxy", AuthConfig{}, "127.0.0.1:5000", "198.51.100.4", http.StatusUnauthorized},
-		{"remote with AllowOpen", AuthConfig{AllowOpen: true}, "192.0.2.7:5000", "", http.StatusOK},
-		{"misconfigured auth", AuthConfig{Tokens: []string{"short"}}, "127.0.0.1:5000", "", http.StatusInternalServerError},
+		{name: "loopback IPv4", remote: "127.0.0.1:5000", want: http.StatusOK},
+		{name: "loopback IPv6", remote: "[::1]:5000", host: "[::1]:8080", want: http.StatusOK},
+		{name: "localhost", remote: "127.0.0.1:5000", host: "localhost:8080", want: http.StatusOK},
+		{name: "the page itself", remote: "127.0.0.1:5000", origin: "http://127.0.0.1:8080", want: http.StatusOK},
+		{name: "remote", remote: "192.0.2.7:5000", want: http.StatusUnauthorized, says: "only loopback clients are served"},
+		{name: "loopback behind a proxy", remote: "127.0.0.1:5000", header: "198.51.100.4", want: http.StatusUnauthorized, says: "only loopback clients are served"},
+		{name: "DNS rebinding", remote: "127.0.0.1:5000", host: "evil.example:8080", want: http.StatusForbidden, says: "not a loopback name"},
+		{name: "another site's page", remote: "127.0.0.1:5000", origin: "https://evil.example", want: http.StatusForbidden, says: "cross-origin"},
+		{name: "another local port's page", remote: "127.0.0.1:5000", origin: "http://127.0.0.1:3000", want: http.StatusForbidden, says: "cross-origin"},
+		{name: "remote with AllowOpen", auth: AuthConfig{AllowOpen: true}, remote: "192.0.2.7:5000", host: "twin.example", want: http.StatusOK},
+		{name: "misconfigured auth", auth: AuthConfig{Tokens: []string{"short"}}, remote: "127.0.0.1:5000", want: http.StatusInternalServerError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -149,8 +158,12 @@ func TestWithoutAuthOnlyLoopbackIsServed(t *testing.T) {
 			New(Config{Log: zerolog.Nop(), Auth: tc.auth}).Register(hs)
 			req := httptest.NewRequest(http.MethodGet, "/v1/authors", nil)
 			req.RemoteAddr = tc.remote
+			req.Host = cmp.Or(tc.host, "127.0.0.1:8080")
 			if tc.header != "" {
 				req.Header.Set("X-Forwarded-For", tc.header)
+			}
+			if tc.origin != "" {
+				req.Header.Set("Origin", tc.origin)
 			}
 			rec := httptest.NewRecorder()
 			hs.Handler().ServeHTTP(rec, req)
@@ -161,8 +174,8 @@ func TestWithoutAuthOnlyLoopbackIsServed(t *testing.T) {
 			if got != tc.want {
 				t.Fatalf("GET /v1/authors from %s = %d %s, want %d", tc.remote, rec.Code, rec.Body, tc.want)
 			}
-			if tc.want == http.StatusUnauthorized && !strings.Contains(rec.Body.String(), "only loopback clients are served") {
-				t.Fatalf("401 body %s does not say why", rec.Body)
+			if tc.says != "" && !strings.Contains(rec.Body.String(), tc.says) {
+				t.Fatalf("%d body %s does not say why (%q)", rec.Code, rec.Body, tc.says)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,17 @@ type Option func(*options)
 
 type options struct {
 	metricsGuard func(http.Handler) http.Handler
+	readTimeout  time.Duration
+}
+
+// DefaultReadTimeout bounds how long a client may take to send one
+// request's body. Without it a client that drips a body holds a
+// goroutine and its buffers for as long as it likes.
+const DefaultReadTimeout = 30 * time.Second
+
+// ReadTimeout replaces DefaultReadTimeout.
+func ReadTimeout(d time.Duration) Option {
+	return func(o *options) { o.readTimeout = d }
 }
 
 // MetricsGuard wraps /metrics with guard, such as the API's
@@ -53,6 +65,9 @@ func New(reg *prometheus.Registry, log zerolog.Logger, opts ...Option) *Server {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.readTimeout <= 0 {
+		o.readTimeout = DefaultReadTimeout
+	}
 	s := &Server{mux: http.NewServeMux(), log: log, checks: map[string]Check{}}
 	if reg != nil {
 		var metrics http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
@@ -66,11 +81,25 @@ func New(reg *prometheus.Registry, log zerolog.Logger, opts ...Option) *Server {
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.srv = &http.Server{
-		Handler:           s.mux,
+		Handler:           readDeadline(s.mux, o.readTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
 	return s
+}
+
+// readDeadline bounds the reading of each request that is not a
+// WebSocket upgrade. http.Server's own ReadTimeout cannot do it: it also
+// stays on a hijacked connection, and would cut every chat after d.
+func readDeadline(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			// Fails only on writers that cannot set deadlines (tests'
+			// recorders), where there is no connection to hold.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Handle registers h for pattern (net/http ServeMux patterns, methods
@@ -136,9 +165,14 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 // until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 
-// WriteJSON writes v as the JSON response with status.
+// WriteJSON writes v as the JSON response with status. API answers hold
+// the author's documents and traces: no shared cache may keep them, and
+// no browser may read them as anything but JSON.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
