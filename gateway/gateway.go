@@ -22,6 +22,7 @@ import (
 
 	"github.com/twin-llm/twin/gateway/web"
 	"github.com/twin-llm/twin/internal/httpserver"
+	"github.com/twin-llm/twin/internal/ops"
 	"github.com/twin-llm/twin/internal/retrieval"
 	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/producers/crawl"
@@ -157,11 +158,12 @@ func (g *Gateway) Register(srv *httpserver.Server) {
 func (g *Gateway) RequireAuth(h http.Handler) http.Handler { return g.requireAuth(h, false) }
 
 // status answers GET /v1/status: every stream and consumer with its lag,
-// the JSON that `twin status --json` prints.
+// the index's freshness and the training jobs, the JSON that `twin status
+// --json` prints.
 func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	st, err := streams.ReadStatus(ctx, g.cfg.JS)
+	st, err := ops.Read(ctx, g.cfg.JS)
 	if err != nil {
 		g.cfg.Log.Warn().Err(err).Msg("status")
 		httpserver.WriteError(w, http.StatusServiceUnavailable, "cannot read stream status: "+err.Error())

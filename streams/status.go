@@ -21,19 +21,26 @@ type Status struct {
 
 // StreamStatus is one stream and its consumers.
 type StreamStatus struct {
-	Name      string           `json:"name"`
-	Messages  uint64           `json:"messages"`
-	Bytes     uint64           `json:"bytes"`
+	Name     string `json:"name"`
+	Messages uint64 `json:"messages"`
+	Bytes    uint64 `json:"bytes"`
+	// LastSeq counts every message ever stored, including those that
+	// retention has since removed: its change over time is the stream's
+	// rate.
+	LastSeq   uint64           `json:"last_seq"`
 	Consumers []ConsumerStatus `json:"consumers"`
 }
 
 // ConsumerStatus is one consumer's lag.
 type ConsumerStatus struct {
-	Name        string     `json:"name"`
-	Pending     uint64     `json:"pending"`     // not yet delivered
-	AckPending  int        `json:"ack_pending"` // delivered, not yet acked
-	Redelivered int        `json:"redelivered"` // delivered more than once, not yet acked
-	LastActive  *time.Time `json:"last_active,omitempty"`
+	Name        string `json:"name"`
+	Pending     uint64 `json:"pending"`     // not yet delivered
+	AckPending  int    `json:"ack_pending"` // delivered, not yet acked
+	Redelivered int    `json:"redelivered"` // delivered more than once, not yet acked
+	// Acked counts the consumer's deliveries up to its ack floor: its
+	// change over time is the consumer's rate.
+	Acked      uint64     `json:"acked"`
+	LastActive *time.Time `json:"last_active,omitempty"`
 }
 
 // ReadStatus asks the server for every stream and its durable consumers,
@@ -42,7 +49,7 @@ func ReadStatus(ctx context.Context, js jetstream.JetStream) (Status, error) {
 	st := Status{Streams: []StreamStatus{}}
 	streams := js.ListStreams(ctx)
 	for info := range streams.Info() {
-		ss := StreamStatus{Name: info.Config.Name, Messages: info.State.Msgs, Bytes: info.State.Bytes, Consumers: []ConsumerStatus{}}
+		ss := StreamStatus{Name: info.Config.Name, Messages: info.State.Msgs, Bytes: info.State.Bytes, LastSeq: info.State.LastSeq, Consumers: []ConsumerStatus{}}
 		stream, err := js.Stream(ctx, info.Config.Name)
 		if err != nil {
 			if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -55,7 +62,8 @@ func ReadStatus(ctx context.Context, js jetstream.JetStream) (Status, error) {
 			if ci.Config.Durable == "" {
 				continue // a client's passing ordered consumer, not a component
 			}
-			cs := ConsumerStatus{Name: ci.Name, Pending: ci.NumPending, AckPending: ci.NumAckPending, Redelivered: ci.NumRedelivered}
+			cs := ConsumerStatus{Name: ci.Name, Pending: ci.NumPending, AckPending: ci.NumAckPending, Redelivered: ci.NumRedelivered,
+				Acked: ci.AckFloor.Consumer}
 			if last := ci.Delivered.Last; last != nil && !last.IsZero() {
 				t := last.UTC()
 				cs.LastActive = &t

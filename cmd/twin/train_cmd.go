@@ -2,17 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sort"
 	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/twin-llm/twin/internal/ops"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 )
@@ -84,7 +82,7 @@ thresholds; "train trigger" does it by hand. See docs/training.md.`,
 				return err
 			}
 			defer nc.Close()
-			jobs, err := trainingJobs(cmd.Context(), js)
+			jobs, err := ops.TrainingJobs(cmd.Context(), js)
 			if err != nil {
 				return err
 			}
@@ -107,91 +105,6 @@ thresholds; "train trigger" does it by hand. See docs/training.md.`,
 	ls.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(trigger, ls)
 	return cmd
-}
-
-// trainingJob is a trigger with the last state of its job.
-type trainingJob struct {
-	Trigger schemas.TrainingTrigger `json:"trigger"`
-	Status  schemas.TrainingStatus  `json:"status,omitzero"`
-}
-
-// readTraining reads every message of the TRAINING stream on subjects, in
-// order, as of now.
-func readTraining(ctx context.Context, js jetstream.JetStream, subjects []string, each func(m jetstream.Msg) error) error {
-	stream, err := js.Stream(ctx, streams.StreamTraining)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", streams.StreamTraining, err)
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", streams.StreamTraining, err)
-	}
-	last := info.State.LastSeq
-	if info.State.Msgs == 0 {
-		return nil
-	}
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: subjects})
-	if err != nil {
-		return fmt.Errorf("read %s: %w", streams.StreamTraining, err)
-	}
-	for {
-		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			return fmt.Errorf("read %s: %w", streams.StreamTraining, err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			if err := each(m); err != nil {
-				return err
-			}
-			meta, err := m.Metadata()
-			if err == nil && meta.Sequence.Stream >= last {
-				return nil
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return fmt.Errorf("read %s: %w", streams.StreamTraining, err)
-		}
-		if n == 0 {
-			return nil // nothing left that the filter passes
-		}
-	}
-}
-
-// trainingJobs lists every trigger with its job's last state, newest first.
-func trainingJobs(ctx context.Context, js jetstream.JetStream) ([]trainingJob, error) {
-	byID := map[string]*trainingJob{}
-	err := readTraining(ctx, js, []string{schemas.SubjectTrainingTriggers, schemas.SubjectTrainingStatus}, func(m jetstream.Msg) error {
-		switch m.Subject() {
-		case schemas.SubjectTrainingTriggers:
-			var t schemas.TrainingTrigger
-			if schemas.Decode(m.Data(), &t) != nil {
-				return nil // the trainer dead-letters it; not a job
-			}
-			if _, ok := byID[t.ID]; !ok {
-				byID[t.ID] = &trainingJob{Trigger: t}
-			}
-		case schemas.SubjectTrainingStatus:
-			var s schemas.TrainingStatus
-			if schemas.Decode(m.Data(), &s) != nil {
-				return nil
-			}
-			if j, ok := byID[s.TriggerID]; ok {
-				j.Status = s
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	jobs := make([]trainingJob, 0, len(byID))
-	for _, j := range byID {
-		jobs = append(jobs, *j)
-	}
-	sort.SliceStable(jobs, func(a, b int) bool { return jobs[a].Trigger.CreatedAt.After(jobs[b].Trigger.CreatedAt) })
-	return jobs, nil
 }
 
 // followJob shows each state of the job of trigger until a final one.

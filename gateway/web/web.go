@@ -6,7 +6,8 @@
 //
 // The page speaks the chat WebSocket protocol of /v1/chat and calls
 // /v1/authors and /v1/feedback; it knows nothing else about the server. A
-// second page, /traces, reads /v1/traces: how each answer was made.
+// second page, /traces, reads /v1/traces: how each answer was made; a
+// third, /ops, reads /v1/status: lag, dead letters, freshness, training.
 package web
 
 import (
@@ -73,11 +74,12 @@ var assets = sync.OnceValue(func() map[string]asset {
 	}
 	m["/"] = m["/index.html"]
 	m["/traces"] = m["/traces.html"]
+	m["/ops"] = m["/ops.html"]
 	return m
 })
 
-// Handler serves the chat page at "/", the traces page at "/traces" and
-// their assets beside them. Any other path
+// Handler serves the chat page at "/", the traces page at "/traces", the
+// operations page at "/ops" and their assets beside them. Any other path
 // is 404, so the handler can be mounted as the catch-all "GET /" route of a
 // mux without hiding the API's own 404s.
 //

@@ -5,7 +5,7 @@
 'use strict';
 
 (() => {
-  const TOKEN_KEY = 'twin.access_token';
+  const { getJSON, node, str, num, when } = window.twinPage;
   const PAGE = 20;
 
   const els = {
@@ -17,62 +17,18 @@
     detail: document.getElementById('detail'),
   };
 
-  const token = takeToken();
   let next = '';
   let selected = null;
-
-  // The same token handling as the chat page: from ?access_token= once,
-  // then from this tab's session storage.
-  function takeToken() {
-    const url = new URL(location.href);
-    const fromURL = url.searchParams.get('access_token');
-    if (fromURL) {
-      try { sessionStorage.setItem(TOKEN_KEY, fromURL); } catch (_) { /* storage off */ }
-      url.searchParams.delete('access_token');
-      history.replaceState(history.state, '', url.pathname + url.search + url.hash);
-      return fromURL;
-    }
-    try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch (_) { return ''; }
-  }
-
-  function apiURL(path) { return new URL(path, document.baseURI); }
-
-  async function getJSON(path) {
-    const headers = { Accept: 'application/json' };
-    if (token) headers.Authorization = 'Bearer ' + token;
-    const res = await fetch(apiURL(path), { headers, cache: 'no-store' });
-    if (res.status === 401) throw new Error('This twin needs an access token: open this page with ?access_token=YOUR_TOKEN.');
-    if (res.status === 404) return null;
-    let body = null;
-    try { body = await res.json(); } catch (_) { /* not JSON */ }
-    if (!res.ok) throw new Error((body && typeof body.error === 'string') ? body.error : 'HTTP ' + res.status);
-    return body;
-  }
-
-  function node(tag, className, text) {
-    const e = document.createElement(tag);
-    if (className) e.className = className;
-    if (text !== undefined && text !== null) e.textContent = String(text);
-    return e;
-  }
 
   function say(text) {
     els.notice.textContent = text;
     els.notice.hidden = !text;
   }
 
-  function str(v) { return typeof v === 'string' ? v : ''; }
-  function num(v) { return typeof v === 'number' && isFinite(v) ? v : 0; }
-
   function ms(v) {
     const n = num(v);
     if (n <= 0) return '–';
     return (n < 1 ? n.toFixed(3) : n < 100 ? n.toFixed(1) : Math.round(n).toString()) + ' ms';
-  }
-
-  function when(v) {
-    const d = new Date(str(v));
-    return isNaN(d) ? '' : d.toLocaleString();
   }
 
   function ratingText(r) { return r === 1 ? 'rated up' : r === -1 ? 'rated down' : ''; }
