@@ -18,8 +18,8 @@ import (
 )
 
 // AuthConfig says who may call the API (every /v1/* route, the chat
-// WebSocket included; not /, /healthz or /readyz). cmd/twin puts /metrics
-// behind it too, through Protect.
+// WebSocket included; not /, /v1/openapi.json, /healthz or /readyz).
+// cmd/twin puts /metrics behind it too, through Protect.
 type AuthConfig struct {
 	// Tokens are static bearer tokens, each at least MinTokenBytes long.
 	Tokens []string

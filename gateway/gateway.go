@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -95,6 +96,11 @@ type Gateway struct {
 
 	streamMu sync.Mutex // guards replies
 	replies  jetstream.Stream
+
+	// openAPI is the API's description as JSON, converted once.
+	openAPI func() ([]byte, error)
+	// routes are the patterns Register added, for Routes.
+	routes []string
 }
 
 // New returns a gateway. An invalid cfg.Auth is logged and makes every
@@ -110,6 +116,7 @@ func New(cfg Config) *Gateway {
 		conns:   make(map[*chatConn]struct{}),
 
 		limiterKey: limiterKey,
+		openAPI:    sync.OnceValues(OpenAPI),
 	}
 	if g.nc == nil && cfg.JS != nil {
 		g.nc = cfg.JS.Conn()
@@ -127,11 +134,19 @@ func New(cfg Config) *Gateway {
 const maxBody = 1 << 20
 
 // Register adds the gateway's routes to srv, every one behind the auth of
-// Config.Auth, and every /v1 one counted and timed (refusals included).
+// Config.Auth except the page and the API's description, and every /v1 one
+// counted and timed (refusals included). Routes lists them afterwards.
 func (g *Gateway) Register(srv *httpserver.Server) {
-	api := func(pattern string, h http.HandlerFunc) {
-		srv.Handle(pattern, g.metrics.instrument(pattern, g.requireAuth(h, false)))
+	handle := func(pattern string, h http.Handler) {
+		g.routes = append(g.routes, pattern)
+		srv.Handle(pattern, h)
 	}
+	api := func(pattern string, h http.HandlerFunc) {
+		handle(pattern, g.metrics.instrument(pattern, g.requireAuth(h, false)))
+	}
+	// The description is public, like the page: it says only what the
+	// source says, and tools read it before they hold a token.
+	handle("GET /v1/openapi.json", g.metrics.instrument("GET /v1/openapi.json", http.HandlerFunc(g.serveOpenAPI)))
 	api("GET /v1/status", g.status)
 	api("POST /v1/crawl", g.crawl)
 	api("GET /v1/docs", g.listDocs)
@@ -147,11 +162,15 @@ func (g *Gateway) Register(srv *httpserver.Server) {
 	api("GET /v1/traces", g.listTraces)
 	api("GET /v1/traces/{id}", g.getTrace)
 	g.registerDatasets(api)
-	srv.Handle("GET /v1/chat", g.metrics.instrument("GET /v1/chat", g.requireAuth(http.HandlerFunc(g.serveChat), true)))
+	handle("GET /v1/chat", g.metrics.instrument("GET /v1/chat", g.requireAuth(http.HandlerFunc(g.serveChat), true)))
 	// The page itself is public: a browser cannot send a bearer header to
 	// load it, and it holds nothing but code; its API calls carry the token.
-	srv.Handle("GET /", web.Handler())
+	handle("GET /", web.Handler())
 }
+
+// Routes are the patterns ("METHOD /path") Register added, in order; the
+// test of the API's description holds it to them.
+func (g *Gateway) Routes() []string { return slices.Clone(g.routes) }
 
 // RequireAuth wraps h with the gateway's authentication, for routes
 // registered elsewhere that belong to the API.
