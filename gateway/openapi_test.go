@@ -731,3 +731,76 @@ func (f traceFinderOf) TraceByRequest(ctx context.Context, requestID string) (st
 	}
 	return rec.TraceID, nil
 }
+
+// TestWebSocketDocExampleMatchesTheProtocol reads the exchange recorded in
+// docs/websocket.md: every gateway frame must decode, with no unknown
+// field, into the type the gateway sends it as, and every client frame
+// must be parsed as the recorded answer says (refused with the same code,
+// or taken).
+func TestWebSocketDocExampleMatchesTheProtocol(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../docs/websocket.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict := func(frame string, v any) error {
+		dec := json.NewDecoder(strings.NewReader(frame))
+		dec.DisallowUnknownFields()
+		return dec.Decode(v)
+	}
+	lim := parseLimits{maxQueryChars: DefaultMaxQueryChars, maxCommentChars: DefaultMaxCommentChars}
+	parseCodes := []string{CodeBadJSON, CodeBadRequest, CodeUnknownType, CodeTooLong}
+	var sent string // the last client frame, until its first answer
+	frames := 0
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimRight(line, "\n")
+		if frame, ok := strings.CutPrefix(line, "> "); ok {
+			if sent != "" {
+				if _, pe := parseClientMessage([]byte(sent), lim); pe != nil {
+					t.Errorf("client frame %s is refused (%s) but the example shows no answer", sent, pe.code)
+				}
+			}
+			sent = frame
+			continue
+		}
+		frame, ok := strings.CutPrefix(line, "< ")
+		if !ok {
+			continue
+		}
+		frames++
+		var head struct{ Type, Code string }
+		if err := json.Unmarshal([]byte(frame), &head); err != nil {
+			t.Errorf("gateway frame %s is not JSON: %v", frame, err)
+			continue
+		}
+		switch head.Type {
+		case MsgToken:
+			err = strict(frame, &schemas.ReplyToken{})
+		case MsgDone:
+			err = strict(frame, &schemas.ReplyDone{})
+		case MsgAccepted, MsgError:
+			err = strict(frame, &ServerMessage{})
+		default:
+			err = fmt.Errorf("unknown type %q", head.Type)
+		}
+		if err != nil {
+			t.Errorf("gateway frame %s: %v", frame, err)
+		}
+		if sent == "" {
+			continue
+		}
+		_, pe := parseClientMessage([]byte(sent), lim)
+		switch {
+		case head.Type == MsgError && slices.Contains(parseCodes, head.Code):
+			if pe == nil || pe.code != head.Code {
+				t.Errorf("client frame %s: the example answers %s, the parser says %v", sent, head.Code, pe)
+			}
+		case pe != nil:
+			t.Errorf("client frame %s: the example answers %s, the parser refuses it with %s", sent, frame, pe.code)
+		}
+		sent = ""
+	}
+	if frames < 10 {
+		t.Errorf("docs/websocket.md shows %d gateway frames; want its recorded exchange", frames)
+	}
+}
