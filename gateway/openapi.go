@@ -85,6 +85,10 @@ func (g *Gateway) serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 		httpserver.WriteError(w, http.StatusInternalServerError, "the API description does not load: "+err.Error())
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// It changes only with the binary: clients may keep it, but ask again.
+	h.Set("Cache-Control", "no-cache")
 	_, _ = w.Write(doc)
 }
