@@ -59,6 +59,8 @@ type Config struct {
 	Metrics prometheus.Registerer
 	Auth    AuthConfig
 	Chat    ChatConfig
+	// Connect is what GET /v1/connect tells clients about NATS.
+	Connect ConnectInfo
 }
 
 // Retriever answers /v1/search: the retrieval the chat answers from
@@ -132,6 +134,7 @@ func (g *Gateway) Register(srv *httpserver.Server) {
 		srv.Handle(pattern, g.metrics.instrument(pattern, g.requireAuth(h, false)))
 	}
 	api("GET /v1/status", g.status)
+	api("GET /v1/connect", g.connect)
 	api("POST /v1/crawl", g.crawl)
 	api("GET /v1/docs", g.listDocs)
 	api("GET /v1/docs/{id}", g.getDoc)

@@ -33,6 +33,14 @@ type globals struct {
 	natsCreds  string
 	natsToken  string
 	data       string
+	// dataSet: --data came from the command line, the environment or the
+	// config file, and wins over the data dir a gateway tells.
+	dataSet bool
+	// natsFound and natsData are what the gateway told a client command
+	// (GET /v1/connect): its NATS URL and, on the same machine, the data
+	// dir holding the credentials; lookupErr says why it told nothing.
+	natsFound, natsData string
+	lookupErr           error
 
 	stdout, stderr io.Writer
 	getenv         func(string) string
@@ -43,6 +51,9 @@ type globals struct {
 func (g *globals) natsURL() string {
 	if g.nats != "" {
 		return g.nats
+	}
+	if g.natsFound != "" {
+		return g.natsFound
 	}
 	return defaultNATS
 }
@@ -127,6 +138,8 @@ func (g *globals) load(cmd *cobra.Command) error {
 	if err := config.Apply(cmd.Flags(), file, g.getenv, knownFlags(cmd.Root())); err != nil {
 		return err
 	}
+	_, inFile := file["data"]
+	g.dataSet = cmd.Flags().Changed("data") || g.getenv(config.EnvName("data")) != "" || inFile
 	log, err := logging.New(g.stderr, g.logFormat, g.logLevel)
 	if err != nil {
 		return err

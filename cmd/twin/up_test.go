@@ -48,7 +48,9 @@ func startUp(t testing.TB, dir string, extra ...string) *upProcess {
 		out := p.stdout.String()
 		if strings.Contains(out, "ready in") {
 			p.http = httpLine.FindStringSubmatch(out)[1]
-			p.nats = natsLine.FindStringSubmatch(out)[1]
+			if m := natsLine.FindStringSubmatch(out); m != nil { // none with --nats-listen off
+				p.nats = m[1]
+			}
 			break
 		}
 		select {
