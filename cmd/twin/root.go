@@ -102,7 +102,7 @@ Flags win over the environment, the environment over the file.`,
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.configFile, "config", "", "YAML file of settings, keyed by flag name (see twin.example.yaml)")
-	pf.StringVar(&g.logFormat, "log-format", "json", "log format: json or console")
+	pf.StringVar(&g.logFormat, "log-format", logging.Auto, "log format: auto (console lines when stderr is a terminal, JSON lines otherwise), json or console")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	pf.StringVar(&g.server, "server", defaultServer, "URL of a running twin's HTTP gateway, for client commands")
 	pf.StringVar(&g.token, "token", "", "bearer token (or JWT) that client commands send to a gateway started with auth")
