@@ -208,10 +208,24 @@ func (g *Gateway) crawl(w http.ResponseWriter, r *http.Request) {
 		httpserver.WriteJSON(w, http.StatusBadRequest, struct {
 			Error string `json:"error"`
 			crawl.Result
-		}{"no acceptable URL", res})
+		}{noneAccepted(res.Rejected), res})
 	default:
 		httpserver.WriteJSON(w, http.StatusAccepted, res)
 	}
+}
+
+// noneAccepted is the error of a crawl request whose every URL was
+// refused: the first reason, so that a client that shows only the error
+// still says why.
+func noneAccepted(rejected []crawl.Rejected) string {
+	msg := "no acceptable URL"
+	if len(rejected) > 0 {
+		msg += ": " + rejected[0].URL + ": " + rejected[0].Reason
+	}
+	if len(rejected) > 1 {
+		msg += fmt.Sprintf(" (and %d more rejected)", len(rejected)-1)
+	}
+	return msg
 }
 
 // decodeJSON reads one JSON object from a bounded body, refusing unknown
