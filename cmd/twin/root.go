@@ -86,10 +86,10 @@ questions in the author's voice, and turns feedback into training data. Every st
 NATS JetStream consumer; this one binary holds them all.
 
 Start everything on embedded defaults with "twin up"; the other commands are clients of
-a running system, found through --server (HTTP) and --nats. NATS always asks for
-credentials: twin up makes them at its first start and keeps them in <data>/nats-auth,
-where client commands on the same machine find them through --data; elsewhere give
---nats-creds FILE (see docs/security.md).
+a running system, found through --server (its HTTP gateway), which also tells them where
+its NATS listens (--nats overrides that). NATS always asks for credentials: twin up makes
+them at its first start and keeps them in <data>/nats-auth, where client commands on the
+same machine find them; elsewhere give --nats-creds FILE (see docs/security.md).
 
 Every flag can also be set with an environment variable TWIN_<FLAG> (--nats-listen is
 TWIN_NATS_LISTEN) or a key in the YAML file given by --config (nats-listen: ...).
@@ -106,7 +106,7 @@ Flags win over the environment, the environment over the file.`,
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	pf.StringVar(&g.server, "server", defaultServer, "URL of a running twin's HTTP gateway, for client commands")
 	pf.StringVar(&g.token, "token", "", "bearer token (or JWT) that client commands send to a gateway started with auth")
-	pf.StringVar(&g.nats, "nats", "", "NATS server URL; client commands default to "+defaultNATS+",\nwhile up and run use this server instead of the embedded one")
+	pf.StringVar(&g.nats, "nats", "", "NATS server URL; client commands default to the one the gateway (--server) names, else "+defaultNATS+",\nwhile up and run use this server instead of the embedded one")
 	pf.StringVar(&g.natsCreds, "nats-creds", "", "NATS credentials file: a .creds file (user JWT and seed) or an nkey seed;\nby default the ones twin up keeps in <data>/nats-auth are used")
 	pf.StringVar(&g.natsToken, "nats-token", "", "NATS authentication token, for a server that uses tokens\n(a user and password go in the URL: nats://user:pass@host:4222)")
 	pf.StringVar(&g.data, "data", defaultDataDir(), "data directory (embedded NATS store and its credentials, warehouse, vectors)")
