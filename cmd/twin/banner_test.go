@@ -61,3 +61,11 @@ func TestReachableURL(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownLogFormatIsRefused(t *testing.T) {
+	t.Parallel()
+	code, _, errOut := twinAt("status", "--log-format", "xml")
+	if code != 1 || !strings.Contains(errOut, `log format "xml": want auto, json or console`) {
+		t.Errorf("twin status --log-format xml = %d %q", code, errOut)
+	}
+}
