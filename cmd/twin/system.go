@@ -267,8 +267,10 @@ func (s *system) serve(ctx context.Context, comps []component, began time.Time) 
 	}
 	if cctx.Err() == nil {
 		s.started.Store(true)
-		s.banner(ctx, comps, time.Since(began))
+		// Logged first: on a terminal the banner, with what to do next,
+		// stays the last thing on screen.
 		s.log.Info().Str("http", s.httpAddr).Str("data", s.g.data).Int("components", len(comps)).Msg("twin is up")
+		s.banner(ctx, comps, time.Since(began))
 	}
 	<-cctx.Done()
 	s.log.Info().Msg("shutting down")
