@@ -29,7 +29,7 @@ same URL queued again within 10 minutes is crawled once.
 
 Articles and blog pages, Medium articles and profiles, Substack posts and archives, GitHub
 repositories and (with --crawl-local on the server) local files are crawled; login-walled
-sites such as LinkedIn are refused.
+sites such as LinkedIn are refused at once, before anything is queued.
 
 With --wait it follows every URL (through --nats) until its documents are searchable, or it
 failed, printing each step, and exits non-zero if any failed. It rides out a restart of NATS
