@@ -43,7 +43,7 @@ func (g *Gateway) connect(w http.ResponseWriter, r *http.Request) {
 	switch url := advertised(g.cfg.Connect.NATS, r.Host); {
 	case url == "":
 		resp.Reason = "NATS takes no clients from outside this process (--nats-listen off)"
-	case !local && loopbackHost(url):
+	case !local && loopbackNATS(url):
 		// Told to a remote caller, 127.0.0.1 would send it to its own
 		// machine: say why it cannot connect instead.
 		resp.Reason = "NATS listens on loopback only (" + url + "): start twin up with --nats-listen on a reachable address, or tell clients another with --nats-advertise"
@@ -83,8 +83,8 @@ func advertised(natsURL, reqHost string) string {
 	return u.String()
 }
 
-// loopbackHost reports whether a NATS URL names this machine only.
-func loopbackHost(natsURL string) bool {
+// loopbackNATS reports whether a NATS URL names this machine only.
+func loopbackNATS(natsURL string) bool {
 	u, err := neturl.Parse(natsURL)
 	if err != nil {
 		return false
