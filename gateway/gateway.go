@@ -61,6 +61,8 @@ type Config struct {
 	Metrics prometheus.Registerer
 	Auth    AuthConfig
 	Chat    ChatConfig
+	// Connect is what GET /v1/connect tells clients about NATS.
+	Connect ConnectInfo
 }
 
 // Retriever answers /v1/search: the retrieval the chat answers from
@@ -148,6 +150,7 @@ func (g *Gateway) Register(srv *httpserver.Server) {
 	// source says, and tools read it before they hold a token.
 	handle("GET /v1/openapi.json", g.metrics.instrument("GET /v1/openapi.json", http.HandlerFunc(g.serveOpenAPI)))
 	api("GET /v1/status", g.status)
+	api("GET /v1/connect", g.connect)
 	api("POST /v1/crawl", g.crawl)
 	api("GET /v1/docs", g.listDocs)
 	api("GET /v1/docs/{id}", g.getDoc)
@@ -226,10 +229,24 @@ func (g *Gateway) crawl(w http.ResponseWriter, r *http.Request) {
 		httpserver.WriteJSON(w, http.StatusBadRequest, struct {
 			Error string `json:"error"`
 			crawl.Result
-		}{"no acceptable URL", res})
+		}{noneAccepted(res.Rejected), res})
 	default:
 		httpserver.WriteJSON(w, http.StatusAccepted, res)
 	}
+}
+
+// noneAccepted is the error of a crawl request whose every URL was
+// refused: the first reason, so that a client that shows only the error
+// still says why.
+func noneAccepted(rejected []crawl.Rejected) string {
+	msg := "no acceptable URL"
+	if len(rejected) > 0 {
+		msg += ": " + rejected[0].URL + ": " + rejected[0].Reason
+	}
+	if len(rejected) > 1 {
+		msg += fmt.Sprintf(" (and %d more rejected)", len(rejected)-1)
+	}
+	return msg
 }
 
 // decodeJSON reads one JSON object from a bounded body, refusing unknown

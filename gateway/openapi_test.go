@@ -650,7 +650,7 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 	bare, _ := serve(t, Config{JS: js})
 	c.everyOperation(bare, nil, func(op string) int {
 		switch op {
-		case "getOpenAPI", "getStatus":
+		case "getOpenAPI", "getStatus", "getConnect":
 			return 200
 		}
 		return 503

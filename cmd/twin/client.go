@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/twin-llm/twin/gateway"
 	"github.com/twin-llm/twin/streams"
 )
 
@@ -34,6 +35,12 @@ func reconnectOptions() []nats.Option {
 // connectNATS connects a client command to the running system's NATS, as
 // the operator (streams.RoleAdmin) unless --nats-creds says otherwise.
 func (g *globals) connectNATS() (*nats.Conn, jetstream.JetStream, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	err := g.findNATS(ctx)
+	cancel()
+	if err != nil {
+		return nil, nil, err
+	}
 	// A refused subject reaches the client only as an asynchronous error,
 	// while the request behind it just times out: say it, or the command
 	// would end on a bare "context deadline exceeded".
@@ -43,7 +50,11 @@ func (g *globals) connectNATS() (*nats.Conn, jetstream.JetStream, error) {
 	opts := append([]nats.Option{nats.Name("twin-cli"), nats.Timeout(5 * time.Second), refused}, reconnectOptions()...)
 	nc, err := g.dialNATS(streams.RoleAdmin, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s (is twin up running? set --nats or TWIN_NATS): %w", g.natsURL(), err)
+		if g.lookupErr != nil {
+			return nil, nil, fmt.Errorf("connect to NATS at %s (the gateway at %s did not say where NATS is: %v; is twin up running? set --server, or --nats): %w",
+				g.natsURL(), g.server, g.lookupErr, err)
+		}
+		return nil, nil, fmt.Errorf("connect to NATS at %s (is twin up running? set --server, or --nats): %w", g.natsURL(), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -53,9 +64,43 @@ func (g *globals) connectNATS() (*nats.Conn, jetstream.JetStream, error) {
 	return nc, js, nil
 }
 
+// findNATS asks the gateway at --server where the system's NATS listens,
+// unless --nats says it: one address is enough for every client command.
+// A gateway that cannot be reached or does not say (--http off, an older
+// twin) leaves the default, with the reason kept for the error message
+// should that fail too.
+func (g *globals) findNATS(ctx context.Context) error {
+	if g.nats != "" || g.natsFound != "" {
+		return nil
+	}
+	var c gateway.ConnectResponse
+	if err := g.getJSON(ctx, "/v1/connect", &c); err != nil {
+		g.lookupErr = err
+		return nil
+	}
+	if c.NATSURL == "" {
+		return fmt.Errorf("the twin at %s cannot be reached over NATS from here: %s; or give --nats", g.server, c.Reason)
+	}
+	g.natsFound = c.NATSURL
+	if !g.dataSet {
+		g.natsData = c.DataDir
+	}
+	return nil
+}
+
+// credsDir is the data dir whose seeds a client presents: --data when
+// given, else the one the gateway told, else the default.
+func (g *globals) credsDir() string {
+	if g.natsData != "" {
+		return g.natsData
+	}
+	return g.data
+}
+
 // dialNATS connects to g.natsURL() as role. Credentials come from, in
 // order: --nats-creds, --nats-token, a user in the URL, and else the seed
-// of role that a twin up on this machine keeps in --data. That last one is
+// of role that a twin up on this machine keeps in its data dir (--data, or
+// the one its gateway told). That last one is
 // only a guess: when the server does not do nkeys at all (a plain NATS
 // server), the connection is tried again without it.
 func (g *globals) dialNATS(role streams.Role, opts ...nats.Option) (*nats.Conn, error) {
@@ -72,7 +117,7 @@ func (g *globals) dialNATS(role streams.Role, opts ...nats.Option) (*nats.Conn, 
 	case urlHasUser(url):
 		return nats.Connect(url, opts...)
 	}
-	seed := streams.SeedFile(g.data, role)
+	seed := streams.SeedFile(g.credsDir(), role)
 	if _, err := os.Stat(seed); err != nil {
 		nc, err := nats.Connect(url, opts...)
 		if errors.Is(err, nats.ErrAuthorization) {

@@ -29,7 +29,7 @@ same URL queued again within 10 minutes is crawled once.
 
 Articles and blog pages, Medium articles and profiles, Substack posts and archives, GitHub
 repositories and (with --crawl-local on the server) local files are crawled; login-walled
-sites such as LinkedIn are refused.
+sites such as LinkedIn are refused at once, before anything is queued.
 
 With --wait it follows every URL (through --nats) until its documents are searchable, or it
 failed, printing each step, and exits non-zero if any failed. It rides out a restart of NATS
@@ -94,10 +94,10 @@ moves for --warn-after, and gives up after --timeout, saying what is still pendi
 				case progress.Stored:
 					done++
 					stored = append(stored, ev.DocumentIDs...)
-					fmt.Fprintf(out, "stored    %s (%s) [%d/%d]\n", ev.URL, plural(ev.Documents, "document"), done+failed, len(res.Accepted))
+					fmt.Fprintf(out, "stored    %s (%s)  %s\n", ev.URL, plural(ev.Documents, "document"), crawlTally(done, failed, len(res.Accepted)))
 				case progress.Failed:
 					failed++
-					fmt.Fprintf(out, "failed    %s: %s [%d/%d]\n", ev.URL, ev.Reason, done+failed, len(res.Accepted))
+					fmt.Fprintf(out, "failed    %s: %s  %s\n", ev.URL, ev.Reason, crawlTally(done, failed, len(res.Accepted)))
 				}
 			}, r)
 			if errors.Is(err, context.DeadlineExceeded) {
@@ -129,6 +129,16 @@ moves for --warn-after, and gives up after --timeout, saying what is still pendi
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until every URL is searchable or failed; exit non-zero if any failed")
 	wo.flags(cmd, 10*time.Minute)
 	return cmd
+}
+
+// crawlTally says where a --wait stands after a URL is stored or failed,
+// in words: a bare [2/3] after a failure read as "2 of 3 failed".
+func crawlTally(stored, failed, total int) string {
+	t := fmt.Sprintf("[%d of %d URLs done", stored+failed, total)
+	if failed > 0 {
+		t += fmt.Sprintf(": %d stored, %d failed", stored, failed)
+	}
+	return t + "]"
 }
 
 func plural(n int, word string) string {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -30,6 +32,7 @@ type gatewayFlags struct {
 	askRate       float64
 	ipAskRate     float64
 	maxFrame      int
+	natsAdvertise string
 }
 
 func addGatewayFlags(fl *pflag.FlagSet, f *gatewayFlags) {
@@ -42,6 +45,7 @@ func addGatewayFlags(fl *pflag.FlagSet, f *gatewayFlags) {
 	fl.Float64Var(&f.askRate, "chat-ask-rate", gateway.DefaultAskRate, "questions per second one connection may ask, sustained (-1: no limit)")
 	fl.Float64Var(&f.ipAskRate, "chat-ip-ask-rate", gateway.DefaultIPAskRate, "questions per second one client address may ask over all its connections (-1: no limit; loopback is exempt)")
 	fl.IntVar(&f.maxFrame, "chat-max-frame", gateway.DefaultMaxFrameBytes, "largest WebSocket frame a client may send, in bytes")
+	fl.StringVar(&f.natsAdvertise, "nats-advertise", "", "the NATS URL the gateway tells clients (GET /v1/connect), when they reach NATS by another name than this process does (default: the embedded server's listen address, or the --nats server)")
 }
 
 // config turns the flags into the gateway's auth and chat settings.
@@ -91,6 +95,9 @@ func checkGateway(f serveFlags) error {
 	if _, _, err := f.gateway.config(); err != nil {
 		return err
 	}
+	if err := checkAdvertise(f.gateway.natsAdvertise); err != nil {
+		return err
+	}
 	if err := f.chat.checkRerank(); err != nil {
 		return err
 	}
@@ -103,7 +110,7 @@ func runGateway(ctx context.Context, s *system, log zerolog.Logger, ready func()
 		return err
 	}
 	cfg := gateway.Config{JS: s.js, NC: s.nc, Log: log, Crawl: crawl.NewPublisher(s.pub, s.flags.crawl.local),
-		Publisher: s.pub, Metrics: s.reg, Auth: auth, Chat: chat}
+		Publisher: s.pub, Metrics: s.reg, Auth: auth, Chat: chat, Connect: s.connectInfo()}
 	store, err := s.warehouse(ctx)
 	if err != nil {
 		log.Warn().Err(err).Msg("warehouse unavailable: /v1/docs and /v1/authors answer 503")
@@ -141,6 +148,39 @@ func runGateway(ctx context.Context, s *system, log zerolog.Logger, ready func()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	return g.Shutdown(sctx)
+}
+
+// checkAdvertise refuses a --nats-advertise that no client could dial.
+func checkAdvertise(u string) error {
+	if u == "" {
+		return nil
+	}
+	p, err := neturl.Parse(u)
+	if err != nil || p.Host == "" || !slices.Contains([]string{"nats", "tls", "ws", "wss"}, p.Scheme) {
+		return fmt.Errorf("--nats-advertise %q: want a URL such as nats://twin.example.com:4222", u)
+	}
+	if p.User != nil {
+		return fmt.Errorf("--nats-advertise %q: carries credentials, which the gateway would tell every client", u)
+	}
+	return nil
+}
+
+// connectInfo is what the gateway tells clients about this system's NATS:
+// --nats-advertise, else where the embedded server listens (and the data
+// dir its credentials are in), else the server this process is connected
+// to, without its credentials.
+func (s *system) connectInfo() gateway.ConnectInfo {
+	var c gateway.ConnectInfo
+	switch {
+	case s.embedded != nil:
+		c.NATS, c.DataDir = s.embedded.ClientURL(), s.g.data
+	case s.nc != nil:
+		c.NATS = s.nc.ConnectedUrlRedacted()
+	}
+	if s.flags.gateway.natsAdvertise != "" {
+		c.NATS = s.flags.gateway.natsAdvertise
+	}
+	return c
 }
 
 // gatewayConnections is the number of open chat connections of this

@@ -33,6 +33,14 @@ type globals struct {
 	natsCreds  string
 	natsToken  string
 	data       string
+	// dataSet: --data came from the command line, the environment or the
+	// config file, and wins over the data dir a gateway tells.
+	dataSet bool
+	// natsFound and natsData are what the gateway told a client command
+	// (GET /v1/connect): its NATS URL and, on the same machine, the data
+	// dir holding the credentials; lookupErr says why it told nothing.
+	natsFound, natsData string
+	lookupErr           error
 
 	stdout, stderr io.Writer
 	getenv         func(string) string
@@ -43,6 +51,9 @@ type globals struct {
 func (g *globals) natsURL() string {
 	if g.nats != "" {
 		return g.nats
+	}
+	if g.natsFound != "" {
+		return g.natsFound
 	}
 	return defaultNATS
 }
@@ -75,10 +86,10 @@ questions in the author's voice, and turns feedback into training data. Every st
 NATS JetStream consumer; this one binary holds them all.
 
 Start everything on embedded defaults with "twin up"; the other commands are clients of
-a running system, found through --server (HTTP) and --nats. NATS always asks for
-credentials: twin up makes them at its first start and keeps them in <data>/nats-auth,
-where client commands on the same machine find them through --data; elsewhere give
---nats-creds FILE (see docs/security.md).
+a running system, found through --server (its HTTP gateway), which also tells them where
+its NATS listens (--nats overrides that). NATS always asks for credentials: twin up makes
+them at its first start and keeps them in <data>/nats-auth, where client commands on the
+same machine find them; elsewhere give --nats-creds FILE (see docs/security.md).
 
 Every flag can also be set with an environment variable TWIN_<FLAG> (--nats-listen is
 TWIN_NATS_LISTEN) or a key in the YAML file given by --config (nats-listen: ...).
@@ -91,11 +102,11 @@ Flags win over the environment, the environment over the file.`,
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.configFile, "config", "", "YAML file of settings, keyed by flag name (see twin.example.yaml)")
-	pf.StringVar(&g.logFormat, "log-format", "json", "log format: json or console")
+	pf.StringVar(&g.logFormat, "log-format", logging.Auto, "log format: auto (console lines when stderr is a terminal, JSON lines otherwise), json or console")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	pf.StringVar(&g.server, "server", defaultServer, "URL of a running twin's HTTP gateway, for client commands")
 	pf.StringVar(&g.token, "token", "", "bearer token (or JWT) that client commands send to a gateway started with auth")
-	pf.StringVar(&g.nats, "nats", "", "NATS server URL; client commands default to "+defaultNATS+",\nwhile up and run use this server instead of the embedded one")
+	pf.StringVar(&g.nats, "nats", "", "NATS server URL; client commands default to the one the gateway (--server) names, else "+defaultNATS+",\nwhile up and run use this server instead of the embedded one")
 	pf.StringVar(&g.natsCreds, "nats-creds", "", "NATS credentials file: a .creds file (user JWT and seed) or an nkey seed;\nby default the ones twin up keeps in <data>/nats-auth are used")
 	pf.StringVar(&g.natsToken, "nats-token", "", "NATS authentication token, for a server that uses tokens\n(a user and password go in the URL: nats://user:pass@host:4222)")
 	pf.StringVar(&g.data, "data", defaultDataDir(), "data directory (embedded NATS store and its credentials, warehouse, vectors)")
@@ -127,6 +138,8 @@ func (g *globals) load(cmd *cobra.Command) error {
 	if err := config.Apply(cmd.Flags(), file, g.getenv, knownFlags(cmd.Root())); err != nil {
 		return err
 	}
+	_, inFile := file["data"]
+	g.dataSet = cmd.Flags().Changed("data") || g.getenv(config.EnvName("data")) != "" || inFile
 	log, err := logging.New(g.stderr, g.logFormat, g.logLevel)
 	if err != nil {
 		return err

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -264,8 +267,10 @@ func (s *system) serve(ctx context.Context, comps []component, began time.Time) 
 	}
 	if cctx.Err() == nil {
 		s.started.Store(true)
-		s.banner(comps, time.Since(began))
+		// Logged first: on a terminal the banner, with what to do next,
+		// stays the last thing on screen.
 		s.log.Info().Str("http", s.httpAddr).Str("data", s.g.data).Int("components", len(comps)).Msg("twin is up")
+		s.banner(ctx, comps, time.Since(began))
 	}
 	<-cctx.Done()
 	s.log.Info().Msg("shutting down")
@@ -314,32 +319,118 @@ func (s *system) close() {
 	s.lock = nil
 }
 
-// banner prints where each part listens.
-func (s *system) banner(comps []component, took time.Duration) {
-	w := s.g.stdout
+// banner prints where each part listens, then what a person does next:
+// the page to open, the one setting a client command needs when the
+// defaults would not find this twin, and, on an empty twin, the command
+// that fills it. It is written at once, so a reader that waits for its
+// "ready in" line has all of it.
+func (s *system) banner(ctx context.Context, comps []component, took time.Duration) {
+	var b strings.Builder
 	if s.embedded != nil {
 		url := s.embedded.ClientURL()
 		if url == "" {
 			url = "in-process only (--nats-listen off)"
 		}
-		fmt.Fprintf(w, "nats     %s  (embedded JetStream, store %s, credentials %s)\n", url, s.g.data+"/nats", streams.AuthDir(s.g.data))
+		fmt.Fprintf(&b, "nats     %s  (embedded JetStream, store %s, credentials %s)\n", url, s.g.data+"/nats", streams.AuthDir(s.g.data))
 	} else {
-		fmt.Fprintf(w, "nats     %s\n", s.nc.ConnectedUrlRedacted())
+		fmt.Fprintf(&b, "nats     %s\n", s.nc.ConnectedUrlRedacted())
+	}
+	names := make([]string, len(comps))
+	gatewayRuns := false
+	for i, c := range comps {
+		names[i] = c.name
+		gatewayRuns = gatewayRuns || c.name == "gateway"
 	}
 	if s.httpAddr != "" {
 		routes := "/metrics /healthz /readyz"
-		for _, c := range comps {
-			if c.name == "gateway" {
-				routes = "chat page at /, WebSocket /v1/chat, REST /v1/..., " + routes
-			}
+		if gatewayRuns {
+			routes = "chat page at /, WebSocket /v1/chat, REST /v1/..., " + routes
 		}
-		fmt.Fprintf(w, "http     http://%s  (%s)\n", s.httpAddr, routes)
+		fmt.Fprintf(&b, "http     http://%s  (%s)\n", s.httpAddr, routes)
 	}
-	names := make([]string, len(comps))
-	for i, c := range comps {
-		names[i] = c.name
+	fmt.Fprintf(&b, "running  %s\n", strings.Join(names, ", "))
+	fmt.Fprintf(&b, "sync     %s\n", syncNote(s.flags.sync, s.embedded))
+	if gatewayRuns && s.httpAddr != "" {
+		fmt.Fprintf(&b, "open     %s/ in a browser to chat\n", reachableURL("http", s.httpAddr))
 	}
-	fmt.Fprintf(w, "running  %s\n", strings.Join(names, ", "))
-	fmt.Fprintf(w, "sync     %s\n", syncNote(s.flags.sync, s.embedded))
-	fmt.Fprintf(w, "ready in %s; Ctrl-C stops\n", took.Round(time.Millisecond))
+	if line := s.clientLine(gatewayRuns); line != "" {
+		fmt.Fprintf(&b, "clients  %s\n", line)
+	}
+	if s.empty(ctx) {
+		b.WriteString(emptyHint())
+	}
+	fmt.Fprintf(&b, "ready in %s; Ctrl-C stops\n", took.Round(time.Millisecond))
+	_, _ = io.WriteString(s.g.stdout, b.String())
+}
+
+// reachableURL is scheme://addr with a listen-everywhere host (0.0.0.0,
+// ::) replaced by this machine's loopback, which a browser can open.
+func reachableURL(scheme, addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return scheme + "://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// clientLine is what a client command on this machine needs to find this
+// twin when the defaults would not: the gateway's address (it tells the
+// rest, GET /v1/connect), or without a gateway the NATS URL and data dir.
+// Empty when the defaults find it.
+func (s *system) clientLine(gatewayRuns bool) string {
+	var env []string
+	if gatewayRuns && s.httpAddr != "" {
+		if u := reachableURL("http", s.httpAddr); u != defaultServer {
+			env = append(env, "TWIN_SERVER="+u)
+		}
+	} else if s.embedded != nil && s.embedded.ClientURL() != "" {
+		if u := s.embedded.ClientURL(); u != defaultNATS {
+			env = append(env, "TWIN_NATS="+u)
+		}
+		if s.g.data != defaultDataDir() {
+			env = append(env, "TWIN_DATA="+s.g.data)
+		}
+	}
+	if len(env) == 0 {
+		return ""
+	}
+	line := "export " + strings.Join(env, " ")
+	if gatewayRuns && (len(s.flags.gateway.tokens) > 0 || s.flags.gateway.jwtSecretFile != "") {
+		line += "  (and TWIN_TOKEN: the API asks for a token)"
+	}
+	return line
+}
+
+// sampleFile is the sample the README's walkthrough imports, relative to
+// the root of a checkout.
+const sampleFile = "testdata/simonw-til/til-sample.jsonl"
+
+// empty reports whether the warehouse holds no document at all; false
+// when this process has no warehouse open or cannot tell.
+func (s *system) empty(ctx context.Context) bool {
+	if s.store == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	docs, err := s.store.List(ctx, warehouse.ListOptions{Limit: 1})
+	return err == nil && len(docs) == 0
+}
+
+// emptyHint is the next step on an empty twin: import the sample posts,
+// or crawl an author.
+func emptyHint() string {
+	where := ""
+	if _, err := os.Stat(sampleFile); err != nil {
+		where = " (from the root of a twin checkout)"
+	}
+	return "next     the twin is empty; import the sample posts" + where + ":\n" +
+		"           twin import " + sampleFile + " --author \"Simon Willison\" --kind post --wait\n" +
+		"         or crawl an author (needs the internet): twin crawl URL --author NAME --wait\n"
 }

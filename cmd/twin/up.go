@@ -35,7 +35,10 @@ func newUpCmd(g *globals) *cobra.Command {
 		Long: `Run the whole twin in this process: an embedded NATS server with JetStream (store under
 <data>/nats), the topology of streams and consumers, the HTTP server and every component.
 
-It prints where each part listens. Ctrl-C (or SIGTERM) stops it cleanly: consumers stop
+It prints where each part listens, the page to open, the one setting client commands need
+when they would not find it by default (export TWIN_SERVER=...), and on an empty twin the
+command that fills it. Logs go to stderr: console lines on a terminal, JSON lines
+otherwise (--log-format). Ctrl-C (or SIGTERM) stops it cleanly: consumers stop
 fetching, finish what they hold and ack it. Starting again on the same --data resumes
 where it stopped: messages and consumer positions survive. One process per data dir: a
 second twin up on the same --data fails at once, naming the first one's pid.

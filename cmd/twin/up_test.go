@@ -47,8 +47,12 @@ func startUp(t testing.TB, dir string, extra ...string) *upProcess {
 	for {
 		out := p.stdout.String()
 		if strings.Contains(out, "ready in") {
-			p.http = httpLine.FindStringSubmatch(out)[1]
-			p.nats = natsLine.FindStringSubmatch(out)[1]
+			if m := httpLine.FindStringSubmatch(out); m != nil { // none with --http off
+				p.http = m[1]
+			}
+			if m := natsLine.FindStringSubmatch(out); m != nil { // none with --nats-listen off
+				p.nats = m[1]
+			}
 			break
 		}
 		select {

@@ -31,6 +31,7 @@ import (
 	"github.com/twin-llm/twin/internal/store/warehouse/ferrettest"
 	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/producers/crawl"
+	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 	"github.com/twin-llm/twin/streams/streamstest"
 )
@@ -388,7 +389,17 @@ func TestRefusesWhatItMustNotStore(t *testing.T) {
 			t.Errorf("%s: dead letter says %q, want %q", path, reason, want)
 		}
 	}
-	s.submit(t, false, "https://www.linkedin.com/in/ann")
+	// The publisher refuses a login-walled URL when it is submitted; one
+	// published straight to NATS is refused by the crawler.
+	const walled = "https://www.linkedin.com/in/ann"
+	if res, err := s.crawl.Submit(context.Background(), []string{walled}, crawl.Options{Source: "test"}); err != nil ||
+		len(res.Accepted) != 0 || len(res.Rejected) != 1 || !strings.Contains(res.Rejected[0].Reason, "requires a login") {
+		t.Errorf("submit %s = %+v, %v; want it rejected for its login wall", walled, res, err)
+	}
+	if _, err := s.pub.Publish(context.Background(), streams.Out{Subject: schemas.SubjectCrawlRequests, MsgID: crawl.MsgID(walled),
+		Body: &schemas.CrawlRequest{URL: walled, Source: "nats", RequestedAt: time.Now().UTC()}}); err != nil {
+		t.Fatal(err)
+	}
 	if reason := s.deadLetter(t, "https://www.linkedin.com/in/ann"); !strings.Contains(reason, "login") {
 		t.Errorf("linkedin: dead letter says %q, want a login-wall refusal", reason)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twin-llm/twin/internal/loginwall"
 	"github.com/twin-llm/twin/internal/urlnorm"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
@@ -84,6 +85,12 @@ func (p *Publisher) Submit(ctx context.Context, urls []string, opts Options) (Re
 		norm, err := urlnorm.Normalize(raw, p.opts)
 		if err != nil {
 			res.Rejected = append(res.Rejected, Rejected{URL: raw, Reason: err.Error()})
+			continue
+		}
+		// Refused now rather than queued to fail later: the caller
+		// learns it at once, with the reason.
+		if d := loginwall.Domain(urlnorm.Host(norm)); d != "" {
+			res.Rejected = append(res.Rejected, Rejected{URL: raw, Reason: loginwall.Reason(d)})
 			continue
 		}
 		if seen[norm] {
