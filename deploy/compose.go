@@ -1,0 +1,66 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v3"
+)
+
+// Compose loads docker-compose.yml of dir (the deploy directory) the way
+// `docker compose` does: interpolated with env (the variables of .env),
+// normalized and validated against the Compose schema. Nothing of the
+// process's own environment leaks in.
+func Compose(ctx context.Context, dir string, env map[string]string) (*types.Project, error) {
+	var pairs []string
+	for k, v := range env {
+		pairs = append(pairs, k+"="+v)
+	}
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(dir, ComposeFile)},
+		cli.WithWorkingDirectory(dir), cli.WithEnv(pairs), cli.WithInterpolation(true),
+		cli.WithNormalization(true), cli.WithConsistency(true), cli.WithResolvedPaths(true))
+	if err != nil {
+		return nil, fmt.Errorf("compose options: %w", err)
+	}
+	p, err := opts.LoadProject(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", ComposeFile, err)
+	}
+	return p, nil
+}
+
+// ScrapeConfig is the part of prometheus/prometheus.yml the checks read.
+// (Prometheus' own config loader pulls in the SDKs of every cloud's
+// service discovery; the rules, the part with PromQL, do go through
+// Prometheus' parser.)
+type ScrapeConfig struct {
+	RuleFiles     []string `yaml:"rule_files"`
+	ScrapeConfigs []struct {
+		JobName      string `yaml:"job_name"`
+		MetricsPath  string `yaml:"metrics_path"`
+		DNSSDConfigs []struct {
+			Type  string   `yaml:"type"`
+			Port  int      `yaml:"port"`
+			Names []string `yaml:"names"`
+		} `yaml:"dns_sd_configs"`
+	} `yaml:"scrape_configs"`
+}
+
+// Prometheus reads prometheus/prometheus.yml of dir.
+func Prometheus(dir string) (ScrapeConfig, error) {
+	var c ScrapeConfig
+	f, err := os.Open(filepath.Join(dir, "prometheus", "prometheus.yml"))
+	if err != nil {
+		return c, err
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("prometheus.yml: %w", err)
+	}
+	return c, nil
+}
