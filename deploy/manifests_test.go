@@ -407,6 +407,15 @@ func checkResources(t *testing.T, rs []Resource) {
 			t.Fatal(err)
 		}
 		ref := so.Spec.ScaleTargetRef
+		lo, hi := so.Spec.MinReplicaCount, so.Spec.MaxReplicaCount
+		switch {
+		case hi == nil || lo == nil:
+			t.Errorf("ScaledObject %s: min %v, max %v replicas; want both said", name, lo, hi)
+		case *lo > *hi:
+			t.Errorf("ScaledObject %s: min %d > max %d replicas", name, *lo, *hi)
+		case runsOnce[ref.Name] && *hi > 1:
+			t.Errorf("ScaledObject %s scales %s to %d replicas; it runs once (docs/scale-out.md)", name, ref.Name, *hi)
+		}
 		if _, ok := byKind[ref.Kind][ref.Name]; !ok {
 			t.Errorf("ScaledObject %s scales %s %s, which is not in the build", name, ref.Kind, ref.Name)
 		}
@@ -422,6 +431,11 @@ func checkResources(t *testing.T, rs []Resource) {
 		}
 	}
 }
+
+// runsOnce are the workloads of the components that must not run twice
+// against one deployment: the retrain policy keeps its ratings window and
+// decides on a timer, the trainer holds a job at a time.
+var runsOnce = map[string]bool{"twin-policy": true, "twin-trainer": true, "twin-cdc": true}
 
 func matches(selector, labels map[string]string) bool {
 	if len(selector) == 0 {
