@@ -33,10 +33,10 @@ func Compose(ctx context.Context, dir string, env map[string]string) (*types.Pro
 	return p, nil
 }
 
-// ScrapeConfig is the part of prometheus/prometheus.yml the checks read.
-// (Prometheus' own config loader pulls in the SDKs of every cloud's
-// service discovery; the rules, the part with PromQL, do go through
-// Prometheus' parser.)
+// ScrapeConfig is the part of prometheus/prometheus.yml that the checks of
+// other packages read. This package's tests load the file with
+// Prometheus' own config loader, which is not imported here: it brings the
+// SDKs of every cloud's service discovery into whatever imports it.
 type ScrapeConfig struct {
 	RuleFiles     []string `yaml:"rule_files"`
 	ScrapeConfigs []struct {

@@ -36,6 +36,7 @@ const (
 // Query is one PromQL expression of a manifest and where it is.
 type Query struct {
 	Source string // file and panel, rule or variable
+	Name   string // a rule's alert or record name; empty for dashboards
 	Expr   string
 }
 
@@ -220,7 +221,7 @@ func Rules(fsys fs.FS) ([]Query, error) {
 				if name == "" {
 					name = r.Record
 				}
-				out = append(out, Query{Source: fmt.Sprintf("%s: group %s, rule %s", path.Base(f), g.Name, name), Expr: r.Expr})
+				out = append(out, Query{Source: fmt.Sprintf("%s: group %s, rule %s", path.Base(f), g.Name, name), Name: name, Expr: r.Expr})
 			}
 		}
 	}
