@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -63,4 +64,35 @@ func Prometheus(dir string) (ScrapeConfig, error) {
 		return c, fmt.Errorf("prometheus.yml: %w", err)
 	}
 	return c, nil
+}
+
+// FilledEnv reads an env file example (KEY=VALUE lines, # comments) such as
+// .env.example and returns its keys, each with a stand-in value: what the
+// file holds once an operator filled it in.
+func FilledEnv(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	env, err := filledEnv(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return env, nil
+}
+
+func filledEnv(data []byte) (map[string]string, error) {
+	env := map[string]string{}
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, _, ok := strings.Cut(line, "=")
+		if k = strings.TrimSpace(k); !ok || k == "" {
+			return nil, fmt.Errorf("%q is no KEY=VALUE", line)
+		}
+		env[k] = "value-of-" + k
+	}
+	return env, nil
 }

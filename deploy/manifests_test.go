@@ -12,24 +12,28 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// composeEnv is what deploy/.env would hold.
-var composeEnv = map[string]string{
-	"NATS_TOKEN": "nats-token-of-the-test", "TWIN_AUTH_TOKEN": "api-token-of-the-test", "GRAFANA_ADMIN_PASSWORD": "grafana-of-the-test",
+// composeEnv is what deploy/.env holds once its example is filled in: a
+// variable the compose file needs and the example lacks fails the tests.
+func composeEnv(t testing.TB) map[string]string {
+	t.Helper()
+	env, err := FilledEnv(".env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
 }
 
-// ProdSecrets is the secrets.env the prod overlay reads, made from the
+// prodSecrets is the secrets.env the prod overlay reads, made from the
 // example committed beside it.
 func prodSecrets(t testing.TB) map[string][]byte {
 	t.Helper()
-	example, err := os.ReadFile("k8s/overlays/prod/secrets.env.example")
+	env, err := FilledEnv("k8s/overlays/prod/secrets.env.example")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	for line := range strings.Lines(string(example)) {
-		if k, _, ok := strings.Cut(strings.TrimSpace(line), "="); ok && !strings.HasPrefix(k, "#") {
-			b.WriteString(k + "=value-of-" + k + "\n")
-		}
+	for k, v := range env {
+		b.WriteString(k + "=" + v + "\n")
 	}
 	return map[string][]byte{"k8s/overlays/prod/secrets.env": []byte(b.String())}
 }
@@ -165,7 +169,8 @@ func TestDashboardsShowWhatOperatorsWatch(t *testing.T) {
 
 func TestGrafanaProvisioningMatchesTheComposeMounts(t *testing.T) {
 	t.Parallel()
-	p, err := Compose(context.Background(), ".", composeEnv)
+	env := composeEnv(t)
+	p, err := Compose(context.Background(), ".", env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +221,8 @@ func TestGrafanaProvisioningMatchesTheComposeMounts(t *testing.T) {
 
 func TestComposeRunsANATSClusterAMongoReplicaSetAndQdrant(t *testing.T) {
 	t.Parallel()
-	p, err := Compose(context.Background(), ".", composeEnv)
+	env := composeEnv(t)
+	p, err := Compose(context.Background(), ".", env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +243,7 @@ func TestComposeRunsANATSClusterAMongoReplicaSetAndQdrant(t *testing.T) {
 		if name := s.Environment["NATS_SERVER_NAME"]; name == nil || *name != r[1] {
 			t.Errorf("%s: NATS_SERVER_NAME %v", r[1], name)
 		}
-		if tok := s.Environment["NATS_TOKEN"]; tok == nil || *tok != composeEnv["NATS_TOKEN"] {
+		if tok := s.Environment["NATS_TOKEN"]; tok == nil || *tok != env["NATS_TOKEN"] {
 			t.Errorf("%s: NATS_TOKEN %v", r[1], tok)
 		}
 	}
@@ -263,9 +269,13 @@ func TestComposeRunsANATSClusterAMongoReplicaSetAndQdrant(t *testing.T) {
 
 func TestComposeRefusesMissingSecrets(t *testing.T) {
 	t.Parallel()
-	for k := range composeEnv {
+	all := composeEnv(t)
+	if len(all) == 0 {
+		t.Fatal(".env.example names no variable")
+	}
+	for k := range all {
 		env := map[string]string{}
-		for k2, v := range composeEnv {
+		for k2, v := range all {
 			if k2 != k {
 				env[k2] = v
 			}
@@ -464,4 +474,21 @@ func secretHas(t *testing.T, secrets map[string]Resource, name, key string) bool
 	_, inData := s.Data[key]
 	_, inString := s.StringData[key]
 	return inData || inString
+}
+
+func FuzzFilledEnv(f *testing.F) {
+	f.Add([]byte("# c\nA=1\n\nB=\n"))
+	f.Add([]byte("no equals sign"))
+	f.Add([]byte("=value"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		env, err := filledEnv(data)
+		if err != nil {
+			return
+		}
+		for k, v := range env {
+			if k == "" || strings.ContainsAny(k, "=\n") || v != "value-of-"+k {
+				t.Fatalf("filledEnv(%q) gave %q=%q", data, k, v)
+			}
+		}
+	})
 }

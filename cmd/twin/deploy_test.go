@@ -119,15 +119,13 @@ func inFlightConsumers(page string) []string {
 
 func deploySecrets(t *testing.T) map[string][]byte {
 	t.Helper()
-	example, err := os.ReadFile(filepath.Join(deployDir, "k8s/overlays/prod/secrets.env.example"))
+	env, err := deploy.FilledEnv(filepath.Join(deployDir, "k8s/overlays/prod/secrets.env.example"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	for line := range strings.Lines(string(example)) {
-		if k, _, ok := strings.Cut(strings.TrimSpace(line), "="); ok && !strings.HasPrefix(k, "#") {
-			b.WriteString(k + "=value-of-" + k + "\n")
-		}
+	for k, v := range env {
+		b.WriteString(k + "=" + v + "\n")
 	}
 	return map[string][]byte{"k8s/overlays/prod/secrets.env": []byte(b.String())}
 }
@@ -216,8 +214,11 @@ func TestEveryConsumerHasAWorkloadAndAScaler(t *testing.T) {
 	}
 
 	t.Run("compose", func(t *testing.T) {
-		project, err := deploy.Compose(context.Background(), deployDir, map[string]string{
-			"NATS_TOKEN": "n", "TWIN_AUTH_TOKEN": "a", "GRAFANA_ADMIN_PASSWORD": "g"})
+		env, err := deploy.FilledEnv(filepath.Join(deployDir, ".env.example"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		project, err := deploy.Compose(context.Background(), deployDir, env)
 		if err != nil {
 			t.Fatal(err)
 		}
