@@ -2,7 +2,9 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -491,4 +493,54 @@ func FuzzFilledEnv(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDashboardPanelsAreLaidOut checks what Grafana would otherwise fix up
+// silently or show broken: unique panel ids, every panel inside the 24
+// columns, none over another, each with the data source variable.
+func TestDashboardPanelsAreLaidOut(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(DashboardsDir + "/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("dashboards: %v %v", files, err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			Panels []struct {
+				ID         int    `json:"id"`
+				Title      string `json:"title"`
+				Datasource struct {
+					UID string `json:"uid"`
+				} `json:"datasource"`
+				GridPos struct{ X, Y, W, H int } `json:"gridPos"`
+			} `json:"panels"`
+		}
+		if err := json.Unmarshal(data, &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		ids := map[int]bool{}
+		for i, p := range d.Panels {
+			if ids[p.ID] {
+				t.Errorf("%s: panel id %d twice", f, p.ID)
+			}
+			ids[p.ID] = true
+			g := p.GridPos
+			if g.W <= 0 || g.H <= 0 || g.X < 0 || g.X+g.W > 24 {
+				t.Errorf("%s: panel %q at %+v is outside the 24 columns", f, p.Title, g)
+			}
+			if p.Datasource.UID != "${datasource}" {
+				t.Errorf("%s: panel %q uses data source %q, not the dashboard's variable", f, p.Title, p.Datasource.UID)
+			}
+			for _, q := range d.Panels[:i] {
+				o := q.GridPos
+				if g.X < o.X+o.W && o.X < g.X+g.W && g.Y < o.Y+o.H && o.Y < g.Y+g.H {
+					t.Errorf("%s: panel %q overlaps %q", f, p.Title, q.Title)
+				}
+			}
+		}
+	}
 }
