@@ -339,6 +339,16 @@ func checkResources(t *testing.T, rs []Resource) {
 		}
 		pdbs = append(pdbs, p)
 	}
+	minReplicas := map[string]int{} // "Kind/name" of a scaled workload -> its least replicas
+	for _, r := range byKind["ScaledObject"] {
+		var so ScaledObject
+		if err := r.Decode(&so); err != nil {
+			t.Fatal(err)
+		}
+		if so.Spec.MinReplicaCount != nil {
+			minReplicas[so.Spec.ScaleTargetRef.Kind+"/"+so.Spec.ScaleTargetRef.Name] = *so.Spec.MinReplicaCount
+		}
+	}
 	workloads := 0
 	for _, kind := range []string{"Deployment", "StatefulSet"} {
 		for name, r := range byKind[kind] {
@@ -355,8 +365,18 @@ func checkResources(t *testing.T, rs []Resource) {
 			}
 			covered := false
 			for _, p := range pdbs {
-				if matches(p.Spec.Selector.MatchLabels, labels) {
-					covered = true
+				if !matches(p.Spec.Selector.MatchLabels, labels) {
+					continue
+				}
+				covered = true
+				// A budget that keeps as many pods as the workload may
+				// have blocks every node drain.
+				least := minReplicas[kind+"/"+name]
+				if w.Spec.Replicas != nil {
+					least = *w.Spec.Replicas
+				}
+				if n, ok := p.Spec.MinAvailable.(int); ok && n >= least {
+					t.Errorf("%s %s: its PodDisruptionBudget keeps %d of %d pods: no node could be drained", kind, name, n, least)
 				}
 			}
 			if !covered {
