@@ -632,10 +632,7 @@ func (s *SQLiteStore) List(ctx context.Context, opts ListOptions) ([]Document, e
 	if err != nil {
 		return nil, fmt.Errorf("list: %w", err)
 	}
-	where, args := "1", []any(nil)
-	if !opts.IncludeDeleted {
-		where = "deleted = 0"
-	}
+	where, args := listWhere("1", nil, opts)
 	docs, err := s.queryDocs(ctx, tables, where, args, opts.Limit, opts.Descending)
 	if err != nil {
 		return nil, fmt.Errorf("list: %w", err)
@@ -649,15 +646,52 @@ func (s *SQLiteStore) ListByAuthor(ctx context.Context, authorID string, opts Li
 	if err != nil {
 		return nil, fmt.Errorf("list by author: %w", err)
 	}
-	where, args := "author_id = ?", []any{authorID}
-	if !opts.IncludeDeleted {
-		where += " AND deleted = 0"
-	}
+	where, args := listWhere("author_id = ?", []any{authorID}, opts)
 	docs, err := s.queryDocs(ctx, tables, where, args, opts.Limit, opts.Descending)
 	if err != nil {
 		return nil, fmt.Errorf("list by author %s: %w", authorID, err)
 	}
 	return docs, nil
+}
+
+// listWhere narrows the WHERE clause where (with args) of a listing by
+// opts: no tombstones unless asked for, and past the cursor.
+func listWhere(where string, args []any, opts ListOptions) (string, []any) {
+	if !opts.IncludeDeleted {
+		where += " AND deleted = 0"
+	}
+	if opts.After > 0 {
+		if opts.Descending {
+			where += " AND revision < ?"
+		} else {
+			where += " AND revision > ?"
+		}
+		args = append(args, opts.After)
+	}
+	return where, args
+}
+
+// Count implements Store: one COUNT per table, through the author index
+// when there is an author.
+func (s *SQLiteStore) Count(ctx context.Context, authorID string, opts ListOptions) (int64, error) {
+	tables, err := tablesFor(opts.Collection)
+	if err != nil {
+		return 0, fmt.Errorf("count: %w", err)
+	}
+	where, args := "1", []any(nil)
+	if authorID != "" {
+		where, args = "author_id = ?", []any{authorID}
+	}
+	where, args = listWhere(where, args, ListOptions{IncludeDeleted: opts.IncludeDeleted})
+	var total int64
+	for _, t := range tables {
+		var n int64
+		if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+t+` WHERE `+where, args...).Scan(&n); err != nil {
+			return 0, fmt.Errorf("count %s: %w", t, err)
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // Changes implements Store. There is no separate changes table: each

@@ -171,6 +171,21 @@ func TestSQLiteListQueriesUseIndexes(t *testing.T) {
 		{"list", "deleted = 0", nil, true},
 		{"by author", "author_id = ? AND deleted = 0", []any{"a"}, false},
 	}
+	for _, page := range []struct {
+		name, where string
+		args        []any
+		opts        ListOptions
+	}{
+		{"list page", "1", nil, ListOptions{Descending: true, After: 5}},
+		{"author page", "author_id = ?", []any{"a"}, ListOptions{Descending: true, After: 5}},
+	} {
+		where, args := listWhere(page.where, page.args, page.opts)
+		tests = append(tests, struct {
+			name, where string
+			args        []any
+			desc        bool
+		}{page.name, where, args, page.opts.Descending})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var args []any
