@@ -68,7 +68,12 @@ is restricted to it.`,
 			if err != nil {
 				return err
 			}
-			sum, err := importer.Run(ctx, in, streams.NewPublisher(js), importer.Options{Author: author, Kind: schemas.KindPost, Progress: g.stderr})
+			m := newMeter(g.stderr, "importing the corpus", in.Size(), true)
+			sum, err := importer.Run(ctx, in, streams.NewPublisher(js), importer.Options{
+				Author: author, Kind: schemas.KindPost, Notices: m,
+				OnProgress: func(s importer.Summary) { m.Set(in.Offset(), plural(s.Published, "document")) },
+			})
+			m.Done()
 			in.Close()
 			if err != nil {
 				return err

@@ -48,6 +48,20 @@ func StoredUpTo(ctx context.Context, js jetstream.JetStream, seq uint64, r *Retr
 	}
 }
 
+// StoredFloor reads, once, the DOCS sequence up to which the warehouse
+// writer has acked every message.
+func StoredFloor(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	writer, err := js.Consumer(ctx, streams.StreamDocs, streams.ConsumerWriter)
+	if err != nil {
+		return 0, fmt.Errorf("read the warehouse consumer: %w", err)
+	}
+	info, err := writer.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read the warehouse consumer: %w", err)
+	}
+	return info.AckFloor.Stream, nil
+}
+
 // Lookup reads the revision of a document the warehouse holds now; found
 // is false while it holds none.
 type Lookup func(ctx context.Context, id string) (revision int64, found bool, err error)
