@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/twin-llm/twin/gateway"
 	"github.com/twin-llm/twin/streams"
 )
 
@@ -16,17 +17,18 @@ func newStatusCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show streams and consumer lag of a running twin",
-		Long: `Show every stream (messages, bytes) and its consumers: pending (not yet delivered),
+		Short: "Show what a running twin holds: documents, points, streams and consumer lag",
+		Long: `Show how many documents the warehouse holds and how many points (chunks) the vector
+store, then every stream (messages, bytes) and its consumers: pending (not yet delivered),
 ack pending (delivered, not yet acked), redelivered and last activity.
 
-It asks the gateway (--server); when the gateway cannot be reached it reads the same
-figures from NATS (--nats) directly.`,
+It asks the gateway (--server); when the gateway cannot be reached it reads the streams
+from NATS (--nats) directly, and the counts are unknown.`,
 		Example: `  twin status
   twin status --json | jq '.streams[] | select(.name=="CRAWL")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var st streams.Status
+			var st gateway.Status
 			httpErr := g.getJSON(cmd.Context(), "/v1/status", &st)
 			if httpErr != nil {
 				nc, js, err := g.connectNATS()
@@ -34,7 +36,7 @@ figures from NATS (--nats) directly.`,
 					return fmt.Errorf("%w; and %w", httpErr, err)
 				}
 				defer nc.Close()
-				if st, err = streams.ReadStatus(cmd.Context(), js); err != nil {
+				if st.Status, err = streams.ReadStatus(cmd.Context(), js); err != nil {
 					return err
 				}
 			}
@@ -43,12 +45,21 @@ figures from NATS (--nats) directly.`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(st)
 			}
-			printStatus(g.stdout, st, time.Now())
+			fmt.Fprintf(g.stdout, "documents  %s\npoints     %s\n\n", count(st.Documents), count(st.Points))
+			printStatus(g.stdout, st.Status, time.Now())
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return cmd
+}
+
+// count is n, or why it is unknown.
+func count(n *int64) string {
+	if n == nil {
+		return "unknown (the gateway did not say)"
+	}
+	return fmt.Sprint(*n)
 }
 
 func printStatus(w io.Writer, st streams.Status, now time.Time) {
