@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sync"
 	"time"
@@ -17,8 +18,9 @@ const plainEvery = 5 * time.Second
 
 // meter shows how far a long command is: a bar with rate and ETA on a
 // terminal, a plain line every plainEvery otherwise. Lines the command
-// prints meanwhile go through Println, which clears the bar first so that
-// they never glue to it. It is safe for concurrent use.
+// prints meanwhile clear the bar first, so that
+// they never glue to it (see Write and lineWriter). It is safe for
+// concurrent use.
 type meter struct {
 	mu    sync.Mutex
 	out   io.Writer
@@ -30,6 +32,7 @@ type meter struct {
 	start, last time.Time
 	n           int64
 	detail      string
+	done        bool
 }
 
 // isTerminal reports whether w is a terminal.
@@ -72,6 +75,9 @@ func newMeter(out io.Writer, what string, total int64, bytes bool) *meter {
 func (m *meter) Set(n int64, detail string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.done {
+		return
+	}
 	m.n, m.detail = n, detail
 	if m.bar != nil {
 		if detail != "" {
@@ -106,7 +112,14 @@ func (m *meter) line() string {
 	}
 	took := time.Since(m.start)
 	if rate := float64(m.n) / took.Seconds(); rate > 0 {
-		s += fmt.Sprintf(", %s/s", count(int64(rate)))
+		switch {
+		case m.bytes:
+			s += fmt.Sprintf(", %s/s", count(int64(math.Round(rate))))
+		case rate < 10:
+			s += fmt.Sprintf(", %.1f/s", rate)
+		default:
+			s += fmt.Sprintf(", %.0f/s", rate)
+		}
 		if m.total > m.n {
 			s += fmt.Sprintf(", about %s left", time.Duration(float64(m.total-m.n)/rate*float64(time.Second)).Round(time.Second))
 		}
@@ -114,19 +127,8 @@ func (m *meter) line() string {
 	return s
 }
 
-// Println prints a line to w (the meter's output, or another stream to
-// the same terminal) without gluing it to the bar.
-func (m *meter) Println(w io.Writer, a ...any) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.bar != nil {
-		m.bar.Clear()
-	}
-	fmt.Fprintln(w, a...)
-}
-
-// Write prints p through Println to the meter's output: notices of a
-// command (NATS is away) are written to a meter.
+// Write prints p to the meter's output without gluing it to the bar:
+// notices of a command (NATS is away) are written to a meter.
 func (m *meter) Write(p []byte) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -136,11 +138,29 @@ func (m *meter) Write(p []byte) (int, error) {
 	return m.out.Write(p)
 }
 
-// Done removes the bar; the command then prints its summary.
+// Done removes the bar; the command then prints its summary. Calling it
+// again does nothing.
 func (m *meter) Done() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.bar != nil {
+	if m.bar != nil && !m.done {
 		m.bar.Exit()
 	}
+	m.done = true
+}
+
+// lineWriter writes to w through m, so that what a command prints on
+// stdout never glues to the bar on stderr. It is safe for concurrent use.
+type lineWriter struct {
+	m *meter
+	w io.Writer
+}
+
+func (l lineWriter) Write(p []byte) (int, error) {
+	l.m.mu.Lock()
+	defer l.m.mu.Unlock()
+	if l.m.bar != nil {
+		l.m.bar.Clear()
+	}
+	return l.w.Write(p)
 }
