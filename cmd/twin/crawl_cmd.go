@@ -37,7 +37,7 @@ or twin (reconnecting as long as it takes), says which component is not consumin
 moves for --warn-after, and gives up after --timeout, saying what is still pending.`,
 		Example: `  twin crawl https://simonwillison.net/2024/Dec/31/llms-in-2024/ --author "Simon Willison" --wait
   twin crawl https://github.com/simonw/llm https://ann.substack.com/archive`,
-		Args: cobra.MinimumNArgs(1),
+		Args: minArgs(1, "the URL of a page to crawl, e.g. twin crawl https://simonwillison.net/"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			var tracker *progress.CrawlTracker

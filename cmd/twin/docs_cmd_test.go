@@ -63,8 +63,8 @@ func TestDocsLsPagesAndStatusCounts(t *testing.T) {
 		{[]string{"docs", "ls", "--limit", "0"}, 1, "limit must be a number from 1 to 10000"},
 		{[]string{"docs", "ls", "--after", "page-2"}, 1, "after must be the next cursor of an earlier page"},
 		{[]string{"docs", "ls", "--after", "r1"}, 0, "no documents after r1 (of 12)"},
-		{[]string{"docs", "get"}, 1, "missing the id of the document (twin docs ls lists them)"},
-		{[]string{"docs", "rm"}, 1, "missing the id of a document to delete"},
+		{[]string{"docs", "get"}, 2, "missing the id of the document (twin docs ls lists them)"},
+		{[]string{"docs", "rm"}, 2, "missing the id of a document to delete"},
 		{[]string{"status"}, 0, "documents  12\n"},
 	}
 	for _, s := range steps {

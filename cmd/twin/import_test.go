@@ -56,7 +56,7 @@ not json
 		{"many bad lines of one kind", []string{"import", manyBad}, 1,
 			[]string{"  not a JSON object: 7 lines, lines 1, 2, 3, 4, 5 and 2 more (line 1:", "stored 1 new or changed"},
 			[]string{"7 lines skipped"}, []string{"line 6:"}},
-		{"no file named", []string{"import"}, 1, nil,
+		{"no file named", []string{"import"}, 2, nil,
 			[]string{"missing the JSON-lines file to import, e.g. twin import docs.jsonl (see twin import --help)"}, nil},
 		{"a file that is not there", []string{"import", "no-such.jsonl"}, 1, nil, []string{"open no-such.jsonl: no such file or directory"}, nil},
 		{"an unknown kind", []string{"import", sample, "--kind", "poem"}, 1, nil, []string{`--kind "poem": want article, post or repository`}, nil},

@@ -13,6 +13,8 @@ func newReindexCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "reindex",
 		Short: "Rebuild the vector store from the warehouse",
+		Example: `  twin reindex
+  twin reindex --author "Simon Willison"`,
 		Long: `Send every document of the warehouse (or of one --author) through the feature pipeline
 again, exactly as a change would: cleaning, chunking, embedding, upserting, with stale chunks
 removed. Use it after changing the embedding model or the chunking.`,

@@ -14,7 +14,9 @@ func newVersionCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the build's version, revision and Go version",
-		Args:  cobra.NoArgs,
+		Example: `  twin version
+  twin version --json`,
+		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			v := metrics.ReadVersion()
 			if asJSON {
