@@ -12,7 +12,7 @@ import (
 
 var nextPage = regexp.MustCompile(`showing (\d+) of (\d+)(?:; next page: twin docs ls --limit 5 --after (\S+))?\n$`)
 
-func TestDocsLsPagesAndStatusCounts(t *testing.T) {
+func TestDocsLsPagesStatusCountsAndReindexWaits(t *testing.T) {
 	t.Parallel()
 	p := startUp(t, t.TempDir())
 	if code, out, errOut := p.run(t, "import", "../../testdata/simonw-til/til-sample.jsonl", "--author", "Simon Willison", "--kind", "post", "--wait"); code != 0 {
@@ -66,6 +66,8 @@ func TestDocsLsPagesAndStatusCounts(t *testing.T) {
 		{[]string{"docs", "get"}, 2, "missing the id of the document (twin docs ls lists them)"},
 		{[]string{"docs", "rm"}, 2, "missing the id of a document to delete"},
 		{[]string{"status"}, 0, "documents  12\n"},
+		{[]string{"reindex", "--wait", "--timeout", "1m"}, 0, "queued 12 documents for reindexing\nreindexed 12 documents in "},
+		{[]string{"reindex", "--author", "Nobody", "--wait"}, 0, "queued 0 documents for reindexing\nreindexed 0 documents in "},
 	}
 	for _, s := range steps {
 		code, out, errOut := p.run(t, s.args...)
@@ -77,5 +79,16 @@ func TestDocsLsPagesAndStatusCounts(t *testing.T) {
 	var st gateway.Status
 	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Documents == nil || *st.Documents != 12 || st.Points == nil || *st.Points < 12 || len(st.Streams) == 0 {
 		t.Errorf("twin status --json = %s, %v: want 12 documents, at least a point each, and the streams", out, err)
+	}
+	// reindex --wait returned once the pipeline had handled all of it.
+	for _, s := range st.Streams {
+		for _, c := range s.Consumers {
+			if (c.Name == "featurizer" || c.Name == "embedder") && (c.Pending != 0 || c.AckPending != 0) {
+				t.Errorf("after reindex --wait, %s/%s has %d pending and %d unacked", s.Name, c.Name, c.Pending, c.AckPending)
+			}
+		}
+	}
+	if code, out, errOut := p.run(t, "reindex"); code != 0 || !strings.Contains(out, "queued 12 documents for reindexing; follow with twin status, or --wait") {
+		t.Errorf("twin reindex = %d\n%s%s", code, out, errOut)
 	}
 }
