@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twin-llm/twin/internal/testwait"
 )
@@ -111,5 +112,38 @@ func TestImportThatStopsSaysHowFarItGotAndHowToFinish(t *testing.T) {
 	}
 	if want := "gave up waiting (--timeout 2s)"; !strings.Contains(stderr.String(), want) {
 		t.Errorf("stderr does not say %q:\n%s", want, stderr.String())
+	}
+}
+
+// TestInterruptedImportSaysWhatIsStoredAndHowToFinish interrupts (as
+// Ctrl-C does) an import waiting for a warehouse that does not consume.
+func TestInterruptedImportSaysWhatIsStoredAndHowToFinish(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	natsAddr := freeAddr(t)
+	bareNATS(t, dir, natsAddr)
+	file := writeCrashDocs(t, 7, func(int) int { return 1 })
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	var stdout, stderr testwait.Buffer
+	code := make(chan int, 1)
+	go func() {
+		code <- execute(ctx, []string{"import", file, "--warn-after", "0",
+			"--data", dir, "--nats", "nats://" + natsAddr, "--server", "http://" + freeAddr(t)}, &stdout, &stderr, noEnv)
+	}()
+	testwait.Until(t, 30*time.Second, "the import to publish", func() bool {
+		return strings.Contains(stdout.String(), "7 documents published")
+	})
+	interrupt()
+	if c := <-code; c != 1 {
+		t.Errorf("an interrupted import exited %d, want 1", c)
+	}
+	for _, want := range []string{"stopped after line 7: the warehouse holds 0 of the 7 documents published", "to finish, run the same command again"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout does not say %q:\n%s", want, stdout.String())
+		}
+	}
+	if want := "twin: interrupted\n"; !strings.HasSuffix(stderr.String(), want) {
+		t.Errorf("stderr does not end with %q:\n%s", want, stderr.String())
 	}
 }
