@@ -55,7 +55,6 @@ func newMeter(out io.Writer, what string, total int64, bytes bool) *meter {
 			progressbar.OptionSetDescription(what),
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionThrottle(100 * time.Millisecond),
-			progressbar.OptionShowIts(),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionClearOnFinish(),
 			progressbar.OptionUseANSICodes(true),
@@ -63,7 +62,7 @@ func newMeter(out io.Writer, what string, total int64, bytes bool) *meter {
 		if bytes {
 			opts = append(opts, progressbar.OptionShowBytes(true), progressbar.OptionShowTotalBytes(true))
 		} else {
-			opts = append(opts, progressbar.OptionShowCount())
+			opts = append(opts, progressbar.OptionShowCount(), progressbar.OptionShowIts())
 		}
 		m.bar = progressbar.NewOptions64(max, opts...)
 	}
@@ -144,6 +143,7 @@ func (m *meter) Done() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.bar != nil && !m.done {
+		m.bar.Clear()
 		m.bar.Exit()
 	}
 	m.done = true
