@@ -201,6 +201,18 @@ func TestSQLiteListQueriesUseIndexes(t *testing.T) {
 	}
 }
 
+func TestSQLiteCountReadsTheLiveIndexNotTheRows(t *testing.T) {
+	t.Parallel()
+	s := openSQLiteForTest(t)
+	for _, author := range []string{"", "a"} {
+		where, args := countWhere(author, false)
+		plan := explain(t.Context(), t, s, "SELECT COUNT(*) FROM posts WHERE "+where, args)
+		if !strings.Contains(plan, "COVERING INDEX posts_live") {
+			t.Errorf("Count of author %q reads the rows:\n%s", author, plan)
+		}
+	}
+}
+
 func explain(ctx context.Context, t *testing.T, s *SQLiteStore, q string, args []any) string {
 	t.Helper()
 	rows, err := s.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
