@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twin-llm/twin/internal/httpserver"
@@ -36,8 +38,18 @@ func Summarize(d warehouse.Document) DocSummary {
 		Deleted: d.Deleted, ContentHash: d.ContentHash, UpdatedAt: d.UpdatedAt}
 }
 
-// listDocs answers GET /v1/docs?author=&collection=&limit=: the newest
-// documents first.
+// DocList is the answer of GET /v1/docs: one page of the listing, the
+// number of documents the whole listing holds, and the cursor of the next
+// page (empty on the last).
+type DocList struct {
+	Documents []DocSummary `json:"documents"`
+	Total     int64        `json:"total"`
+	Next      string       `json:"next,omitempty"`
+}
+
+// listDocs answers GET /v1/docs?author=&collection=&limit=&after=: the
+// newest documents first, limit (default 100) a page; after is the next
+// cursor of the page before.
 func (g *Gateway) listDocs(w http.ResponseWriter, r *http.Request) {
 	if g.cfg.Store == nil {
 		httpserver.WriteError(w, http.StatusServiceUnavailable, "the warehouse is not available on this gateway")
@@ -53,7 +65,26 @@ func (g *Gateway) listDocs(w http.ResponseWriter, r *http.Request) {
 		}
 		opts.Limit = n
 	}
-	docs, err := g.documents(r.Context(), q.Get("author"), opts)
+	if v := q.Get("after"); v != "" {
+		after, err := parseCursor(v)
+		if err != nil {
+			httpserver.WriteError(w, http.StatusBadRequest, "after must be the next cursor of an earlier page: "+err.Error())
+			return
+		}
+		opts.After = after
+	}
+	authorID := ""
+	if a := q.Get("author"); a != "" {
+		authorID = warehouse.AuthorID(a)
+	}
+	// One more than the page tells whether there is a next page.
+	page := opts
+	page.Limit++
+	docs, err := g.documents(r.Context(), authorID, page)
+	var total int64
+	if err == nil {
+		total, err = g.cfg.Store.Count(r.Context(), authorID, opts)
+	}
 	if errors.Is(err, warehouse.ErrInvalid) {
 		httpserver.WriteError(w, http.StatusBadRequest, err.Error())
 		return
@@ -62,11 +93,29 @@ func (g *Gateway) listDocs(w http.ResponseWriter, r *http.Request) {
 		httpserver.WriteError(w, http.StatusServiceUnavailable, "warehouse: "+err.Error())
 		return
 	}
-	out := make([]DocSummary, len(docs))
-	for i, d := range docs {
-		out[i] = Summarize(d)
+	res := DocList{Total: total}
+	if len(docs) > opts.Limit {
+		docs = docs[:opts.Limit]
+		res.Next = formatCursor(docs[len(docs)-1].Revision)
 	}
-	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"documents": out})
+	res.Documents = make([]DocSummary, len(docs))
+	for i, d := range docs {
+		res.Documents[i] = Summarize(d)
+	}
+	httpserver.WriteJSON(w, http.StatusOK, res)
+}
+
+// formatCursor and parseCursor are the next cursor of a listing: the
+// revision of the last document of a page, which is unique across
+// collections. Clients pass it back as it is.
+func formatCursor(revision int64) string { return "r" + strconv.FormatInt(revision, 10) }
+
+func parseCursor(s string) (int64, error) {
+	rev, err := strconv.ParseInt(strings.TrimPrefix(s, "r"), 10, 64)
+	if err != nil || rev < 1 || !strings.HasPrefix(s, "r") {
+		return 0, fmt.Errorf("%q is not one", s)
+	}
+	return rev, nil
 }
 
 // getDoc answers GET /v1/docs/{id}: the whole document, from whichever
@@ -133,9 +182,9 @@ func (g *Gateway) findDoc(w http.ResponseWriter, r *http.Request) (warehouse.Doc
 }
 
 // documents lists the warehouse's documents, or one author's.
-func (g *Gateway) documents(ctx context.Context, author string, opts warehouse.ListOptions) ([]warehouse.Document, error) {
-	if author != "" {
-		return g.cfg.Store.ListByAuthor(ctx, warehouse.AuthorID(author), opts)
+func (g *Gateway) documents(ctx context.Context, authorID string, opts warehouse.ListOptions) ([]warehouse.Document, error) {
+	if authorID != "" {
+		return g.cfg.Store.ListByAuthor(ctx, authorID, opts)
 	}
 	return g.cfg.Store.List(ctx, opts)
 }

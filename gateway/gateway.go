@@ -25,6 +25,7 @@ import (
 	"github.com/twin-llm/twin/internal/httpserver"
 	"github.com/twin-llm/twin/internal/ops"
 	"github.com/twin-llm/twin/internal/retrieval"
+	"github.com/twin-llm/twin/internal/store/vectors"
 	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/producers/crawl"
 	"github.com/twin-llm/twin/streams"
@@ -36,11 +37,14 @@ type Config struct {
 	JS jetstream.JetStream
 	// NC carries the live chat replies (core NATS subscriptions); nil
 	// means JS's own connection.
-	NC        *nats.Conn
-	Log       zerolog.Logger
-	Crawl     *crawl.Publisher
-	Store     warehouse.Store
-	Search    Retriever
+	NC     *nats.Conn
+	Log    zerolog.Logger
+	Crawl  *crawl.Publisher
+	Store  warehouse.Store
+	Search Retriever
+	// Points counts the points of the vector store, for GET /v1/status;
+	// nil leaves them out.
+	Points    PointCounter
 	Models    Models // nil: /v1/models answers 503
 	Publisher *streams.Publisher
 	// Traces finds the trace of a chat request whose reply has left
@@ -63,6 +67,21 @@ type Config struct {
 	Chat    ChatConfig
 	// Connect is what GET /v1/connect tells clients about NATS.
 	Connect ConnectInfo
+}
+
+// PointCounter counts the points of a vector store.
+type PointCounter interface {
+	Count(ctx context.Context, f vectors.Filter) (int, error)
+}
+
+// Status is the answer of GET /v1/status: the streams with their
+// consumers, and how many documents the warehouse holds (tombstones left
+// out) and points the vector store, each absent when its store is not
+// available on this gateway.
+type Status struct {
+	ops.Status
+	Documents *int64 `json:"documents,omitempty"`
+	Points    *int64 `json:"points,omitempty"`
 }
 
 // Retriever answers /v1/search: the retrieval the chat answers from
@@ -191,7 +210,23 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 		httpserver.WriteError(w, http.StatusServiceUnavailable, "cannot read stream status: "+err.Error())
 		return
 	}
-	httpserver.WriteJSON(w, http.StatusOK, st)
+	res := Status{Status: st}
+	if g.cfg.Store != nil {
+		if n, err := g.cfg.Store.Count(ctx, "", warehouse.ListOptions{}); err == nil {
+			res.Documents = &n
+		} else {
+			g.cfg.Log.Warn().Err(err).Msg("status: count documents")
+		}
+	}
+	if g.cfg.Points != nil {
+		if n, err := g.cfg.Points.Count(ctx, vectors.Filter{}); err == nil {
+			n64 := int64(n)
+			res.Points = &n64
+		} else {
+			g.cfg.Log.Warn().Err(err).Msg("status: count points")
+		}
+	}
+	httpserver.WriteJSON(w, http.StatusOK, res)
 }
 
 // CrawlRequest is the body of POST /v1/crawl.

@@ -153,7 +153,7 @@ func TestOpenAPISchemasHaveTheGoTypesFields(t *testing.T) {
 		of       any
 		response bool
 	}{
-		{"Status", ops.Status{}, true},
+		{"Status", Status{}, true},
 		{"Freshness", ops.Freshness{}, true},
 		{"TrainingJob", ops.TrainingJob{}, true},
 		{"TrainingTrigger", schemas.TrainingTrigger{}, true},

@@ -17,8 +17,9 @@ func newBenchChatCmd(g *globals) *cobra.Command {
 	var cpuProfile string
 	var syncFlag syncMode
 	cmd := &cobra.Command{
-		Use:   "chat",
-		Short: "Measure chat latency and memory per idle WebSocket connection",
+		Use:     "chat",
+		Short:   "Measure chat latency and memory per idle WebSocket connection",
+		Example: `  twin bench chat -c 50 -n 1000`,
 		Long: `Run an embedded twin in a temporary directory with --docs generated documents indexed,
 then, from a second process (so that the server's memory is measured alone):
 

@@ -21,6 +21,8 @@ func newBenchCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the pipeline on this machine",
+		Example: `  twin bench ingest --docs 5000
+  twin bench chat -c 20 -n 200`,
 	}
 	var docs, rate, freshDocs int
 	var asJSON bool
@@ -29,6 +31,8 @@ func newBenchCmd(g *globals) *cobra.Command {
 	ingest := &cobra.Command{
 		Use:   "ingest",
 		Short: "Ingest rate from write to searchable, freshness, and the ceilings beside them",
+		Example: `  twin bench ingest
+  twin bench ingest --docs 50000 --rate 500 --json`,
 		Long: `Run an embedded twin in a temporary directory and measure, in one run:
 
   - the raw JetStream async-publish rate of 4 KB messages (the messaging ceiling);

@@ -14,8 +14,9 @@ func newBenchSyncCmd(g *globals) *cobra.Command {
 	var rounds, docs, freshDocs, rate, chatDocs, clients, questions int
 	var modes []string
 	cmd := &cobra.Command{
-		Use:   "sync",
-		Short: "Compare the --sync modes: ingest and chat, alternating, in one run",
+		Use:     "sync",
+		Short:   "Compare the --sync modes: ingest and chat, alternating, in one run",
+		Example: `  twin bench sync`,
 		Long: `Run twin bench ingest, then twin bench chat (no idle connections), once per --sync mode,
 --rounds times, the modes alternating within each round, and print per mode the median and
 the range of: the ingest rate, its CPU per document, the freshness p50 and p99, the chat's

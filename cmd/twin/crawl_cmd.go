@@ -37,7 +37,7 @@ or twin (reconnecting as long as it takes), says which component is not consumin
 moves for --warn-after, and gives up after --timeout, saying what is still pending.`,
 		Example: `  twin crawl https://simonwillison.net/2024/Dec/31/llms-in-2024/ --author "Simon Willison" --wait
   twin crawl https://github.com/simonw/llm https://ann.substack.com/archive`,
-		Args: cobra.MinimumNArgs(1),
+		Args: minArgs(1, "the URL of a page to crawl, e.g. twin crawl https://simonwillison.net/"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			var tracker *progress.CrawlTracker
@@ -80,7 +80,9 @@ moves for --warn-after, and gives up after --timeout, saying what is still pendi
 			}
 			wctx, cancel := wo.bound(ctx)
 			defer cancel()
-			out := &progress.SyncWriter{W: g.stdout}
+			m := newMeter(g.stderr, "crawled", int64(len(res.Accepted)), false)
+			defer m.Done()
+			out := lineWriter{m: m, w: g.stdout}
 			watchCtx, stopWatch := context.WithCancel(wctx)
 			defer stopWatch()
 			go progress.Watch(watchCtx, js, progress.CrawlWatches(), wo.warnAfter, out)
@@ -99,6 +101,7 @@ moves for --warn-after, and gives up after --timeout, saying what is still pendi
 					failed++
 					fmt.Fprintf(out, "failed    %s: %s  %s\n", ev.URL, ev.Reason, crawlTally(done, failed, len(res.Accepted)))
 				}
+				m.Set(int64(done+failed), "")
 			}, r)
 			if errors.Is(err, context.DeadlineExceeded) {
 				return progress.GaveUp(wctx, fmt.Errorf("%d of %d URLs crawled and stored or failed: %w", done+failed, len(res.Accepted), err))
@@ -106,14 +109,19 @@ moves for --warn-after, and gives up after --timeout, saying what is still pendi
 			if err != nil {
 				return err
 			}
+			m.Done()
 			if len(stored) > 0 {
 				last := -1
+				sm := newMeter(g.stderr, "searchable", int64(len(stored)), false)
+				defer sm.Done()
+				out := lineWriter{m: sm, w: g.stdout}
 				err := progress.Searchable(wctx, js, stored, g.docRevision, func(n, total int) {
+					sm.Set(int64(n), "")
 					if n != last {
 						last = n
 						fmt.Fprintf(out, "searchable %d/%d documents\n", n, total)
 					}
-				}, r)
+				}, &progress.Retrier{Out: out})
 				if err != nil {
 					return progress.GaveUp(wctx, fmt.Errorf("waiting until searchable: %w", err))
 				}

@@ -9,10 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/twin-llm/twin/gateway"
-	"github.com/twin-llm/twin/internal/testwait"
 )
 
 func TestCrawlWaitReportsStoredAndFailedURLs(t *testing.T) {
@@ -81,48 +79,6 @@ func TestCrawlEndpointAnswersWithReasons(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != c.code || !strings.Contains(buf.String(), c.contains) {
 			t.Errorf("POST %s = %d %s; want %d containing %q", c.body, resp.StatusCode, buf.String(), c.code, c.contains)
-		}
-	}
-}
-
-func TestImportWritesDocumentsAndReportsBadLines(t *testing.T) {
-	t.Parallel()
-	p := startUp(t, t.TempDir())
-	sample := "../../testdata/simonw-til/til-sample.jsonl"
-	out, err := p.twin(t, "import", sample, "--author", "Simon Willison", "--kind", "post")
-	if err != nil || !strings.Contains(out, "12 documents published, 0 bad lines") {
-		t.Fatalf("twin import = %q, %v", out, err)
-	}
-	bad := writeTemp(t, `{"id":"ok-1","title":"Fine","text":"some text"}
-not json
-{"title":"no identity","text":"x"}
-{"id":"empty"}
-`)
-	out, err = p.twin(t, "import", bad)
-	if err != nil || !strings.Contains(out, "1 documents published, 3 bad lines") ||
-		!strings.Contains(out, "line 2:") || !strings.Contains(out, "line 3:") || !strings.Contains(out, "line 4:") {
-		t.Fatalf("twin import with bad lines = %q, %v", out, err)
-	}
-	testwait.Until(t, 10*time.Second, "13 documents in the warehouse", func() bool {
-		var ls struct{ Documents []gateway.DocSummary }
-		out, err := p.twin(t, "docs", "ls", "--json")
-		return err == nil && json.Unmarshal([]byte(out), &ls) == nil && len(ls.Documents) == 13
-	})
-	// An imported document keeps its id.
-	out, err = p.twin(t, "docs", "get", "ab/apache-bench-length-errors")
-	if err != nil || !strings.Contains(out, "Apache Bench") || !strings.Contains(out, "Simon Willison") {
-		t.Fatalf("twin docs get of an imported id = %q, %v", out, err)
-	}
-	// Importing the same file again stores nothing new.
-	if _, err := p.twin(t, "import", sample, "--author", "Simon Willison", "--kind", "post"); err != nil {
-		t.Fatal(err)
-	}
-	var st struct{ Documents []gateway.DocSummary }
-	out, _ = p.twin(t, "docs", "ls", "--json")
-	json.Unmarshal([]byte(out), &st)
-	for _, d := range st.Documents {
-		if d.Revision > 13 {
-			t.Fatalf("a second import wrote %s again (revision %d)", d.ID, d.Revision)
 		}
 	}
 }

@@ -87,6 +87,8 @@ func newDatasetCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dataset",
 		Short: "Build and list training datasets",
+		Example: `  twin dataset build --kind instruct --out /tmp/ds
+  twin dataset ls`,
 		Long: `Build training datasets from the warehouse of a running twin, through its gateway (--server):
 instruction pairs (SFT), preference triples (DPO) or relevance judgments (the reranker).
 The gateway writes the files on its own machine, into --out.`,
@@ -142,9 +144,10 @@ The gateway writes the files on its own machine, into --out.`,
 	var kind string
 	var limit int
 	ls := &cobra.Command{
-		Use:   "ls",
-		Short: "List built datasets, newest first",
-		Args:  cobra.NoArgs,
+		Use:     "ls",
+		Short:   "List built datasets, newest first",
+		Example: `  twin dataset ls --kind preference --limit 10`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q := url.Values{}
 			if kind != "" {

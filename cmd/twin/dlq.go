@@ -17,6 +17,8 @@ func newDLQCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dlq",
 		Short: "List, retry or purge dead letters",
+		Example: `  twin dlq ls
+  twin dlq retry --all`,
 		Long: `A consumer dead-letters a message it gave up on (a body that does not decode or
 validate, a permanent error, or too many failed deliveries) to twin.dlq.<consumer>, with
 the reason, the original subject, headers, stream and sequence. These commands manage
@@ -25,9 +27,10 @@ them through NATS (--nats).`,
 	var consumer string
 	var asJSON bool
 	ls := &cobra.Command{
-		Use:   "ls",
-		Short: "List dead letters with their reasons",
-		Args:  cobra.NoArgs,
+		Use:     "ls",
+		Short:   "List dead letters with their reasons",
+		Example: `  twin dlq ls --consumer warehouse`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			nc, js, err := g.connectNATS()
 			if err != nil {

@@ -61,13 +61,10 @@ evaluation gate (docs/training.md).`,
 			if len(qs) == 0 {
 				return errors.New("no questions to ask")
 			}
+			m := newMeter(g.stderr, "answered", int64(len(qs)), false)
+			defer m.Done()
 			opts := evaluate.AnswersOptions{Concurrency: concurrency, Progress: func(done, total int) {
-				if !asJSON && (done == total || done%10 == 0) {
-					fmt.Fprintf(g.stderr, "\ranswered %d of %d", done, total)
-					if done == total {
-						fmt.Fprintln(g.stderr)
-					}
-				}
+				m.Set(int64(done), "")
 			}}
 			if judgeURL != "" {
 				m, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: judgeURL, Model: judgeModel, APIKey: judgeKey})
@@ -77,6 +74,7 @@ evaluation gate (docs/training.md).`,
 				opts.Judge = evaluate.LLMJudge{Model: m}
 			}
 			res, err := evaluate.Answers(ctx, wsAsker{g}, gatewayDocs{g}, qs, opts)
+			m.Done()
 			if err != nil {
 				return err
 			}

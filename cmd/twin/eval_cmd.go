@@ -21,8 +21,9 @@ import (
 
 func newEvalCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "eval",
-		Short: "Measure the twin's quality",
+		Use:     "eval",
+		Short:   "Measure the twin's quality",
+		Example: `  twin eval retrieval --corpus corpus.jsonl.gz --queries queries.jsonl --qrels qrels/test.tsv`,
 	}
 	cmd.AddCommand(newEvalRetrievalCmd(g), newEvalAnswersCmd(g))
 	return cmd
@@ -68,7 +69,12 @@ is restricted to it.`,
 			if err != nil {
 				return err
 			}
-			sum, err := importer.Run(ctx, in, streams.NewPublisher(js), importer.Options{Author: author, Kind: schemas.KindPost, Progress: g.stderr})
+			m := newMeter(g.stderr, "importing the corpus", in.Size(), true)
+			sum, err := importer.Run(ctx, in, streams.NewPublisher(js), importer.Options{
+				Author: author, Kind: schemas.KindPost, Notices: m,
+				OnProgress: func(s importer.Summary) { m.Set(in.Offset(), plural(s.Published, "document")) },
+			})
+			m.Done()
 			in.Close()
 			if err != nil {
 				return err
@@ -96,7 +102,7 @@ is restricted to it.`,
 	f.StringVar(&queries, "queries", "", "BEIR queries, JSON lines: _id, text")
 	f.StringVar(&qrels, "qrels", "", "BEIR relevance judgments: query-id, corpus-id, score (TSV with a header)")
 	f.StringVar(&author, "author", "", `author the corpus is imported under (default "eval:<corpus name>")`)
-	f.IntVarP(&k, "k", "k", 10, "cut-off of nDCG")
+	topFlag(f, &k, 10, "cut-off of nDCG")
 	f.IntVar(&concurrency, "concurrency", 4, "queries in flight")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	for _, name := range []string{"corpus", "queries", "qrels"} {

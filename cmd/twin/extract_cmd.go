@@ -23,7 +23,7 @@ local HTML file, or from a URL fetched with the crawler's own client (robots.txt
 timeouts and the private-address guard included).`,
 		Example: `  twin extract page.html
   twin extract https://example.com/post --json`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1, "the HTML file or URL to extract, e.g. twin extract page.html"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			page, pageURL, contentType, err := readPage(ctx, args[0], c)

@@ -18,8 +18,9 @@ import (
 
 func newFeedbackCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "feedback",
-		Short: "Feedback that teaches: relevance judgments for the reranker",
+		Use:     "feedback",
+		Short:   "Feedback that teaches: relevance judgments for the reranker",
+		Example: `  twin feedback import judgments.jsonl --wait`,
 	}
 	cmd.AddCommand(newFeedbackImportCmd(g))
 	return cmd

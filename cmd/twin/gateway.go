@@ -133,6 +133,7 @@ func runGateway(ctx context.Context, s *system, log zerolog.Logger, ready func()
 		log.Warn().Err(err).Msg("search unavailable: /v1/search answers 503")
 	} else {
 		cfg.Search = search
+		cfg.Points = s.feat.store
 	}
 	g := gateway.New(cfg)
 	g.Register(s.http)

@@ -18,6 +18,8 @@ func newModelsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "models",
 		Short: "List, promote and roll back the model versions the trainer registered",
+		Example: `  twin models ls
+  twin models rollback --name reranker`,
 		Long: `The model registry of a running twin, through its gateway (--server).
 
 Every training job that succeeds registers a version (reranker or llm) as a
@@ -28,9 +30,10 @@ pick the change up while they run, without a restart.`,
 	}
 	var asJSON bool
 	ls := &cobra.Command{
-		Use:   "ls [NAME]",
-		Short: "List model versions, newest first: name, version, kind, state, metrics",
-		Args:  cobra.MaximumNArgs(1),
+		Use:     "ls [NAME]",
+		Short:   "List model versions, newest first: name, version, kind, state, metrics",
+		Example: `  twin models ls reranker`,
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := "/v1/models"
 			if len(args) == 1 {
@@ -65,15 +68,16 @@ pick the change up while they run, without a restart.`,
 		Use:     "promote VERSION",
 		Short:   "Serve VERSION of the model (--name, default reranker)",
 		Example: "  twin models promote 3\n  twin models promote 2 --name llm",
-		Args:    cobra.ExactArgs(1),
+		Args:    exactArgs(1, "the version to serve (twin models ls lists them), e.g. twin models promote 3"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return changeModel(cmd, g, "/v1/models/promote", gateway.ModelRequest{Name: name, Version: args[0]}, asJSON)
 		},
 	}
 	rollback := &cobra.Command{
-		Use:   "rollback",
-		Short: "Return the model (--name, default reranker) to the version that served before",
-		Args:  cobra.NoArgs,
+		Use:     "rollback",
+		Short:   "Return the model (--name, default reranker) to the version that served before",
+		Example: `  twin models rollback --name reranker`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return changeModel(cmd, g, "/v1/models/rollback", gateway.ModelRequest{Name: name}, asJSON)
 		},

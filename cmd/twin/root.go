@@ -59,6 +59,7 @@ func (g *globals) natsURL() string {
 }
 
 // errSilent ends a command with a non-zero exit after it already said why.
+// A mistake in the command line (usageError) exits 2, any other failure 1.
 var errSilent = errors.New("")
 
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -71,6 +72,9 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		if !errors.Is(err, errSilent) {
 			fmt.Fprintln(stderr, "twin:", err)
 		}
+		if isUsage(err) {
+			return 2
+		}
 		return 1
 	}
 	return 0
@@ -80,6 +84,9 @@ func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "twin",
 		Short: "An LLM Twin: crawl an author, answer in their voice, learn from feedback",
+		Example: `  twin up
+  twin import til.jsonl --author "Simon Willison" --wait
+  twin chat "How do I find Apache Bench errors?"`,
 		Long: `twin builds an "LLM Twin" of an author. It crawls what the author published into a
 warehouse, turns every change into retrieval features within a second, answers chat
 questions in the author's voice, and turns feedback into training data. Every step is a
@@ -100,6 +107,7 @@ Flags win over the environment, the environment over the file.`,
 			return g.load(cmd)
 		},
 	}
+	root.SetFlagErrorFunc(flagError)
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.configFile, "config", "", "YAML file of settings, keyed by flag name (see twin.example.yaml)")
 	pf.StringVar(&g.logFormat, "log-format", logging.Auto, "log format: auto (console lines when stderr is a terminal, JSON lines otherwise), json or console")
@@ -111,7 +119,10 @@ Flags win over the environment, the environment over the file.`,
 	pf.StringVar(&g.natsToken, "nats-token", "", "NATS authentication token, for a server that uses tokens\n(a user and password go in the URL: nats://user:pass@host:4222)")
 	pf.StringVar(&g.data, "data", defaultDataDir(), "data directory (embedded NATS store and its credentials, warehouse, vectors)")
 
-	root.AddCommand(newUpCmd(g), newRunCmd(g), newCrawlCmd(g), newImportCmd(g), newDocsCmd(g), newExtractCmd(g),
+	up, run := newUpCmd(g), newRunCmd(g)
+	useGroupedHelp(up, false)
+	useGroupedHelp(run, true)
+	root.AddCommand(up, run, newCrawlCmd(g), newImportCmd(g), newDocsCmd(g), newExtractCmd(g),
 		newSearchCmd(g), newChatCmd(g), newReindexCmd(g), newEvalCmd(g), newBenchCmd(g),
 		newStatusCmd(g), newDLQCmd(g), newStreamsCmd(g), newVersionCmd(g),
 		newTrainCmd(g), newModelsCmd(g))

@@ -25,7 +25,7 @@ reciprocal rank, and the reranker in service (lexical, or the learned version th
 registry serves) orders them. --author keeps one author's chunks; --rerank=false returns the
 fused order.`,
 		Example: `  twin search "how do I run a SQL query against a CSV file" --author "Simon Willison" -k 5`,
-		Args:    cobra.MinimumNArgs(1),
+		Args:    minArgs(1, `what to search for, e.g. twin search "csv files"`),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{"q": {strings.Join(args, " ")}, "k": {strconv.Itoa(k)}, "rerank": {strconv.FormatBool(rerank)}}
 			if author != "" {
@@ -52,7 +52,7 @@ fused order.`,
 		},
 	}
 	cmd.Flags().StringVar(&author, "author", "", "only this author's chunks")
-	cmd.Flags().IntVarP(&k, "k", "k", 10, "results wanted (at most 100)")
+	topFlag(cmd.Flags(), &k, 10, "results wanted (at most 100)")
 	cmd.Flags().BoolVar(&rerank, "rerank", true, "order the hits with the reranker in service")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"hits":[...],"reranker":"..."}`)
 	return cmd

@@ -13,6 +13,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/twin-llm/twin/gateway"
 	"github.com/twin-llm/twin/internal/ops"
 	"github.com/twin-llm/twin/streams"
 )
@@ -25,16 +26,17 @@ func newStatusCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show streams, consumer lag, freshness and training jobs of a running twin",
-		Long: `Show every stream (messages, bytes) and its consumers: pending (not yet delivered),
+		Short: "Show what a running twin holds and does: documents, points, lag, freshness, training",
+		Long: `Show how many documents the warehouse holds and how many points (chunks) the vector
+store, then every stream (messages, bytes) and its consumers: pending (not yet delivered),
 ack pending (delivered, not yet acked), redelivered and last activity; then the dead
 letters, how fresh the index is (the last 256 indexed documents) and the newest training jobs.
 
 With --watch it redraws every --interval and adds each stream's and consumer's rate
 (messages a second since the last draw), until Ctrl-C.
 
-It asks the gateway (--server); when the gateway cannot be reached it reads the same
-figures from NATS (--nats) directly.`,
+It asks the gateway (--server); when the gateway cannot be reached it reads the rest from
+NATS (--nats) directly, and the counts are unknown.`,
 		Example: `  twin status
   twin status --watch
   twin status --json | jq '.streams[] | select(.name=="CRAWL")'`,
@@ -46,7 +48,7 @@ figures from NATS (--nats) directly.`,
 			if watch && interval < 100*time.Millisecond {
 				return fmt.Errorf("--interval %v is too short: want at least 100ms", interval)
 			}
-			read := func(ctx context.Context) (ops.Status, error) { return g.readStatus(ctx) }
+			read := func(ctx context.Context) (gateway.Status, error) { return g.readStatus(ctx) }
 			if watch {
 				return watchStatus(cmd.Context(), g.stdout, read, interval, -1)
 			}
@@ -69,31 +71,33 @@ figures from NATS (--nats) directly.`,
 	return cmd
 }
 
-// readStatus asks the gateway, else NATS.
-func (g *globals) readStatus(ctx context.Context) (ops.Status, error) {
-	var st ops.Status
+// readStatus asks the gateway, else NATS (which cannot count documents
+// and points).
+func (g *globals) readStatus(ctx context.Context) (gateway.Status, error) {
+	var st gateway.Status
 	httpErr := g.getJSON(ctx, "/v1/status", &st)
 	if httpErr == nil {
 		return st, nil
 	}
 	nc, js, err := g.connectNATS()
 	if err != nil {
-		return ops.Status{}, fmt.Errorf("%w; and %w", httpErr, err)
+		return gateway.Status{}, fmt.Errorf("%w; and %w", httpErr, err)
 	}
 	defer nc.Close()
-	return ops.Read(ctx, js)
+	st.Status, err = ops.Read(ctx, js)
+	return st, err
 }
 
 // frame is one reading, kept to compute the rates of the next.
 type frame struct {
 	at time.Time
-	st ops.Status
+	st gateway.Status
 }
 
 // watchStatus draws the status every interval until ctx ends (or frames
 // have been drawn, when frames >= 0). On a terminal each draw replaces the
 // last; elsewhere draws follow each other, separated by a blank line.
-func watchStatus(ctx context.Context, w io.Writer, read func(context.Context) (ops.Status, error), interval time.Duration, frames int) error {
+func watchStatus(ctx context.Context, w io.Writer, read func(context.Context) (gateway.Status, error), interval time.Duration, frames int) error {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		tty = isatty.IsTerminal(f.Fd())
@@ -131,8 +135,10 @@ func watchStatus(ctx context.Context, w io.Writer, read func(context.Context) (o
 	return nil
 }
 
-// printStatus writes the table; with prev, each row gets its rate since.
-func printStatus(w io.Writer, st ops.Status, prev *frame, now time.Time) {
+// printStatus writes the counts and the table; with prev, each row gets
+// its rate since.
+func printStatus(w io.Writer, st gateway.Status, prev *frame, now time.Time) {
+	fmt.Fprintf(w, "documents  %s\npoints     %s\n\n", count(st.Documents), count(st.Points))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	rates := prev != nil && now.After(prev.at)
 	header := "STREAM\tCONSUMER\tMESSAGES\tBYTES\tPENDING\tACK PENDING\tREDELIVERED\tLAST ACTIVE"
@@ -183,6 +189,13 @@ func printStatus(w io.Writer, st ops.Status, prev *frame, now time.Time) {
 	j := st.Training[0]
 	fmt.Fprintf(w, "training:     newest job %s (%s, %s) %s, triggered %s ago\n", orDash(j.Status.JobID), j.Trigger.Kind,
 		orDash(j.Trigger.Cause), orDash(j.Status.State), now.Sub(j.Trigger.CreatedAt).Round(time.Second))
+}
+
+func count(n *int64) string {
+	if n == nil {
+		return "unknown (the gateway did not say)"
+	}
+	return fmt.Sprint(*n)
 }
 
 func prevStream(prev *frame, name string) streams.StreamStatus {

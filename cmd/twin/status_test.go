@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twin-llm/twin/gateway"
 	"github.com/twin-llm/twin/internal/ops"
 	"github.com/twin-llm/twin/streams"
 )
@@ -16,21 +17,21 @@ func TestWatchStatusRedrawsWithRatesAndOutlivesErrors(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
 	reads := 0
-	read := func(context.Context) (ops.Status, error) {
+	read := func(context.Context) (gateway.Status, error) {
 		reads++
 		if reads == 2 {
-			return ops.Status{}, errors.New("gateway is restarting")
+			return gateway.Status{}, errors.New("gateway is restarting")
 		}
 		// Each good read has moved 1,000 messages on: a rate over the
 		// interval, whatever the interval was.
 		n := uint64(reads * 1000)
-		return ops.Status{
+		return gateway.Status{Status: ops.Status{
 			Status: streams.Status{Streams: []streams.StreamStatus{
 				{Name: streams.StreamCDC, Messages: n, LastSeq: n, Consumers: []streams.ConsumerStatus{{Name: "featurizer", Pending: 3, Acked: n - 3, LastActive: &now}}},
 				{Name: streams.StreamDLQ, Messages: 2, LastSeq: 2},
 			}},
 			Freshness: &ops.Freshness{Samples: 10, P50Seconds: 0.013, P99Seconds: 0.021, LastIndexed: now},
-		}, nil
+		}}, nil
 	}
 	var out bytes.Buffer
 	if err := watchStatus(context.Background(), &out, read, 10*time.Millisecond, 3); err != nil {
@@ -56,9 +57,9 @@ func TestWatchStatusRedrawsWithRatesAndOutlivesErrors(t *testing.T) {
 func TestWatchStatusStopsOnCtrlC(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
-	read := func(context.Context) (ops.Status, error) {
+	read := func(context.Context) (gateway.Status, error) {
 		cancel() // the user presses Ctrl-C during the first draw
-		return ops.Status{}, nil
+		return gateway.Status{}, nil
 	}
 	var out bytes.Buffer
 	if err := watchStatus(ctx, &out, read, time.Hour, -1); err != nil {

@@ -17,15 +17,18 @@ func newStreamsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "streams",
 		Short: "Apply or list the JetStream topology",
+		Example: `  twin streams ls
+  twin streams apply --stream-replicas 3`,
 		Long: `The topology (eleven streams and the durable consumers of the components) is code in
 package streams. "twin up" and "twin run" apply it at start; these commands do it against
 the NATS server given by --nats.`,
 	}
 	var replicas int
 	apply := &cobra.Command{
-		Use:   "apply",
-		Short: "Create or update every stream and durable consumer (idempotent)",
-		Args:  cobra.NoArgs,
+		Use:     "apply",
+		Short:   "Create or update every stream and durable consumer (idempotent)",
+		Example: `  twin streams apply --nats nats://nats:4222 --stream-replicas 3`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			nc, js, err := g.connectNATS()
 			if err != nil {
@@ -45,9 +48,10 @@ the NATS server given by --nats.`,
 
 	var asJSON bool
 	ls := &cobra.Command{
-		Use:   "ls",
-		Short: "List the streams on the server with their limits and contents",
-		Args:  cobra.NoArgs,
+		Use:     "ls",
+		Short:   "List the streams on the server with their limits and contents",
+		Example: `  twin streams ls --json`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			nc, js, err := g.connectNATS()
 			if err != nil {

@@ -22,6 +22,8 @@ func newTracesCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "traces",
 		Short: "Read the prompt traces: how each chat answer was made",
+		Example: `  twin traces ls --limit 20
+  twin traces show TRACE-ID`,
 		Long: `Read the traces the monitor stores, through the gateway (--server): every chat request's
 steps (input guard, self-query, expansion, search, rerank, prompt, generation, output guard)
 with their latency, inputs, outputs and token counts, and the ratings the answer got.`,
@@ -72,7 +74,7 @@ func newTracesShowCmd(g *globals) *cobra.Command {
 		Use:     "show ID",
 		Short:   "Show one trace (by trace id or chat request id), step by step",
 		Example: `  twin traces show 0f3c2a...`,
-		Args:    cobra.ExactArgs(1),
+		Args:    exactArgs(1, "the trace or chat request id (twin traces ls lists them)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var rec gateway.TraceDetail
 			if err := g.getJSON(cmd.Context(), "/v1/traces/"+url.PathEscape(args[0]), &rec); err != nil {

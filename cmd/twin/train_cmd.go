@@ -19,6 +19,8 @@ func newTrainCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Trigger training by hand and follow the training jobs",
+		Example: `  twin train trigger --kind rerank --wait
+  twin train ls`,
 		Long: `Training runs in the trainer component of a running twin: one job per trigger on
 twin.training.triggers, its states on twin.training.status. The retrain policy
 triggers by itself when new documents, ratings, judgments or drift cross their
@@ -73,9 +75,10 @@ thresholds; "train trigger" does it by hand. See docs/training.md.`,
 
 	var asJSON bool
 	ls := &cobra.Command{
-		Use:   "ls",
-		Short: "List training jobs, newest first: trigger, kind, cause, state, message",
-		Args:  cobra.NoArgs,
+		Use:     "ls",
+		Short:   "List training jobs, newest first: trigger, kind, cause, state, message",
+		Example: `  twin train ls --json`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			nc, js, err := g.connectNATS()
 			if err != nil {

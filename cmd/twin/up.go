@@ -76,7 +76,7 @@ another machine, give its system credentials: --nats-creds <data>/nats-auth/syst
 Components: ` + componentNames(components()),
 		Example: `  twin run gateway --nats nats://nats:4222 --http :8080
   twin run embedder --nats nats://twin-host:4222 --nats-creds /etc/twin/system.nk`,
-		Args: cobra.MinimumNArgs(1),
+		Args: minArgs(1, "the components to run, e.g. twin run gateway (the components: "+componentNames(components())+")"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if g.nats == "" {
 				g.nats = defaultNATS

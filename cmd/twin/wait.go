@@ -51,23 +51,38 @@ func (g *globals) docRevision(ctx context.Context, id string) (int64, bool, erro
 // waitImported waits until the documents of an import are stored and then
 // searchable, showing progress on stderr, and returns how long it took.
 func (g *globals) waitImported(ctx context.Context, js jetstream.JetStream, sum importer.Summary, wo waitOptions) (time.Duration, error) {
-	began, last := time.Now(), time.Time{}
+	began := time.Now()
 	ctx, cancel := wo.bound(ctx)
 	defer cancel()
+	if err := g.waitStored(ctx, js, sum.LastSeq, wo); err != nil {
+		return 0, err
+	}
+	err := g.waitSearchable(ctx, js, sum.IDs, wo)
+	return time.Since(began), err
+}
+
+// waitStored waits until the warehouse writer has acked every DOCS message
+// up to seq, saying on stderr which component is not consuming when
+// nothing moves. ctx is bound by the caller (waitOptions.bound).
+func (g *globals) waitStored(ctx context.Context, js jetstream.JetStream, seq uint64, wo waitOptions) error {
 	out := &progress.SyncWriter{W: g.stderr}
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go progress.Watch(wctx, js, progress.PipelineWatches(), wo.warnAfter, out)
-	r := &progress.Retrier{Out: out}
-	if err := progress.StoredUpTo(ctx, js, sum.LastSeq, r); err != nil {
-		return 0, progress.GaveUp(ctx, err)
-	}
-	err := progress.Searchable(ctx, js, sum.IDs, g.docRevision, func(n, total int) {
-		if n == total || time.Since(last) > time.Second {
-			last = time.Now()
-			fmt.Fprintf(out, "\rsearchable %d/%d", n, total)
-		}
-	}, r)
-	fmt.Fprintln(out)
-	return time.Since(began), progress.GaveUp(ctx, err)
+	go progress.Watch(wctx, js, progress.PipelineWatches()[:1], wo.warnAfter, out)
+	return progress.GaveUp(ctx, progress.StoredUpTo(ctx, js, seq, &progress.Retrier{Out: out}))
+}
+
+// waitSearchable waits until each document of ids is searchable at the
+// revision the warehouse holds, with a meter on stderr. ctx is bound by
+// the caller (waitOptions.bound).
+func (g *globals) waitSearchable(ctx context.Context, js jetstream.JetStream, ids []string, wo waitOptions) error {
+	m := newMeter(g.stderr, "searchable", int64(len(ids)), false)
+	defer m.Done()
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go progress.Watch(wctx, js, progress.PipelineWatches(), wo.warnAfter, m)
+	err := progress.Searchable(ctx, js, ids, g.docRevision, func(n, total int) {
+		m.Set(int64(n), "")
+	}, &progress.Retrier{Out: m})
+	return progress.GaveUp(ctx, err)
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -50,7 +51,8 @@ type line struct {
 	Date        time.Time `json:"date"`
 }
 
-// Publisher publishes a batch and returns once every message is acked.
+// Publisher publishes a batch and returns once every message is acked, or
+// with the failures joined; the acks of the stored ones are set either way.
 type Publisher interface {
 	PublishBatch(ctx context.Context, outs []streams.Out) ([]*jetstream.PubAck, error)
 }
@@ -59,49 +61,114 @@ type Publisher interface {
 type Options struct {
 	Author string // of lines that name none
 	Kind   string // of lines that name none: article, post or repository
-	// Progress, when set, is told the count and rate about twice a second,
-	// on one terminal line.
-	Progress io.Writer
+	// OnProgress, when set, is called after each batch is acked.
+	OnProgress func(Summary)
+	// Notices, when set, is told once per outage that NATS is away (and
+	// the batch is published again when it is back), and once that it is
+	// back.
+	Notices io.Writer
 }
+
+// The kinds of bad line, which Document's errors wrap.
+var (
+	ErrNotJSON    = errors.New("not a JSON object")
+	ErrNoContent  = errors.New("no content (or text)")
+	ErrNoIdentity = errors.New("no id (or _id) and no link: nothing to identify the document by")
+	ErrBadLink    = errors.New("a link that is not a URL")
+	ErrInvalid    = errors.New("not a valid document")
+)
 
 // BadLine is a line that was skipped, and why.
 type BadLine struct {
 	Line   int
+	Kind   error // one of the Err kinds above
 	Reason string
 }
 
 // Summary is what one import did.
 type Summary struct {
-	Lines, Published int
-	Bad              []BadLine
-	IDs              []string // warehouse ids of the published documents
-	LastSeq          uint64   // the highest DOCS sequence they were stored at
-	Took             time.Duration
+	Lines     int // read
+	Published int // acked by the DOCS stream
+	Bad       []BadLine
+	IDs       []string // warehouse ids of the published documents
+	Seqs      []uint64 // the DOCS sequence each of IDs was stored at
+	LastSeq   uint64   // the highest of Seqs
+	Took      time.Duration
 }
 
 // Open opens a plain or, for a name ending in .gz, gzipped file.
-func Open(path string) (io.ReadCloser, error) {
+func Open(path string) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if !strings.HasSuffix(path, ".gz") {
-		return f, nil
+	in := &File{f: f, counted: &counter{r: f}}
+	if st, err := f.Stat(); err == nil {
+		in.size = st.Size()
 	}
-	zr, err := gzip.NewReader(f)
+	in.r = in.counted
+	if !strings.HasSuffix(path, ".gz") {
+		return in, nil
+	}
+	zr, err := gzip.NewReader(in.counted)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{zr, f}, nil
+	in.r = zr
+	return in, nil
 }
 
+// File is an import file being read.
+type File struct {
+	f       *os.File
+	counted *counter
+	r       io.Reader
+	size    int64
+}
+
+func (f *File) Read(p []byte) (int, error) { return f.r.Read(p) }
+
+// Close closes the file.
+func (f *File) Close() error { return f.f.Close() }
+
+// Size is the size of the file on disk (compressed, for a .gz).
+func (f *File) Size() int64 { return f.size }
+
+// Offset is how many bytes of the file on disk were read so far: with Size,
+// how far an import is.
+func (f *File) Offset() int64 { return f.counted.n }
+
+type counter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// retryDelay is the longest wait between two publishes of a batch while
+// NATS is away.
+const retryDelay = 2 * time.Second
+
+// attemptTimeout bounds one publish of a batch (a few milliseconds when
+// all is well): an ack lost in a reconnect would otherwise be awaited
+// forever.
+const attemptTimeout = 5 * time.Second
+
+// ackGrace is how long the acks of a batch already sent are awaited after
+// the import is interrupted.
+const ackGrace = 5 * time.Second
+
 // Run publishes the documents of r in batches of BatchSize. A line that
-// is not a valid document is counted in Summary.Bad and skipped; an error
-// is a failure to read or to publish.
+// is not a valid document is counted in Summary.Bad and skipped. While
+// NATS is away (a restart), the messages of a batch not yet acked are
+// published again, with the same message ids, until it is back. An error
+// is a failure to read, a publish NATS refused, or the end of ctx; the
+// summary then counts exactly what was acked.
 func Run(ctx context.Context, r io.Reader, pub Publisher, opts Options) (Summary, error) {
 	var sum Summary
 	// Each run is a new write of its documents: its message ids are its own,
@@ -111,30 +178,20 @@ func Run(ctx context.Context, r io.Reader, pub Publisher, opts Options) (Summary
 	if err != nil {
 		return sum, err
 	}
-	progress := opts.Progress
-	if progress == nil {
-		progress = io.Discard
+	notices := opts.Notices
+	if notices == nil {
+		notices = io.Discard
 	}
-	start, lastReport := time.Now(), time.Now()
-	batch := make([]streams.Out, 0, BatchSize)
+	start := time.Now()
+	var batch []streams.Out
+	var ids []string
 	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+		err := publish(ctx, pub, batch, ids, &sum, notices)
+		batch, ids = batch[:0], ids[:0]
+		if err == nil && opts.OnProgress != nil {
+			opts.OnProgress(sum)
 		}
-		acks, err := pub.PublishBatch(ctx, batch)
-		if err != nil {
-			return err
-		}
-		for _, a := range acks {
-			sum.LastSeq = max(sum.LastSeq, a.Sequence)
-		}
-		sum.Published += len(batch)
-		batch = batch[:0]
-		if time.Since(lastReport) > 500*time.Millisecond {
-			lastReport = time.Now()
-			fmt.Fprintf(progress, "\rimported %d documents (%.0f/s)", sum.Published, float64(sum.Published)/time.Since(start).Seconds())
-		}
-		return nil
+		return err
 	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
@@ -146,30 +203,159 @@ func Run(ctx context.Context, r io.Reader, pub Publisher, opts Options) (Summary
 		}
 		doc, err := Document([]byte(text), opts.Author, opts.Kind)
 		if err != nil {
-			sum.Bad = append(sum.Bad, BadLine{sum.Lines, err.Error()})
+			sum.Bad = append(sum.Bad, BadLine{Line: sum.Lines, Kind: kindOf(err), Reason: err.Error()})
 			continue
 		}
 		id := doc.ID
 		if id == "" {
 			id = warehouse.DocumentID(doc.URL)
 		}
-		sum.IDs = append(sum.IDs, id)
+		ids = append(ids, id)
 		batch = append(batch, streams.Out{Subject: schemas.DocsCrawled(doc.Kind), MsgID: MsgID(run, sum.Lines, doc), Body: doc})
 		if len(batch) == BatchSize {
 			if err := flush(); err != nil {
+				sum.Took = time.Since(start)
 				return sum, err
 			}
 		}
 	}
 	if err := sc.Err(); err != nil {
+		sum.Took = time.Since(start)
 		return sum, fmt.Errorf("read line %d: %w", sum.Lines+1, err)
 	}
 	err = flush()
-	if sum.Published > 0 {
-		fmt.Fprintln(progress)
-	}
 	sum.Took = time.Since(start)
 	return sum, err
+}
+
+// publish publishes batch (the documents of ids) until every message is
+// acked, counting each ack in sum. Only the unacked messages go again.
+func publish(ctx context.Context, pub Publisher, batch []streams.Out, ids []string, sum *Summary, notices io.Writer) error {
+	delay, away := 100*time.Millisecond, false
+	for len(batch) > 0 {
+		if ctx.Err() != nil {
+			return fmt.Errorf("publish: %w", ctx.Err())
+		}
+		// Once sent, a batch is stored whether or not its acks are read:
+		// after an interrupt they are still awaited a moment, so that the
+		// count is what the stream holds.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), attemptTimeout)
+		stop := context.AfterFunc(ctx, func() { time.AfterFunc(ackGrace, cancel) })
+		acks, err := pub.PublishBatch(actx, batch)
+		stop()
+		cancel()
+		var leftOuts []streams.Out
+		var leftIDs []string
+		for i, a := range acks {
+			if a == nil {
+				leftOuts, leftIDs = append(leftOuts, batch[i]), append(leftIDs, ids[i])
+				continue
+			}
+			sum.Published++
+			sum.IDs = append(sum.IDs, ids[i])
+			sum.Seqs = append(sum.Seqs, a.Sequence)
+			sum.LastSeq = max(sum.LastSeq, a.Sequence)
+		}
+		if len(acks) == 0 && err != nil {
+			leftOuts, leftIDs = batch, ids
+		}
+		batch, ids = leftOuts, leftIDs
+		if len(batch) == 0 {
+			break
+		}
+		if err == nil {
+			err = errors.New("no ack")
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("publish: %w", ctx.Err())
+		}
+		if !retryable(err) {
+			return fmt.Errorf("publish: %d messages refused: %s", len(batch), Failures(err))
+		}
+		if !away {
+			away = true
+			fmt.Fprintf(notices, "NATS is away (%s); publishing again when it is back\n", Failures(err))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("publish: %w", ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, retryDelay)
+	}
+	if away {
+		fmt.Fprintln(notices, "NATS is back; publishing on")
+	}
+	return nil
+}
+
+// retryable reports whether every failure of a publish is what a client
+// sees while NATS restarts or reconnects.
+func retryable(err error) bool {
+	for _, leaf := range leaves(err) {
+		if !streams.Transient(leaf) && !errors.Is(leaf, context.DeadlineExceeded) {
+			return false
+		}
+	}
+	return true
+}
+
+// Failures says what failed in err, one kind of failure each with its
+// count ("512 × nats: server is disconnected"), instead of one line per
+// message of a batch.
+func Failures(err error) string {
+	counts := map[string]int{}
+	var order []string
+	for _, leaf := range leaves(err) {
+		// A batch wraps each message's error once ("message 3 to
+		// subject: ..."): the kind is what it wraps.
+		what := leaf.Error()
+		if inner := errors.Unwrap(leaf); inner != nil {
+			what = inner.Error()
+		}
+		if counts[what] == 0 {
+			order = append(order, what)
+		}
+		counts[what]++
+	}
+	parts := make([]string, len(order))
+	for i, what := range order {
+		parts[i] = what
+		if counts[what] > 1 {
+			parts[i] = fmt.Sprintf("%d × %s", counts[what], what)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// leaves are the errors joined in err (errors.Join, nested), or err.
+func leaves(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leaves(e)...)
+		}
+		return out
+	}
+	if inner := errors.Unwrap(err); inner != nil {
+		if _, ok := inner.(interface{ Unwrap() []error }); ok {
+			return leaves(inner)
+		}
+	}
+	return []error{err}
+}
+
+// kindOf is the kind of a bad line's error.
+func kindOf(err error) error {
+	for _, k := range []error{ErrNotJSON, ErrNoContent, ErrNoIdentity, ErrBadLink} {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return ErrInvalid
 }
 
 // MsgID is the message id (the DOCS dedup key) of doc, read from line n of
@@ -196,7 +382,7 @@ func runID() (string, error) {
 func Document(data []byte, author, kind string) (*schemas.CrawledDocument, error) {
 	var l line
 	if err := json.Unmarshal(data, &l); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %v", err)
+		return nil, fmt.Errorf("%w: %v", ErrNotJSON, err)
 	}
 	d := &schemas.CrawledDocument{
 		ID: firstOf(l.ID, l.BEIRID), Kind: firstOf(l.Kind, kind), Title: l.Title,
@@ -212,15 +398,15 @@ func Document(data []byte, author, kind string) (*schemas.CrawledDocument, error
 	if link := firstOf(l.Link, l.URL); link != "" {
 		norm, err := urlnorm.Normalize(link, urlnorm.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("link: %v", err)
+			return nil, fmt.Errorf("%w: %v", ErrBadLink, err)
 		}
 		d.URL = norm
 	}
 	if strings.TrimSpace(d.Content) == "" {
-		return nil, fmt.Errorf("no content (or text)")
+		return nil, ErrNoContent
 	}
 	if d.ID == "" && d.URL == "" {
-		return nil, fmt.Errorf("no id (or _id) and no link: nothing to identify the document by")
+		return nil, ErrNoIdentity
 	}
 	// Validate exactly as the writer will, so a bad line is reported here
 	// with its number instead of landing in the DLQ.
@@ -229,7 +415,7 @@ func Document(data []byte, author, kind string) (*schemas.CrawledDocument, error
 		err = schemas.Decode(enc, &schemas.CrawledDocument{})
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return d, nil
 }

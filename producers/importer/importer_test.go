@@ -3,18 +3,25 @@ package importer
 import (
 	"compress/gzip"
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
 	"github.com/twin-llm/twin/consumers/crawler"
 	"github.com/twin-llm/twin/internal/store/warehouse"
+	"github.com/twin-llm/twin/internal/testwait"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 	"github.com/twin-llm/twin/streams/streamstest"
@@ -99,13 +106,15 @@ not json
 {"link":"https://example.com/two","text":"second words","kind":"post"}
 {"id":"empty"}
 `
-	var progress strings.Builder
-	sum, err := Run(context.Background(), strings.NewReader(in), streams.NewPublisher(js), Options{Author: "Ann", Kind: schemas.KindArticle, Progress: &progress})
+	sum, err := Run(context.Background(), strings.NewReader(in), streams.NewPublisher(js), Options{Author: "Ann", Kind: schemas.KindArticle})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sum.Lines != 5 || sum.Published != 2 || len(sum.Bad) != 2 || sum.Bad[0].Line != 3 || sum.Bad[1].Line != 5 {
 		t.Fatalf("summary %+v: want 5 lines, 2 published, lines 3 and 5 bad", sum)
+	}
+	if sum.Bad[0].Kind != ErrNotJSON || sum.Bad[1].Kind != ErrNoContent {
+		t.Errorf("kinds of the bad lines %v, %v: want not JSON, no content", sum.Bad[0].Kind, sum.Bad[1].Kind)
 	}
 	if want := []string{"one", warehouse.DocumentID("https://example.com/two")}; strings.Join(sum.IDs, ",") != strings.Join(want, ",") {
 		t.Errorf("ids %v, want %v", sum.IDs, want)
@@ -199,6 +208,157 @@ func TestOpenReadsPlainAndGzippedFiles(t *testing.T) {
 	if _, err := Open(notGzip); err == nil {
 		t.Error("Open of a .gz that is not gzip succeeded")
 	}
+}
+
+func TestBadLinesHaveAKind(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		line string
+		kind error
+	}{
+		{`not json`, ErrNotJSON},
+		{`[1,2]`, ErrNotJSON},
+		{`{"id":1,"text":"x"}`, ErrNotJSON},
+		{`{"id":"a"}`, ErrNoContent},
+		{`{"id":"a","text":"   "}`, ErrNoContent},
+		{`{"text":"x"}`, ErrNoIdentity},
+		{`{"link":"http://[::1","text":"x"}`, ErrBadLink},
+		{`{"id":"a","text":"x","kind":"poem"}`, ErrInvalid},
+	}
+	for _, tt := range tests {
+		_, err := Document([]byte(tt.line), "", schemas.KindPost)
+		if !errors.Is(err, tt.kind) || kindOf(err) != tt.kind {
+			t.Errorf("Document(%s) = %v, want a %q", tt.line, err, tt.kind)
+		}
+	}
+}
+
+func TestFailuresCountEachKindOnce(t *testing.T) {
+	t.Parallel()
+	var errs []error
+	for i := range 300 {
+		errs = append(errs, fmt.Errorf("message %d to twin.docs.crawled.post: %w", i, nats.ErrDisconnected))
+	}
+	errs = append(errs, fmt.Errorf("message 300 to twin.docs.crawled.post: %w", nats.ErrMaxPayload))
+	got := Failures(errors.Join(errors.Join(errs[:100]...), errors.Join(errs[100:]...)))
+	if want := "300 × nats: server is disconnected; nats: maximum payload exceeded"; got != want {
+		t.Errorf("Failures = %q, want %q", got, want)
+	}
+	if !retryable(errors.Join(errs[:300]...)) || retryable(errors.Join(errs...)) {
+		t.Error("a publish is retryable when all its failures are transient, and only then")
+	}
+}
+
+// notices is told when NATS is away, and says so on a channel once.
+type notices struct {
+	testwait.Buffer
+	away chan struct{}
+	once sync.Once
+}
+
+func (n *notices) Write(p []byte) (int, error) {
+	n.once.Do(func() { close(n.away) })
+	return n.Buffer.Write(p)
+}
+
+func TestRunRidesOutARestartOfNATS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	listen := "127.0.0.1:" + freePort(t)
+	start := func() *streams.Server {
+		srv, err := streams.StartServer(streams.ServerConfig{DataDir: dir, Listen: listen, MaxMemory: 64 << 20, MaxStore: 1 << 30, Log: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv
+	}
+	srv := start()
+	t.Cleanup(func() { srv.Shutdown() })
+	creds, err := streams.CredentialsOption(streams.SeedFile(dir, streams.RoleAdmin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect("nats://"+listen, creds, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := streamstest.Topology().Apply(t.Context(), js); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3 * BatchSize
+	var in strings.Builder
+	for i := range n {
+		fmt.Fprintf(&in, `{"id":"d%d","text":"words %d"}`+"\n", i, i)
+	}
+	say := &notices{away: make(chan struct{})}
+	restarted := make(chan struct{})
+	opts := Options{Kind: schemas.KindPost, Notices: say, OnProgress: func(s Summary) {
+		if s.Published != BatchSize {
+			return
+		}
+		// After the first batch, NATS goes away; it comes back once the
+		// import has said so.
+		srv.Shutdown()
+		go func() {
+			defer close(restarted)
+			<-say.away
+			srv = start()
+		}()
+	}}
+	sum, err := Run(t.Context(), strings.NewReader(in.String()), streams.NewPublisher(js), opts)
+	<-restarted
+	if err != nil {
+		t.Fatalf("Run across a restart: %v\n%s", err, say.String())
+	}
+	if sum.Published != n || len(sum.IDs) != n || len(sum.Seqs) != n {
+		t.Fatalf("published %d (%d ids, %d seqs), want %d", sum.Published, len(sum.IDs), len(sum.Seqs), n)
+	}
+	if got := len(docsOf(t, js)); got != n {
+		t.Errorf("DOCS holds %d messages, want %d: a retried publish was stored twice or lost", got, n)
+	}
+	said := say.String()
+	if strings.Count(said, "NATS is away") != 1 || strings.Count(said, "NATS is back") != 1 || strings.Count(said, "\n") != 2 {
+		t.Errorf("the notices should say once that NATS is away and once that it is back:\n%s", said)
+	}
+}
+
+func TestRunCountsExactlyWhatWasAckedWhenInterrupted(t *testing.T) {
+	t.Parallel()
+	js := streamstest.Start(t)
+	const n = 4 * BatchSize
+	var in strings.Builder
+	for i := range n {
+		fmt.Fprintf(&in, `{"id":"d%d","text":"words %d"}`+"\n", i, i)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	sum, err := Run(ctx, strings.NewReader(in.String()), streams.NewPublisher(js), Options{Kind: schemas.KindPost, OnProgress: func(s Summary) {
+		if s.Published >= 2*BatchSize {
+			cancel() // Ctrl-C
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run interrupted = %+v, %v; want context.Canceled", sum, err)
+	}
+	if stored := len(docsOf(t, js)); sum.Published != stored || len(sum.Seqs) != stored || sum.Published == 0 || sum.Published == n {
+		t.Fatalf("interrupted: %d published, %d seqs; DOCS holds %d", sum.Published, len(sum.Seqs), stored)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
 }
 
 func FuzzDocument(f *testing.F) {

@@ -2,6 +2,7 @@ package progress
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -17,35 +18,91 @@ import (
 // StoredUpTo waits until the warehouse writer has acked every DOCS message up
 // to seq: everything published before is in the warehouse.
 func StoredUpTo(ctx context.Context, js jetstream.JetStream, seq uint64, r *Retrier) error {
-	var floor uint64
+	err := AckedUpTo(ctx, js, streams.StreamDocs, streams.ConsumerWriter, seq, nil, r)
+	var behind *BehindError
+	if errors.As(err, &behind) {
+		return fmt.Errorf("the warehouse has stored the documents up to DOCS sequence %d of %d: %w", behind.Floor, seq, behind.Err)
+	}
+	return err
+}
+
+// BehindError is a wait of AckedUpTo that ended before the consumer got
+// there: how far it got.
+type BehindError struct {
+	Floor uint64
+	Err   error // the context's
+}
+
+func (e *BehindError) Error() string {
+	return fmt.Sprintf("acked up to sequence %d: %v", e.Floor, e.Err)
+}
+
+func (e *BehindError) Unwrap() error { return e.Err }
+
+// AckedUpTo waits until consumer on stream has acked every message up to
+// seq, calling onProgress (when set) with its ack floor as it moves. When
+// ctx ends first, the error is a *BehindError.
+func AckedUpTo(ctx context.Context, js jetstream.JetStream, stream, consumer string, seq uint64, onProgress func(floor uint64), r *Retrier) error {
+	var floor, told uint64
 	for {
-		err := r.Do(ctx, "read the warehouse consumer", func(ctx context.Context) error {
-			writer, err := js.Consumer(ctx, streams.StreamDocs, streams.ConsumerWriter)
-			if err != nil {
-				return err
-			}
-			info, err := writer.Info(ctx)
-			if err != nil {
-				return err
-			}
-			floor = info.AckFloor.Stream
-			return nil
+		err := r.Do(ctx, "read the "+consumer+" consumer", func(ctx context.Context) error {
+			var err error
+			floor, err = AckFloor(ctx, js, stream, consumer)
+			return err
 		})
 		if err != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("the warehouse has stored the documents up to DOCS sequence %d of %d: %w", floor, seq, ctx.Err())
+				return &BehindError{Floor: floor, Err: ctx.Err()}
 			}
 			return err
+		}
+		if onProgress != nil && floor != told {
+			told = floor
+			onProgress(floor)
 		}
 		if floor >= seq {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the warehouse has stored the documents up to DOCS sequence %d of %d: %w", floor, seq, ctx.Err())
+			return &BehindError{Floor: floor, Err: ctx.Err()}
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// LastSeq reads the sequence of the last message of stream (0 when it
+// never held one).
+func LastSeq(ctx context.Context, js jetstream.JetStream, stream string) (uint64, error) {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, fmt.Errorf("read stream %s: %w", stream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read stream %s: %w", stream, err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// StoredFloor reads, once, the DOCS sequence up to which the warehouse
+// writer has acked every message.
+func StoredFloor(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	return AckFloor(ctx, js, streams.StreamDocs, streams.ConsumerWriter)
+}
+
+// AckFloor reads, once, the sequence of stream up to which consumer has
+// acked every message.
+func AckFloor(ctx context.Context, js jetstream.JetStream, stream, consumer string) (uint64, error) {
+	c, err := js.Consumer(ctx, stream, consumer)
+	if err != nil {
+		return 0, fmt.Errorf("read the %s consumer: %w", consumer, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read the %s consumer: %w", consumer, err)
+	}
+	return info.AckFloor.Stream, nil
 }
 
 // Lookup reads the revision of a document the warehouse holds now; found

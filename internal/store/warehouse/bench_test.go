@@ -172,3 +172,54 @@ func BenchmarkSQLitePutTraces(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSQLiteListPage reads a page of 100 documents, newest first, of
+// a warehouse of 30,000, at the top and near the bottom of the listing
+// (the cursor of the last page but one), and counts the listing: what GET
+// /v1/docs does for each page.
+func BenchmarkSQLiteListPage(b *testing.B) {
+	s, err := OpenSQLite(b.Context(), filepath.Join(b.TempDir(), "warehouse.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	contents := benchContents()
+	docs := make([]Document, 1000)
+	for round := range 30 {
+		benchDocs(docs, contents, "list", round, false)
+		if _, err := s.Upsert(b.Context(), docs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	last, err := s.LastRevision(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		after int64
+	}{{"first", 0}, {"deep", 200}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				page, err := s.List(b.Context(), ListOptions{Limit: 100, Descending: true, After: c.after})
+				if err != nil || len(page) != 100 {
+					b.Fatalf("a page of %d documents (of %d): %v", len(page), last, err)
+				}
+			}
+		})
+	}
+	b.Run("count", func(b *testing.B) {
+		for b.Loop() {
+			if n, err := s.Count(b.Context(), "", ListOptions{}); err != nil || n != 30000 {
+				b.Fatalf("Count = %d, %v", n, err)
+			}
+		}
+	})
+	b.Run("count-author", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Count(b.Context(), AuthorID("Author 3"), ListOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

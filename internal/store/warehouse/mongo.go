@@ -582,7 +582,36 @@ func listFilter(opts ListOptions, f bson.D) bson.D {
 	if !opts.IncludeDeleted {
 		f = append(f, bson.E{Key: "deleted", Value: bson.D{{Key: "$ne", Value: true}}})
 	}
+	if opts.After > 0 {
+		op := "$gt"
+		if opts.Descending {
+			op = "$lt"
+		}
+		f = append(f, bson.E{Key: "_rev", Value: bson.D{{Key: op, Value: opts.After}}})
+	}
 	return f
+}
+
+// Count implements Store.
+func (s *MongoStore) Count(ctx context.Context, authorID string, opts ListOptions) (int64, error) {
+	colls, err := tablesFor(opts.Collection)
+	if err != nil {
+		return 0, fmt.Errorf("count: %w", err)
+	}
+	f := bson.D{}
+	if authorID != "" {
+		f = bson.D{{Key: "author_id", Value: authorID}}
+	}
+	f = listFilter(ListOptions{IncludeDeleted: opts.IncludeDeleted}, f)
+	var total int64
+	for _, c := range colls {
+		n, err := s.db.Collection(c).CountDocuments(ctx, f)
+		if err != nil {
+			return 0, fmt.Errorf("count %s: %w", c, err)
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // List implements Store.

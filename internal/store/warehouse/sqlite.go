@@ -42,6 +42,9 @@ func sqliteMigrations() []string {
 		judgmentTablesSQL,
 		// 5: the dataset records (sqlite_datasets.go).
 		datasetTablesSQL,
+		// 6: the live documents by author, which Count reads instead of
+		// the rows.
+		liveIndexSQL(Articles) + liveIndexSQL(Posts) + liveIndexSQL(Repositories),
 	}
 }
 
@@ -61,6 +64,13 @@ func documentTableSQL(table string) string {
 	CREATE UNIQUE INDEX {t}_revision ON {t}(revision);
 	CREATE INDEX {t}_author ON {t}(author_id, revision);
 	CREATE INDEX {t}_link ON {t}(link);
+	`, "{t}", table)
+}
+
+// liveIndexSQL is a partial index of table's live documents: Count scans
+// it (all of it, or one author's range) without reading a row.
+func liveIndexSQL(table string) string {
+	return strings.ReplaceAll(`CREATE INDEX {t}_live ON {t}(author_id) WHERE deleted = 0;
 	`, "{t}", table)
 }
 
@@ -632,10 +642,7 @@ func (s *SQLiteStore) List(ctx context.Context, opts ListOptions) ([]Document, e
 	if err != nil {
 		return nil, fmt.Errorf("list: %w", err)
 	}
-	where, args := "1", []any(nil)
-	if !opts.IncludeDeleted {
-		where = "deleted = 0"
-	}
+	where, args := listWhere("1", nil, opts)
 	docs, err := s.queryDocs(ctx, tables, where, args, opts.Limit, opts.Descending)
 	if err != nil {
 		return nil, fmt.Errorf("list: %w", err)
@@ -649,15 +656,60 @@ func (s *SQLiteStore) ListByAuthor(ctx context.Context, authorID string, opts Li
 	if err != nil {
 		return nil, fmt.Errorf("list by author: %w", err)
 	}
-	where, args := "author_id = ?", []any{authorID}
-	if !opts.IncludeDeleted {
-		where += " AND deleted = 0"
-	}
+	where, args := listWhere("author_id = ?", []any{authorID}, opts)
 	docs, err := s.queryDocs(ctx, tables, where, args, opts.Limit, opts.Descending)
 	if err != nil {
 		return nil, fmt.Errorf("list by author %s: %w", authorID, err)
 	}
 	return docs, nil
+}
+
+// listWhere narrows the WHERE clause where (with args) of a listing by
+// opts: no tombstones unless asked for, and past the cursor.
+func listWhere(where string, args []any, opts ListOptions) (string, []any) {
+	if !opts.IncludeDeleted {
+		where += " AND deleted = 0"
+	}
+	if opts.After > 0 {
+		if opts.Descending {
+			where += " AND revision < ?"
+		} else {
+			where += " AND revision > ?"
+		}
+		args = append(args, opts.After)
+	}
+	return where, args
+}
+
+// Count implements Store: one COUNT per table, over the partial index of
+// live documents (tombstones left out), or the author index with them.
+func (s *SQLiteStore) Count(ctx context.Context, authorID string, opts ListOptions) (int64, error) {
+	tables, err := tablesFor(opts.Collection)
+	if err != nil {
+		return 0, fmt.Errorf("count: %w", err)
+	}
+	where, args := countWhere(authorID, opts.IncludeDeleted)
+	var total int64
+	for _, t := range tables {
+		var n int64
+		if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+t+` WHERE `+where, args...).Scan(&n); err != nil {
+			return 0, fmt.Errorf("count %s: %w", t, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// countWhere is the WHERE clause (with args) of Count.
+func countWhere(authorID string, includeDeleted bool) (string, []any) {
+	where, args := "deleted = 0", []any(nil)
+	if includeDeleted {
+		where = "1"
+	}
+	if authorID != "" {
+		where, args = where+" AND author_id = ?", []any{authorID}
+	}
+	return where, args
 }
 
 // Changes implements Store. There is no separate changes table: each

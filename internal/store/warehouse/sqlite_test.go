@@ -171,6 +171,21 @@ func TestSQLiteListQueriesUseIndexes(t *testing.T) {
 		{"list", "deleted = 0", nil, true},
 		{"by author", "author_id = ? AND deleted = 0", []any{"a"}, false},
 	}
+	for _, page := range []struct {
+		name, where string
+		args        []any
+		opts        ListOptions
+	}{
+		{"list page", "1", nil, ListOptions{Descending: true, After: 5}},
+		{"author page", "author_id = ?", []any{"a"}, ListOptions{Descending: true, After: 5}},
+	} {
+		where, args := listWhere(page.where, page.args, page.opts)
+		tests = append(tests, struct {
+			name, where string
+			args        []any
+			desc        bool
+		}{page.name, where, args, page.opts.Descending})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var args []any
@@ -183,6 +198,18 @@ func TestSQLiteListQueriesUseIndexes(t *testing.T) {
 				t.Fatalf("query plan sorts instead of merging index scans:\n%s", plan)
 			}
 		})
+	}
+}
+
+func TestSQLiteCountReadsTheLiveIndexNotTheRows(t *testing.T) {
+	t.Parallel()
+	s := openSQLiteForTest(t)
+	for _, author := range []string{"", "a"} {
+		where, args := countWhere(author, false)
+		plan := explain(t.Context(), t, s, "SELECT COUNT(*) FROM posts WHERE "+where, args)
+		if !strings.Contains(plan, "COVERING INDEX posts_live") {
+			t.Errorf("Count of author %q reads the rows:\n%s", author, plan)
+		}
 	}
 }
 

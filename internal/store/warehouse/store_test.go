@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +43,7 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) Store, opts suiteOption
 		{"ChangesPagesWithLimit", testChangesPaging},
 		{"ListByAuthorFilters", testListByAuthor},
 		{"ListFilters", testList},
+		{"ListPagesWithACursorAndCounts", testListPaging},
 		{"AuthorsAreNormalized", testAuthors},
 		{"MissingIsErrNotFound", testNotFound},
 		{"InvalidInputIsErrInvalid", testInvalid},
@@ -553,6 +555,73 @@ func testList(t *testing.T, s Store) {
 	}
 	if got := mustGet(t, s, Posts, res[2].ID); got.AuthorID != "" {
 		t.Fatalf("a document without author has author id %q", got.AuthorID)
+	}
+}
+
+// testListPaging pages through one listing by the last revision of each
+// page, both ways, and counts what the listing covers.
+func testListPaging(t *testing.T, s Store) {
+	var docs []Document
+	for i := range 7 {
+		author := "Ada"
+		if i%3 == 2 {
+			author = "Bob"
+		}
+		docs = append(docs, doc(Collections()[i%3], fmt.Sprintf("https://example.com/page/%d", i), author, strconv.Itoa(i)))
+	}
+	res := mustUpsert(t, s, docs...)
+	if _, err := s.Delete(t.Context(), docs[3].Collection, res[3].ID); err != nil {
+		t.Fatal(err)
+	}
+	ada := AuthorID("Ada")
+	tests := []struct {
+		name   string
+		author string
+		opts   ListOptions
+		want   []string // every page joined
+		count  int64
+	}{
+		{"newest first", "", ListOptions{Descending: true, Limit: 2}, []string{res[6].ID, res[5].ID, res[4].ID, res[2].ID, res[1].ID, res[0].ID}, 6},
+		{"oldest first", "", ListOptions{Limit: 4}, []string{res[0].ID, res[1].ID, res[2].ID, res[4].ID, res[5].ID, res[6].ID}, 6},
+		{"with tombstones", "", ListOptions{Descending: true, Limit: 3, IncludeDeleted: true}, []string{res[3].ID, res[6].ID, res[5].ID, res[4].ID, res[2].ID, res[1].ID, res[0].ID}, 7},
+		{"one author", ada, ListOptions{Descending: true, Limit: 1}, []string{res[6].ID, res[4].ID, res[1].ID, res[0].ID}, 4},
+		{"one collection", "", ListOptions{Collection: Articles, Descending: true, Limit: 1}, []string{res[6].ID, res[0].ID}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			opts := tt.opts
+			for pages := 0; ; pages++ {
+				if pages > len(docs) {
+					t.Fatalf("paging does not end: %v", got)
+				}
+				var page []Document
+				var err error
+				if tt.author != "" {
+					page, err = s.ListByAuthor(t.Context(), tt.author, opts)
+				} else {
+					page, err = s.List(t.Context(), opts)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(page) > opts.Limit {
+					t.Fatalf("a page of %d documents with limit %d", len(page), opts.Limit)
+				}
+				got = append(got, ids(page)...)
+				if len(page) < opts.Limit {
+					break
+				}
+				opts.After = page[len(page)-1].Revision
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("pages of %+v = %v, want %v", tt.opts, got, tt.want)
+			}
+			n, err := s.Count(t.Context(), tt.author, tt.opts)
+			if err != nil || n != tt.count {
+				t.Fatalf("Count(%+v) = %d, %v; want %d", tt.opts, n, err, tt.count)
+			}
+		})
 	}
 }
 

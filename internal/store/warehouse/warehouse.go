@@ -88,6 +88,11 @@ type ListOptions struct {
 	Limit          int    // at most this many; no limit when <= 0
 	IncludeDeleted bool   // include tombstones
 	Descending     bool   // newest first
+	// After continues a listing past the document of this revision: only
+	// revisions below it when Descending, above it otherwise (0: from the
+	// start). Revisions are unique across collections, so the last
+	// revision of a page is the cursor of the next.
+	After int64
 }
 
 // Store is the warehouse. Both implementations (SQLite and MongoDB) keep the
@@ -110,6 +115,10 @@ type Store interface {
 	ListByAuthor(ctx context.Context, authorID string, opts ListOptions) ([]Document, error)
 	// List lists documents.
 	List(ctx context.Context, opts ListOptions) ([]Document, error)
+	// Count counts the documents List (or ListByAuthor, for a non-empty
+	// authorID) would return with opts' Collection and IncludeDeleted,
+	// regardless of Limit and After.
+	Count(ctx context.Context, authorID string, opts ListOptions) (int64, error)
 	// Changes returns every document (any collection, tombstones included)
 	// whose revision is greater than afterRevision, in ascending revision
 	// order, at most limit of them (no limit when limit <= 0).
