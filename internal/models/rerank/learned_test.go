@@ -393,6 +393,20 @@ func BenchmarkFit1000(b *testing.B) {
 	}
 }
 
+// BenchmarkFitSelected1000 is BenchmarkFit1000 with the number of trees
+// chosen by 3-fold cross-validation, as the rerank trainer fits.
+func BenchmarkFitSelected1000(b *testing.B) {
+	data := benchJudged(1000, 50)
+	ctx := context.Background()
+	ex := NewExtractor()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, _, err := FitSelected(ctx, ex, data, FitOptions{}, 3); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkLearned50 reranks 50 candidates of about 200 words, as a
 // search at the default depth hands them, and reports the 99th percentile
 // of the calls' latency as p99-ms.
