@@ -3,6 +3,7 @@ package rerank
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -59,5 +60,52 @@ func TestDocumentFeaturesJudgeAChunkByItsDocument(t *testing.T) {
 	}
 	if _, err := ex.DocumentFeatures(ctx, query, texts, nil, []string{"a"}); err == nil {
 		t.Error("one document id for three texts: no error")
+	}
+}
+
+func TestLiveGivesTheDocumentsToAModelThatReadsThem(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m, err := Fit(ctx, NewExtractor(), synthetic(40, 5), FitOptions{Epochs: 20, Trees: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A model of the document features alone: through ScoreDocuments the
+	// two chunks of one document score the same.
+	m.Weights = make([]float64, len(m.Features))
+	for i, f := range m.Features {
+		if f == FeatDocBM25 {
+			m.Weights[i] = 1
+		}
+	}
+	learned, err := NewLearned(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"the engine drives the rotor", "maintenance every season", "a pump"}
+	docs := []string{"a", "a", "b"}
+	for _, tc := range []struct {
+		name     string
+		r        Reranker
+		together bool // the chunks of document a score alike
+	}{
+		{"learned", learned, true},
+		{"lexical", NewLexical(), false},
+	} {
+		live := NewLive(tc.r)
+		got, err := live.ScoreDocuments(ctx, "engine rotor", texts, nil, docs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got[0] == got[1]) != tc.together {
+			t.Errorf("%s through Live: scores %v, want the chunks of one document alike: %v", tc.name, got, tc.together)
+		}
+		plain, err := tc.r.Score(ctx, "engine rotor", texts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tc.together && !slices.Equal(plain, got) {
+			t.Errorf("%s through Live: %v, its own Score %v", tc.name, got, plain)
+		}
 	}
 }
