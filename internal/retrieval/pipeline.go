@@ -184,12 +184,17 @@ func (p *Pipeline) Pool(ctx context.Context, r Request) ([]Hit, error) {
 	return p.Merge(ctx, p.Queries(ctx, r.Query, r.Author), Request{Author: r.Author, Category: r.Category})
 }
 
-// CandidateSearch is a pipeline's Pool as a Backend.
+// CandidateSearch is a pipeline's Pool as a Backend: r.K, when positive,
+// takes only the first r.K of the pool, and never more than the pool.
 type CandidateSearch struct{ Pipeline *Pipeline }
 
 // Search implements Backend.
 func (c CandidateSearch) Search(ctx context.Context, r Request) ([]Hit, error) {
-	return c.Pipeline.Pool(ctx, r)
+	hits, err := c.Pipeline.Pool(ctx, r)
+	if r.K > 0 && r.K < len(hits) {
+		hits = hits[:r.K]
+	}
+	return hits, err
 }
 
 // Retrieve runs the whole pipeline for r: the best r.K hits (10 by

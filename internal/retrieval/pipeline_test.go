@@ -173,6 +173,13 @@ func TestRetrieveKeepsTheFirstResultsWhateverK(t *testing.T) {
 	if len(pool) != 4 || !slices.Equal(docs(pool), docs(trained)) {
 		t.Errorf("pool %v, the trainer's candidates at depth 50 %v: want the same 4", docs(pool), docs(trained))
 	}
+	fewer, err := retrieval.CandidateSearch{Pipeline: p}.Search(t.Context(), retrieval.Request{Query: q, K: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(docs(fewer), docs(pool)[:2]) {
+		t.Errorf("the trainer's candidates at depth 2 %v, want the pool's first two of %v", docs(fewer), docs(pool))
+	}
 	// The pool is reranked; what follows it comes in fused order.
 	reranked, err := p.Reranked(t.Context(), q, pool, 0)
 	if err != nil {
