@@ -135,6 +135,7 @@ func TestSciFactServedExperiment(t *testing.T) {
 		"doc":     {},
 		"linear":  {Trees: -1},
 		"doc-sel": {},
+		"all":     {Features: rerank.AllFeatures()},
 	}
 	only := os.Getenv("TWIN_RERANK_SERVED")
 	for name, opts := range variants {
