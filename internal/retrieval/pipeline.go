@@ -20,6 +20,15 @@ type Scorer interface {
 	Score(ctx context.Context, query string, texts []string) ([]float64, error)
 }
 
+// DocumentScorer is a Scorer that also reads each passage's retrieval
+// score and document (rerank.DocumentReranker, the learned reranker): the
+// chunks of one document are judged together, and it sees what its
+// trainer saw.
+type DocumentScorer interface {
+	Scorer
+	ScoreDocuments(ctx context.Context, query string, texts []string, scores []float64, docs []string) ([]float64, error)
+}
+
 // Pipeline is the retrieval that the chat answers from and that /v1/search
 // returns, so that what a user searches is what the twin answers from: the
 // question's variants searched under the filters, merged by reciprocal rank
@@ -39,7 +48,11 @@ type Pipeline struct {
 // Defaults of Pipeline.
 const (
 	DefaultExpansions = 3
-	DefaultPerQuery   = 20
+	// DefaultPerQuery is as deep as the pool: the variants of a question
+	// mostly find the same chunks, so at 20 each their fusion held about
+	// 20 candidates, not 50, and the reranker had little to choose from
+	// (see docs/training.md).
+	DefaultPerQuery = DefaultCandidates
 	// DefaultCandidates is what the reranker orders: enough that the
 	// relevant passages BM25 ranks low are among them (the learned
 	// reranker was measured on 50), few enough that it costs about a
@@ -129,7 +142,17 @@ func (p *Pipeline) Reranked(ctx context.Context, question string, hits []Hit, k 
 	for i, h := range hits {
 		texts[i] = RerankText(h)
 	}
-	scores, err := p.Rerank.Score(ctx, question, texts)
+	var scores []float64
+	var err error
+	if ds, ok := p.Rerank.(DocumentScorer); ok {
+		retrieved, docs := make([]float64, len(hits)), make([]string, len(hits))
+		for i, h := range hits {
+			retrieved[i], docs[i] = h.Score, h.DocumentID
+		}
+		scores, err = ds.ScoreDocuments(ctx, question, texts, retrieved, docs)
+	} else {
+		scores, err = p.Rerank.Score(ctx, question, texts)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("rerank with %s: %w", p.Rerank.Name(), err)
 	}
@@ -149,45 +172,76 @@ func (p *Pipeline) Reranked(ctx context.Context, question string, hits []Hit, k 
 	return out, nil
 }
 
-// Pool is the candidate pool Retrieve reranks for r: the fused hits of r's
-// query variants under its author and categories, in fused order. A k up to
-// Candidates does not change them, so a reranker trained on them (the
-// rerank trainer searches through CandidateSearch) sees exactly what it
-// will rerank.
+// Pool is the candidate pool Retrieve reranks for r: the best Candidates
+// fused hits of r's query variants, each searched PerQuery deep, under its
+// author and categories, in fused order. r.K does not change it: the chat
+// reranks the same pool, and a reranker trained on it (the rerank trainer
+// searches through CandidateSearch) sees exactly what it will rerank.
 func (p *Pipeline) Pool(ctx context.Context, r Request) ([]Hit, error) {
 	if strings.TrimSpace(r.Query) == "" {
 		return nil, ErrEmptyQuery
 	}
-	filter := Request{Author: r.Author, Category: r.Category}
-	if k := min(r.K, MaxK); k > p.candidates() {
-		filter.K = k
-	}
-	return p.Merge(ctx, p.Queries(ctx, r.Query, r.Author), filter)
+	return p.Merge(ctx, p.Queries(ctx, r.Query, r.Author), Request{Author: r.Author, Category: r.Category})
 }
 
-// CandidateSearch is a pipeline's Pool as a Backend.
+// CandidateSearch is a pipeline's Pool as a Backend: r.K, when positive,
+// takes only the first r.K of the pool, and never more than the pool.
 type CandidateSearch struct{ Pipeline *Pipeline }
 
 // Search implements Backend.
 func (c CandidateSearch) Search(ctx context.Context, r Request) ([]Hit, error) {
-	return c.Pipeline.Pool(ctx, r)
+	hits, err := c.Pipeline.Pool(ctx, r)
+	if r.K > 0 && r.K < len(hits) {
+		hits = hits[:r.K]
+	}
+	return hits, err
 }
 
 // Retrieve runs the whole pipeline for r: the best r.K hits (10 by
-// default), reranked unless rerank is false.
+// default), reranked unless rerank is false. The reranked pool is the same
+// for every r.K (Pool), so asking for more results never reorders the
+// first ones; past the pool come the hits of the variants searched r.K
+// deep, in fused order, unreranked.
 func (p *Pipeline) Retrieve(ctx context.Context, r Request, rerank bool) ([]Hit, error) {
 	if r.K <= 0 {
 		r.K = 10
 	}
 	r.K = min(r.K, MaxK)
-	hits, err := p.Pool(ctx, r)
+	if strings.TrimSpace(r.Query) == "" {
+		return nil, ErrEmptyQuery
+	}
+	queries := p.Queries(ctx, r.Query, r.Author)
+	filter := Request{Author: r.Author, Category: r.Category}
+	hits, err := p.Merge(ctx, queries, filter)
 	if err != nil {
 		return nil, err
 	}
-	if !rerank {
+	if rerank {
+		if hits, err = p.Reranked(ctx, r.Query, hits, 0); err != nil {
+			return nil, err
+		}
+	}
+	if r.K <= len(hits) {
 		return hits[:min(r.K, len(hits))], nil
 	}
-	return p.Reranked(ctx, r.Query, hits, r.K)
+	filter.K = r.K
+	deeper, err := p.Merge(ctx, queries, filter)
+	if err != nil {
+		return nil, err
+	}
+	inPool := make(map[string]bool, len(hits))
+	for _, h := range hits {
+		inPool[h.ID] = true
+	}
+	for _, h := range deeper {
+		if len(hits) == r.K {
+			break
+		}
+		if !inPool[h.ID] {
+			hits = append(hits, h)
+		}
+	}
+	return hits, nil
 }
 
 // RerankerName names the reranker in service ("" without one), for

@@ -126,3 +126,95 @@ func TestRerankTextLeadsWithTheTitleOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestRetrieveKeepsTheFirstResultsWhateverK checks that the reranked pool
+// does not grow with k: asking for more results appends hits past the
+// pool and never reorders the first ones, and the pool is what the rerank
+// trainer learns from (CandidateSearch), whatever depth it asks for.
+func TestRetrieveKeepsTheFirstResultsWhateverK(t *testing.T) {
+	t.Parallel()
+	var texts []string
+	for i := range 12 {
+		// Longer texts match more: retrieval prefers them, byLength does not.
+		texts = append(texts, "sqlite"+strings.Repeat(" sqlite index", i+1)+strings.Repeat(" filler", 12-i))
+	}
+	s := searcher(t, texts...)
+	p := &retrieval.Pipeline{Search: s, Rerank: byLength{}, Expansions: 1, PerQuery: 4, Candidates: 4}
+	q := "sqlite index"
+	few, err := p.Retrieve(t.Context(), retrieval.Request{Query: q, K: 3}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	many, err := p.Retrieve(t.Context(), retrieval.Request{Query: q, K: 10}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(few) != 3 || len(many) != 10 {
+		t.Fatalf("got %d and %d hits, want 3 and 10", len(few), len(many))
+	}
+	if !slices.Equal(docs(few), docs(many)[:3]) {
+		t.Errorf("k=3 gives %v, k=10 starts %v: the first results moved", docs(few), docs(many)[:3])
+	}
+	seen := map[string]bool{}
+	for _, h := range many {
+		if seen[h.ID] {
+			t.Fatalf("hit %s twice in %v", h.ID, docs(many))
+		}
+		seen[h.ID] = true
+	}
+	pool, err := p.Pool(t.Context(), retrieval.Request{Query: q, K: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trained, err := retrieval.CandidateSearch{Pipeline: p}.Search(t.Context(), retrieval.Request{Query: q, K: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pool) != 4 || !slices.Equal(docs(pool), docs(trained)) {
+		t.Errorf("pool %v, the trainer's candidates at depth 50 %v: want the same 4", docs(pool), docs(trained))
+	}
+	fewer, err := retrieval.CandidateSearch{Pipeline: p}.Search(t.Context(), retrieval.Request{Query: q, K: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(docs(fewer), docs(pool)[:2]) {
+		t.Errorf("the trainer's candidates at depth 2 %v, want the pool's first two of %v", docs(fewer), docs(pool))
+	}
+	// The pool is reranked; what follows it comes in fused order.
+	reranked, err := p.Reranked(t.Context(), q, pool, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(docs(reranked), docs(many)[:4]) {
+		t.Errorf("k=10 starts %v, want the reranked pool %v", docs(many)[:4], docs(reranked))
+	}
+}
+
+// withDocuments records what a DocumentScorer is given.
+type withDocuments struct {
+	byLength
+	docs   []string
+	scores []float64
+}
+
+func (s *withDocuments) ScoreDocuments(ctx context.Context, q string, texts []string, scores []float64, docs []string) ([]float64, error) {
+	s.docs, s.scores = docs, scores
+	return s.Score(ctx, q, texts)
+}
+
+func TestRerankedGivesADocumentScorerTheDocumentsAndScores(t *testing.T) {
+	t.Parallel()
+	s := &withDocuments{}
+	p := &retrieval.Pipeline{Rerank: s}
+	hits := []retrieval.Hit{{ID: "a", DocumentID: "d1", Score: 0.5, Text: "long text here"}, {ID: "b", DocumentID: "d1", Score: 0.25, Text: "short"}}
+	got, err := p.Reranked(t.Context(), "q", hits, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.docs, []string{"d1", "d1"}) || !slices.Equal(s.scores, []float64{0.5, 0.25}) {
+		t.Errorf("the scorer got documents %v and scores %v", s.docs, s.scores)
+	}
+	if got[0].ID != "b" {
+		t.Errorf("got %v first, want b", got[0].ID)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,7 +211,7 @@ func TestRunWithHyperparameters(t *testing.T) {
 	res, err := ex.Run(context.Background(), trainer.Job{OutputDir: out, Hyperparameters: map[string]string{
 		"seed": "9", "depth": "10", "test_share": "0.5", "epochs": "20", "l2": "0", "learning_rate": "0.1",
 		"truncate_at": "5", "features": "cover, rank_prior,retrieval", "trees": "7", "tree_depth": "2",
-		"shrinkage": "0.2", "min_leaf": "3",
+		"shrinkage": "0.2", "min_leaf": "3", "cv_folds": "0",
 	}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -318,4 +319,74 @@ func slicesMap[T any](in []T, f func(T) T) []T {
 		out[i] = f(v)
 	}
 	return out
+}
+
+// TestAnOverfitModelIsNotPromoted trains on judgments that teach nothing
+// a reranker can learn — each training query's "relevant" document is
+// drawn by a hash, not by its text; the held-out queries keep their true
+// judgments — with settings that memorize them (deep trees, leaves of one
+// candidate). The model fits its training queries far better than the
+// held-out ones, and the held-out evaluation against the reranker in
+// service keeps it out of service. With cv_folds, the trees that
+// cross-validation does not support are not kept.
+func TestAnOverfitModelIsNotPromoted(t *testing.T) {
+	t.Parallel()
+	search, judged := corpus(t)
+	noise := make(judgmentList, len(judged))
+	for i, j := range judged {
+		if !Held(j.Query, 3, DefaultTestShare) {
+			hits, err := search.Search(context.Background(), retrieval.Request{Query: j.Query, K: 20})
+			if err != nil || len(hits) < 3 {
+				t.Fatalf("search %q: %d hits, %v", j.Query, len(hits), err)
+			}
+			j.DocumentID = hits[(i*7+3)%len(hits)].DocumentID
+		}
+		noise[i] = j
+	}
+	hp := map[string]string{"trees": "300", "tree_depth": "6", "min_leaf": "1", "shrinkage": "0.5", "seed": "3"}
+	for _, tc := range []struct {
+		name  string
+		folds string
+	}{{"every tree", "0"}, {"trees chosen by cross-validation", "3"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// In service: the retrieval order, which the true judgments
+			// rank well but not perfectly, as lexical evidence would.
+			ex, err := New(Config{Judgments: noise, Search: search, Depth: 20, Serving: func() lrank.Reranker { return retrievalOrder{} }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := maps.Clone(hp)
+			h["cv_folds"] = tc.folds
+			res, err := ex.Run(context.Background(), trainer.Job{ID: "overfit", OutputDir: t.TempDir(), Hyperparameters: h}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := res.Metrics
+			t.Logf("metrics %v", m)
+			if m["train_ndcg@10"] < m["ndcg@10"]+0.2 && tc.folds == "0" {
+				t.Errorf("train nDCG@10 %.3f, held out %.3f: the model did not overfit", m["train_ndcg@10"], m["ndcg@10"])
+			}
+			if tc.folds != "0" && m["cv_trees"] >= 300 {
+				t.Errorf("cross-validation kept all %v trees", m["cv_trees"])
+			}
+			v := trainer.Gate{MinTestQueries: 1}.Decide(warehouse.ModelRecord{ModelRegistered: schemas.ModelRegistered{Name: "reranker", Kind: schemas.TrainingRerank, Metrics: m}}, nil)
+			if v.Decision == trainer.Promote {
+				t.Errorf("promoted: %s (metrics %v)", v.Why, m)
+			}
+		})
+	}
+}
+
+// retrievalOrder keeps the candidates in the order they come.
+type retrievalOrder struct{}
+
+func (retrievalOrder) Name() string { return "retrieval-order" }
+
+func (retrievalOrder) Score(_ context.Context, _ string, texts []string) ([]float64, error) {
+	out := make([]float64, len(texts))
+	for i := range out {
+		out[i] = -float64(i)
+	}
+	return out, nil
 }

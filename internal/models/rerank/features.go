@@ -32,13 +32,25 @@ const (
 	FeatRetrievalZ = "retrieval_z" // retrieval score standardized within the call; needs scores
 	FeatPRFRank    = "prf_rank"    // cosine with the centroid of the first 5 other candidates in retrieval order
 	FeatPRFLex     = "prf_lex"     // cosine with the centroid of the other candidates, each weighted by its BM25 part
+
+	// The document features describe the candidate's document as the
+	// call holds it: all its candidates (chunks) together. They need the
+	// candidates' documents (ScoreDocuments); without them every candidate
+	// is its own document and they equal the candidate's own features.
+	FeatDocBM25   = "doc_bm25"   // the best bm25 of the document's candidates
+	FeatDocCover  = "doc_cover"  // IDF share of the query terms present in any of the document's candidates
+	FeatDocWindow = "doc_window" // the best window of the document's candidates
+	FeatDocRank   = "doc_rank"   // the best rank_prior of the document's candidates
+	FeatDocPRF    = "doc_prf"    // the best prf_lex of the document's candidates
+	FeatDocChunks = "doc_chunks" // ln(the number of the document's candidates)
 )
 
 // AllFeatures lists every feature the learned reranker knows, in the order
 // Features computes them.
 func AllFeatures() []string {
 	return []string{FeatBM25, FeatBM25Local, FeatIDFCover, FeatCover, FeatRarest, FeatWindow, FeatPairs,
-		FeatHead, FeatLength, FeatDensity, FeatRankPrior, FeatLogRank, FeatRetrieval, FeatRetrievalZ, FeatPRFRank, FeatPRFLex}
+		FeatHead, FeatLength, FeatDensity, FeatRankPrior, FeatLogRank, FeatRetrieval, FeatRetrievalZ, FeatPRFRank, FeatPRFLex,
+		FeatDocBM25, FeatDocCover, FeatDocWindow, FeatDocRank, FeatDocPRF, FeatDocChunks}
 }
 
 // featureIndex maps a feature's name to its column in Features' rows.
@@ -75,8 +87,18 @@ func NewExtractor() *Extractor {
 // without them the retrieval features are 0. It fails only when ctx is
 // done or scores has the wrong length.
 func (e *Extractor) Features(ctx context.Context, query string, texts []string, scores []float64) ([][]float64, error) {
+	return e.DocumentFeatures(ctx, query, texts, scores, nil)
+}
+
+// DocumentFeatures is Features with each text's document: docs, when not
+// nil, holds one id per text, and texts with the same id are parts
+// (chunks) of one document for the document features.
+func (e *Extractor) DocumentFeatures(ctx context.Context, query string, texts []string, scores []float64, docs []string) ([][]float64, error) {
 	if scores != nil && len(scores) != len(texts) {
 		return nil, fmt.Errorf("rerank: %d retrieval scores for %d texts", len(scores), len(texts))
+	}
+	if docs != nil && len(docs) != len(texts) {
+		return nil, fmt.Errorf("rerank: %d document ids for %d texts", len(docs), len(texts))
 	}
 	nf := len(AllFeatures())
 	rows := make([][]float64, len(texts))
@@ -84,14 +106,14 @@ func (e *Extractor) Features(ctx context.Context, query string, texts []string, 
 	for i := range rows {
 		rows[i] = flat[i*nf : (i+1)*nf : (i+1)*nf]
 	}
-	if err := e.fill(ctx, query, texts, scores, rows); err != nil {
+	if err := e.fill(ctx, query, texts, scores, docs, rows); err != nil {
 		return nil, err
 	}
 	return rows, nil
 }
 
 // fill writes the features of texts into rows.
-func (e *Extractor) fill(ctx context.Context, query string, texts []string, scores []float64, rows [][]float64) error {
+func (e *Extractor) fill(ctx context.Context, query string, texts []string, scores []float64, docIDs []string, rows [][]float64) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("rerank: features: %w", err)
 	}
@@ -107,6 +129,7 @@ func (e *Extractor) fill(ctx context.Context, query string, texts []string, scor
 		for i, text := range texts {
 			rows[i][8] = math.Log1p(float64(countWords(l, text)))
 		}
+		fillDocuments(docIDs, rows, nil, nil)
 		return nil
 	}
 	m := newMatcher(q, l.stop)
@@ -187,7 +210,92 @@ func (e *Extractor) fill(ctx context.Context, query string, texts []string, scor
 		row[9] = float64(len(d.hits)) / float64(max(1, d.length))
 	}
 	prf.fill(l.p.priorDocs, rows)
+	fillDocuments(docIDs, rows, docs, idf)
 	return nil
+}
+
+// Columns of the document features.
+const (
+	colDocBM25 = 16 + iota
+	colDocCover
+	colDocWindow
+	colDocRank
+	colDocPRF
+	colDocChunks
+)
+
+// fillDocuments sets the document features: each candidate gets the best
+// of its document's candidates, and the IDF share of the query terms its
+// document's candidates hold together. docIDs nil makes every candidate
+// its own document; passages and idf, nil when the query has no terms,
+// give the terms each candidate holds.
+func fillDocuments(docIDs []string, rows [][]float64, passages []passage, idf []float64) {
+	group := make([]int, len(rows)) // each candidate's first candidate of its document
+	if docIDs == nil {
+		for i := range group {
+			group[i] = i
+		}
+	} else {
+		first := make(map[string]int, len(rows))
+		for i, d := range docIDs {
+			f, ok := first[d]
+			if !ok {
+				f = i
+				first[d] = i
+			}
+			group[i] = f
+		}
+	}
+	best := make([][6]float64, len(rows))
+	count := make([]int, len(rows))
+	for i, row := range rows {
+		g := group[i]
+		b := &best[g]
+		if count[g] == 0 {
+			*b = [6]float64{row[0], 0, row[5], row[10], row[15], 0}
+		} else {
+			b[0], b[2], b[3], b[4] = max(b[0], row[0]), max(b[2], row[5]), max(b[3], row[10]), max(b[4], row[15])
+		}
+		count[g]++
+	}
+	// The terms a document holds: the union over its candidates.
+	if passages != nil {
+		var idfSum float64
+		for _, v := range idf {
+			idfSum += v
+		}
+		held := map[int][]bool{}
+		for i, p := range passages {
+			g := group[i]
+			h := held[g]
+			if h == nil {
+				h = make([]bool, len(idf))
+				held[g] = h
+			}
+			for t, n := range p.tf {
+				if n > 0 {
+					h[t] = true
+				}
+			}
+		}
+		if idfSum > 0 {
+			for g, h := range held {
+				var c float64
+				for t, ok := range h {
+					if ok {
+						c += idf[t]
+					}
+				}
+				best[g][1] = c / idfSum
+			}
+		}
+	}
+	for i, row := range rows {
+		g := group[i]
+		b := best[g]
+		row[colDocBM25], row[colDocCover], row[colDocWindow], row[colDocRank], row[colDocPRF] = b[0], b[1], b[2], b[3], b[4]
+		row[colDocChunks] = math.Log(float64(count[g]))
+	}
 }
 
 // fillRetrieval sets the features taken from the retrieval scores.

@@ -107,6 +107,7 @@ type featured struct {
 	rows   [][]float64
 	grades []int
 	ideal  float64 // DCG@k of the ideal ranking
+	judged Judged  // for nDCG: grades, documents and ideal, without the texts
 }
 
 // Fit fits a linear model on the judged queries with LambdaRank: the
@@ -117,20 +118,29 @@ type featured struct {
 // deterministic (zero start, full batches, fixed epochs).
 func Fit(ctx context.Context, ex *Extractor, judged []Judged, opts FitOptions) (*Model, error) {
 	opts = opts.withDefaults()
-	idx := featureIndex()
-	col := make([]int, len(opts.Features))
-	for i, f := range opts.Features {
-		c, ok := idx[f]
-		if !ok {
-			return nil, fmt.Errorf("%w: unknown feature %q", ErrConfig, f)
-		}
-		col[i] = c
+	col, err := columns(opts.Features)
+	if err != nil {
+		return nil, err
 	}
 	data, err := featurize(ctx, ex, judged, opts.TruncateAt)
 	if err != nil {
 		return nil, err
 	}
 	return fitFeatured(ctx, data, opts, col)
+}
+
+// columns are the features' columns in Features' rows.
+func columns(features []string) ([]int, error) {
+	idx := featureIndex()
+	col := make([]int, len(features))
+	for i, f := range features {
+		c, ok := idx[f]
+		if !ok {
+			return nil, fmt.Errorf("%w: unknown feature %q", ErrConfig, f)
+		}
+		col[i] = c
+	}
+	return col, nil
 }
 
 // featurize computes the features of every judged query.
@@ -140,11 +150,12 @@ func featurize(ctx context.Context, ex *Extractor, judged []Judged, k int) ([]fe
 		if err := j.validate(); err != nil {
 			return nil, err
 		}
-		rows, err := ex.Features(ctx, j.Query, j.Texts, j.Scores)
+		rows, err := ex.DocumentFeatures(ctx, j.Query, j.Texts, j.Scores, j.Docs)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, featured{rows: rows, grades: j.Grades, ideal: idealDCG(j, k)})
+		out = append(out, featured{rows: rows, grades: j.Grades, ideal: idealDCG(j, k),
+			judged: Judged{Grades: j.Grades, Docs: j.Docs, Ideal: j.Ideal}})
 	}
 	return out, nil
 }
@@ -294,4 +305,121 @@ func discount(r, k int) float64 {
 		return 0
 	}
 	return 1 / math.Log2(float64(r+2))
+}
+
+// Selection is how FitSelected chose a model's number of trees.
+type Selection struct {
+	Folds int
+	// NDCG[t] is the cross-validated nDCG@TruncateAt of the model with its
+	// first t trees (NDCG[0]: the linear model).
+	NDCG []float64
+	// Trees is the number chosen: the fewest whose cross-validated nDCG
+	// is the highest.
+	Trees int
+}
+
+// FitSelected is Fit with the number of trees chosen by cross-validation
+// over the judged queries, so that a model does not grow more trees than
+// its judgments support: the queries are dealt into folds (query i into
+// fold i mod folds); on each fold a model of opts.Trees trees is fitted
+// on the other folds and its first t trees, for every t from 0 (the
+// linear model) up, are measured on the fold. A boosted model's first t
+// trees are the model that fitting t trees gives, so one fit per fold
+// measures every size. The model fitted on every query keeps the number
+// of trees with the best mean (the fewest on a tie). With fewer than two
+// folds, a linear model or fewer judged queries than 2 per fold, it is
+// Fit.
+func FitSelected(ctx context.Context, ex *Extractor, judged []Judged, opts FitOptions, folds int) (*Model, Selection, error) {
+	opts = opts.withDefaults()
+	col, err := columns(opts.Features)
+	if err != nil {
+		return nil, Selection{}, err
+	}
+	data, err := featurize(ctx, ex, judged, opts.TruncateAt)
+	if err != nil {
+		return nil, Selection{}, err
+	}
+	full, err := fitFeatured(ctx, data, opts, col)
+	if err != nil {
+		return nil, Selection{}, err
+	}
+	sel := Selection{Trees: len(full.Trees)}
+	if folds < 2 || len(full.Trees) == 0 || len(data) < 2*folds {
+		return full, sel, nil
+	}
+	sel.Folds = folds
+	sum := make([]float64, opts.Trees+1)
+	var n float64
+	for fold := range folds {
+		var train, test []featured
+		for i, q := range data {
+			if i%folds == fold {
+				test = append(test, q)
+			} else {
+				train = append(train, q)
+			}
+		}
+		m, err := fitFeatured(ctx, train, opts, col)
+		if errors.Is(err, ErrNoPairs) {
+			continue // nothing to learn without this fold: it measures nothing
+		}
+		if err != nil {
+			return nil, Selection{}, err
+		}
+		for t, v := range prefixNDCG(m, test, col, opts.Trees, opts.TruncateAt) {
+			sum[t] += v
+		}
+		n += float64(len(test))
+	}
+	if n == 0 {
+		return full, Selection{Trees: len(full.Trees)}, nil
+	}
+	sel.NDCG = make([]float64, len(sum))
+	best := 0
+	for t, v := range sum {
+		sel.NDCG[t] = v / n
+		if sel.NDCG[t] > sel.NDCG[best] {
+			best = t
+		}
+	}
+	sel.Trees = min(best, len(full.Trees))
+	full.Trees = full.Trees[:sel.Trees]
+	if sel.Trees == 0 {
+		full.Trees = nil
+		full.Training.Objective = "lambdarank"
+		full.Training.Trees, full.Training.Depth, full.Training.Shrinkage, full.Training.MinLeaf = 0, 0, 0, 0
+	} else {
+		full.Training.Trees = sel.Trees
+	}
+	full.Training.CVFolds, full.Training.CVNDCG = folds, sel.NDCG[sel.Trees]
+	return full, sel, nil
+}
+
+// prefixNDCG returns, for t from 0 to trees, the sum over qs of the
+// nDCG@k of m with its first t trees (a model with fewer trees than t
+// counts as itself).
+func prefixNDCG(m *Model, qs []featured, col []int, trees, k int) []float64 {
+	out := make([]float64, trees+1)
+	z := make([]float64, len(col))
+	for _, q := range qs {
+		x := make([][]float64, len(q.rows))
+		s := make([]float64, len(q.rows))
+		for i, row := range q.rows {
+			x[i] = make([]float64, len(col))
+			for f, c := range col {
+				z[f] = (row[c] - m.Mean[f]) / m.Scale[f]
+			}
+			copy(x[i], z)
+			s[i] = m.linear(x[i])
+		}
+		for t := 0; t <= trees; t++ {
+			if t > 0 && t <= len(m.Trees) {
+				for i := range s {
+					s[i] += m.Trees[t-1].eval(x[i])
+				}
+			}
+			out[t] += NDCG(q.judged, Order(s), k)
+		}
+	}
+	return out
 }

@@ -15,6 +15,18 @@ type ScoredReranker interface {
 	ScoreRetrieved(ctx context.Context, query string, texts []string, scores []float64) ([]float64, error)
 }
 
+// DocumentReranker is a Reranker that can also read which document each
+// candidate is part of: a caller that reranks chunks (a search's hits)
+// should prefer ScoreDocuments, so that a document's chunks are judged
+// together; Score gives the same reranker with every text its own
+// document.
+type DocumentReranker interface {
+	Reranker
+	// ScoreDocuments is Score with each text's document id (texts of one
+	// document share it) and, when not nil, retrieval scores.
+	ScoreDocuments(ctx context.Context, query string, texts []string, scores []float64, docs []string) ([]float64, error)
+}
+
 // Learned is the reranker fitted on relevance judgments: a linear model
 // and boosted trees (Model) over the features Extractor computes. It is deterministic and
 // safe for concurrent use.
@@ -57,7 +69,13 @@ func (l *Learned) Score(ctx context.Context, query string, texts []string) ([]fl
 // ScoreRetrieved scores texts with their retrieval scores (nil when not
 // known).
 func (l *Learned) ScoreRetrieved(ctx context.Context, query string, texts []string, scores []float64) ([]float64, error) {
-	rows, err := l.ex.Features(ctx, query, texts, scores)
+	return l.ScoreDocuments(ctx, query, texts, scores, nil)
+}
+
+// ScoreDocuments scores texts with their retrieval scores and documents
+// (either nil when not known).
+func (l *Learned) ScoreDocuments(ctx context.Context, query string, texts []string, scores []float64, docs []string) ([]float64, error) {
+	rows, err := l.ex.DocumentFeatures(ctx, query, texts, scores, docs)
 	if err != nil {
 		return nil, err
 	}

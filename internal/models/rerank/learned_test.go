@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -393,11 +394,31 @@ func BenchmarkFit1000(b *testing.B) {
 	}
 }
 
+// BenchmarkFitSelected1000 is BenchmarkFit1000 with the number of trees
+// chosen by 3-fold cross-validation, as the rerank trainer fits.
+func BenchmarkFitSelected1000(b *testing.B) {
+	data := benchJudged(1000, 50)
+	ctx := context.Background()
+	ex := NewExtractor()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, _, err := FitSelected(ctx, ex, data, FitOptions{}, 3); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkLearned50 reranks 50 candidates of about 200 words, as a
-// search at the default depth hands them, and reports the 99th percentile
-// of the calls' latency as p99-ms.
+// search at the default depth hands them (chunks of documents three at a
+// time, with their fused scores, through ScoreDocuments as the pipeline
+// calls it), and reports the 99th percentile of the calls' latency as
+// p99-ms.
 func BenchmarkLearned50(b *testing.B) {
 	data := benchJudged(1, 50)
+	docs, scores := make([]string, 50), make([]float64, 50)
+	for i := range docs {
+		docs[i], scores[i] = strconv.Itoa(i/3), 1/float64(61+i)
+	}
 	m, err := Fit(context.Background(), NewExtractor(), benchJudged(20, 50), FitOptions{Epochs: 20})
 	if err != nil {
 		b.Fatal(err)
@@ -412,7 +433,7 @@ func BenchmarkLearned50(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()
-		if _, err := l.Score(ctx, data[0].Query, data[0].Texts); err != nil {
+		if _, err := l.ScoreDocuments(ctx, data[0].Query, data[0].Texts, scores, docs); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(t0))

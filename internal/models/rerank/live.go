@@ -36,3 +36,13 @@ func (l *Live) Name() string { return l.Current().Name() }
 func (l *Live) Score(ctx context.Context, query string, texts []string) ([]float64, error) {
 	return l.Current().Score(ctx, query, texts)
 }
+
+// ScoreDocuments scores with the serving model, with the texts' documents
+// when it reads them (DocumentReranker).
+func (l *Live) ScoreDocuments(ctx context.Context, query string, texts []string, scores []float64, docs []string) ([]float64, error) {
+	r := l.Current()
+	if d, ok := r.(DocumentReranker); ok {
+		return d.ScoreDocuments(ctx, query, texts, scores, docs)
+	}
+	return r.Score(ctx, query, texts)
+}

@@ -57,6 +57,8 @@ type Training struct {
 	Depth        int       `json:"depth,omitempty"`
 	Shrinkage    float64   `json:"shrinkage,omitempty"`
 	MinLeaf      int       `json:"min_leaf,omitempty"`
+	CVFolds      int       `json:"cv_folds,omitempty"`
+	CVNDCG       float64   `json:"cv_ndcg,omitempty"`
 	TrainNDCG    float64   `json:"train_ndcg@10,omitempty"`
 	TestNDCG     float64   `json:"test_ndcg@10,omitempty"`
 	TestQueries  int       `json:"test_queries,omitempty"`

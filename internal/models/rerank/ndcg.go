@@ -134,8 +134,9 @@ type Evaluation struct {
 }
 
 // Evaluate reranks each judged query's candidates with r and measures
-// nDCG@k before and after. r is given the retrieval scores when it is a
-// ScoredReranker and the query has them.
+// nDCG@k before and after. r is given the candidates' documents and
+// retrieval scores when it reads them (DocumentReranker, ScoredReranker)
+// and the query has them, as Pipeline.Reranked gives them in service.
 func Evaluate(ctx context.Context, r Reranker, judged []Judged, k int) (Evaluation, error) {
 	var ev Evaluation
 	for _, j := range judged {
@@ -144,7 +145,9 @@ func Evaluate(ctx context.Context, r Reranker, judged []Judged, k int) (Evaluati
 		}
 		var scores []float64
 		var err error
-		if sr, ok := r.(ScoredReranker); ok && j.Scores != nil {
+		if dr, ok := r.(DocumentReranker); ok && (j.Docs != nil || j.Scores != nil) {
+			scores, err = dr.ScoreDocuments(ctx, j.Query, j.Texts, j.Scores, j.Docs)
+		} else if sr, ok := r.(ScoredReranker); ok && j.Scores != nil {
 			scores, err = sr.ScoreRetrieved(ctx, j.Query, j.Texts, j.Scores)
 		} else {
 			scores, err = r.Score(ctx, j.Query, j.Texts)
