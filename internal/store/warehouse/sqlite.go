@@ -177,33 +177,52 @@ func OpenSQLite(ctx context.Context, path string, opts ...SQLiteOption) (*SQLite
 // migrate applies the migrations the database has not seen, each in its
 // own transaction with the user_version bump, so a crash leaves the schema
 // at a known version. Running it again is a no-op.
+//
+// The version is read inside each step's transaction (BEGIN IMMEDIATE, the
+// write lock): processes that open a new warehouse at the same time (the
+// twin run processes of one machine) then take turns, and each applies
+// only the steps no other has, instead of all applying the first ones.
 func (s *SQLiteStore) migrate(ctx context.Context) error {
-	var version int
-	if err := s.write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
 	steps := sqliteMigrations()
-	if version > len(steps) {
-		return fmt.Errorf("schema version %d is newer than this build knows (%d)", version, len(steps))
-	}
-	for v := version; v < len(steps); v++ {
-		tx, err := s.write.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("migrate to %d: %w", v+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, steps[v]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate to %d: %w", v+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate to %d: %w", v+1, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrate to %d: %w", v+1, err)
+	for {
+		done, err := s.migrateStep(ctx, steps)
+		if err != nil || done {
+			return err
 		}
 	}
-	return nil
+}
+
+// migrateStep applies the next migration, if any; done when there is none.
+func (s *SQLiteStore) migrateStep(ctx context.Context, steps []string) (done bool, err error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("migrate: %w", err)
+	}
+	defer func() {
+		if err != nil || done {
+			tx.Rollback()
+		}
+	}()
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return false, fmt.Errorf("read schema version: %w", err)
+	}
+	if v > len(steps) {
+		return false, fmt.Errorf("schema version %d is newer than this build knows (%d)", v, len(steps))
+	}
+	if v == len(steps) {
+		return true, nil
+	}
+	if _, err := tx.ExecContext(ctx, steps[v]); err != nil {
+		return false, fmt.Errorf("migrate to %d: %w", v+1, err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+		return false, fmt.Errorf("migrate to %d: %w", v+1, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("migrate to %d: %w", v+1, err)
+	}
+	return false, nil
 }
 
 // prepare prepares the write statements on the write connection.
