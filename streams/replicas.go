@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -12,7 +13,12 @@ import (
 // checkpoint, the embedder's revisions, the policy's windows, the model
 // registry) survives the loss of a cluster node as the streams do. The
 // components open their buckets themselves and need not know the cluster's
-// size. n <= 1 returns js unchanged.
+// size.
+//
+// On a cluster, creating a replicated bucket waits for its members to
+// agree, which takes a while when many processes start at once; so these
+// calls try again on the errors of a busy or forming cluster, for up to
+// bucketPatience unless ctx ends first. n <= 1 returns js unchanged.
 func WithReplicas(js jetstream.JetStream, n int) jetstream.JetStream {
 	if n <= 1 {
 		return js
@@ -25,32 +31,66 @@ type replicated struct {
 	n int
 }
 
-func (r replicated) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+func (r replicated) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (b jetstream.KeyValue, err error) {
 	cfg.Replicas = max(cfg.Replicas, r.n)
-	return r.JetStream.CreateKeyValue(ctx, cfg)
+	err = patiently(ctx, func(ctx context.Context) (err error) {
+		b, err = r.JetStream.CreateKeyValue(ctx, cfg)
+		return err
+	})
+	return b, err
 }
 
-func (r replicated) UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+func (r replicated) UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (b jetstream.KeyValue, err error) {
 	cfg.Replicas = max(cfg.Replicas, r.n)
-	return r.JetStream.UpdateKeyValue(ctx, cfg)
+	err = patiently(ctx, func(ctx context.Context) (err error) {
+		b, err = r.JetStream.UpdateKeyValue(ctx, cfg)
+		return err
+	})
+	return b, err
 }
 
-func (r replicated) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+func (r replicated) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (b jetstream.KeyValue, err error) {
 	cfg.Replicas = max(cfg.Replicas, r.n)
-	return r.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
+	err = patiently(ctx, func(ctx context.Context) (err error) {
+		b, err = r.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
+		return err
+	})
+	return b, err
 }
 
-func (r replicated) CreateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+func (r replicated) CreateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (b jetstream.ObjectStore, err error) {
 	cfg.Replicas = max(cfg.Replicas, r.n)
-	return r.JetStream.CreateObjectStore(ctx, cfg)
+	err = patiently(ctx, func(ctx context.Context) (err error) {
+		b, err = r.JetStream.CreateObjectStore(ctx, cfg)
+		return err
+	})
+	return b, err
 }
 
-func (r replicated) UpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+func (r replicated) UpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (b jetstream.ObjectStore, err error) {
 	cfg.Replicas = max(cfg.Replicas, r.n)
-	return r.JetStream.UpdateObjectStore(ctx, cfg)
+	err = patiently(ctx, func(ctx context.Context) (err error) {
+		b, err = r.JetStream.UpdateObjectStore(ctx, cfg)
+		return err
+	})
+	return b, err
 }
 
-func (r replicated) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+func (r replicated) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (b jetstream.ObjectStore, err error) {
 	cfg.Replicas = max(cfg.Replicas, r.n)
-	return r.JetStream.CreateOrUpdateObjectStore(ctx, cfg)
+	err = patiently(ctx, func(ctx context.Context) (err error) {
+		b, err = r.JetStream.CreateOrUpdateObjectStore(ctx, cfg)
+		return err
+	})
+	return b, err
+}
+
+// bucketPatience bounds how long a bucket's creation waits for the cluster.
+const bucketPatience = 2 * time.Minute
+
+// patiently is untilAvailable within bucketPatience.
+func patiently(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, bucketPatience)
+	defer cancel()
+	return untilAvailable(ctx, f)
 }

@@ -210,7 +210,10 @@ func start(ctx context.Context, g *globals, f serveFlags) (_ *system, err error)
 		s.httpAddr = addr.String()
 	}
 
-	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// Minutes, not seconds: on a cluster that is still forming, or busy
+	// with every process of a deployment applying it at once, Apply waits
+	// for the members to agree on each stream.
+	actx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := s.topo.Apply(actx, s.js); err != nil {
 		return nil, err
