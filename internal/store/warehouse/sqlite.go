@@ -42,6 +42,8 @@ func sqliteMigrations() []string {
 		judgmentTablesSQL,
 		// 5: the dataset records (sqlite_datasets.go).
 		datasetTablesSQL,
+		// 6: the stream position of each document's version (SourceSeq).
+		sourceSeqSQL(Articles) + sourceSeqSQL(Posts) + sourceSeqSQL(Repositories),
 	}
 }
 
@@ -62,6 +64,11 @@ func documentTableSQL(table string) string {
 	CREATE INDEX {t}_author ON {t}(author_id, revision);
 	CREATE INDEX {t}_link ON {t}(link);
 	`, "{t}", table)
+}
+
+// sourceSeqSQL adds the column of Document.SourceSeq to a document table.
+func sourceSeqSQL(table string) string {
+	return `ALTER TABLE ` + table + ` ADD COLUMN source_seq INTEGER NOT NULL DEFAULT 0;`
 }
 
 // SQLiteStore is the embedded warehouse: one SQLite file in WAL mode.
@@ -243,10 +250,11 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 		if ts.getDoc, err = p(`SELECT doc FROM ` + t + ` WHERE id = ?`); err != nil {
 			return err
 		}
-		if ts.upsert, err = p(`INSERT INTO ` + t + `(id, revision, author_id, link, content_hash, deleted, doc)
-			VALUES (?, ?, ?, ?, ?, 0, ?)
+		if ts.upsert, err = p(`INSERT INTO ` + t + `(id, revision, author_id, link, content_hash, deleted, doc, source_seq)
+			VALUES (?, ?, ?, ?, ?, 0, ?, ?)
 			ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, author_id = excluded.author_id,
-				link = excluded.link, content_hash = excluded.content_hash, deleted = 0, doc = excluded.doc`); err != nil {
+				link = excluded.link, content_hash = excluded.content_hash, deleted = 0, doc = excluded.doc,
+				source_seq = excluded.source_seq`); err != nil {
 			return err
 		}
 		if ts.tombstone, err = p(`UPDATE ` + t + ` SET revision = ?, deleted = 1, doc = ? WHERE id = ?`); err != nil {
@@ -384,6 +392,7 @@ type sqliteState struct {
 	rev     int64
 	hash    string
 	deleted bool
+	seq     uint64 // SourceSeq
 }
 
 // statesChunk bounds the ids of one IN list (SQLite allows 32766
@@ -403,7 +412,7 @@ func (w *sqliteWrite) states(docs []Document) (map[string]map[string]sqliteState
 	for c, all := range ids {
 		m := make(map[string]sqliteState, len(all))
 		for chunk := range slices.Chunk(all, statesChunk) {
-			q := `SELECT id, revision, content_hash, deleted FROM ` + c +
+			q := `SELECT id, revision, content_hash, deleted, source_seq FROM ` + c +
 				` WHERE id IN (?` + strings.Repeat(`, ?`, len(chunk)-1) + `)`
 			if err := w.scanStates(q, chunk, m); err != nil {
 				return nil, fmt.Errorf("read %s: %w", c, err)
@@ -425,7 +434,7 @@ func (w *sqliteWrite) scanStates(q string, args []any, into map[string]sqliteSta
 			id string
 			st sqliteState
 		)
-		if err := rows.Scan(&id, &st.rev, &st.hash, &st.deleted); err != nil {
+		if err := rows.Scan(&id, &st.rev, &st.hash, &st.deleted, &st.seq); err != nil {
 			return err
 		}
 		into[id] = st
@@ -495,7 +504,7 @@ func (w *sqliteWrite) upsert(d Document, st sqliteState, found bool) (Result, er
 	if err := w.upsertAuthor(d); err != nil {
 		return Result{}, err
 	}
-	if found && !st.deleted && st.hash == d.ContentHash {
+	if found && (superseded(d, st.seq) || !st.deleted && st.hash == d.ContentHash) {
 		return Result{ID: d.ID, Revision: st.rev}, nil
 	}
 	w.rev++
@@ -507,7 +516,7 @@ func (w *sqliteWrite) upsert(d Document, st sqliteState, found bool) (Result, er
 	}
 	// A string, so that SQLite stores TEXT (see encode).
 	if _, err := w.stmt(w.s.stmts[d.Collection].upsert).ExecContext(w.ctx,
-		d.ID, d.Revision, d.AuthorID, d.Link, d.ContentHash, string(body)); err != nil {
+		d.ID, d.Revision, d.AuthorID, d.Link, d.ContentHash, string(body), int64(d.SourceSeq)); err != nil {
 		return Result{}, err
 	}
 	return Result{ID: d.ID, Revision: d.Revision, Changed: true}, nil
