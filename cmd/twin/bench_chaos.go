@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,7 +19,9 @@ var errChaosFound = fmt.Errorf("chaos: the index does not match the warehouse")
 func newBenchChaosCmd(g *globals) *cobra.Command {
 	var docs, kills int
 	var seed uint64
+	var pause time.Duration
 	var asJSON, keep bool
+	var victims []string
 	cmd := &cobra.Command{
 		Use:   "chaos",
 		Short: "Kill processes of a multi-process twin while it ingests, then count what was lost, duplicated or stale",
@@ -51,7 +54,7 @@ It exits non-zero when anything is lost, duplicated, stale or dead-lettered.`,
 			} else {
 				defer os.RemoveAll(dir)
 			}
-			res, err := bench.Chaos(cmd.Context(), bench.ChaosConfig{Bin: bin, Dir: dir, Docs: docs, Kills: kills, Seed: seed,
+			res, err := bench.Chaos(cmd.Context(), bench.ChaosConfig{Bin: bin, Dir: dir, Docs: docs, Kills: kills, Seed: seed, Victims: victims, Pause: pause,
 				Dim: embed.NewHashed(0).Dim(), Log: g.stderr})
 			if err != nil {
 				return err
@@ -78,7 +81,9 @@ It exits non-zero when anything is lost, duplicated, stale or dead-lettered.`,
 	fl.IntVar(&docs, "docs", 5000, "documents to ingest")
 	fl.IntVar(&kills, "kills", 20, "processes to kill during the ingest")
 	fl.Uint64Var(&seed, "seed", 1, "picks the victims and when they come back")
+	fl.DurationVar(&pause, "pause", time.Second, "time between a victim being back and the next kill")
 	fl.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	fl.StringSliceVar(&victims, "victims", nil, "kill only these processes (nats-1, nats-2, nats-3, writer, cdc, featurizer-1, featurizer-2, embedder; default all)")
 	fl.BoolVar(&keep, "keep", false, "keep the data dir for a look afterwards")
 	return cmd
 }
