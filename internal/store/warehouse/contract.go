@@ -10,9 +10,10 @@ import (
 // ToContract is d as a CDC event carries it (schemas.Document); FromContract
 // is the way back. They are the one place the store's type meets the
 // contract's. The contract has every field of the store's document but
-// SourceSeq, the store's own bookkeeping; the mapping goes through a copy
-// without it, so that a field added to one type and not the other still
-// stops the conversion compiling.
+// SourceSeq, the store's own bookkeeping: the mapping goes through
+// sharedDocument, which converts to and from the contract's type, so a
+// field added to the contract alone stops it compiling; one added to
+// Document goes into shared and document below too.
 func ToContract(d *Document) schemas.Document { return schemas.Document(d.shared()) }
 
 // FromContract is the store's document of a contract document; see
