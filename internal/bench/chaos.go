@@ -178,7 +178,7 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (ChaosResult, error) {
 		return res, err
 	}
 	caughtUp := func(ctx context.Context) (bool, error) { return cdcCaughtUp(ctx, js, wh) }
-	since, err := waitIdle(ctx, js, caughtUp, 3*time.Second, 10*time.Minute)
+	since, err := waitConsumersIdle(ctx, js, caughtUp, chaosPipeline, 3*time.Second, 10*time.Minute)
 	wh.Close()
 	if err != nil {
 		return res, err
@@ -198,10 +198,11 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (ChaosResult, error) {
 	return res, nil
 }
 
-// waitIdle waits until the CDC producer has published every change of the
-// warehouse (caughtUp) and the pipeline's consumers have had nothing
-// pending or unacknowledged since, for hold; it returns when that began.
-func waitIdle(ctx context.Context, js jetstream.JetStream, caughtUp func(context.Context) (bool, error), hold, limit time.Duration) (time.Time, error) {
+// waitConsumersIdle waits until the CDC producer has published every
+// change of the warehouse (caughtUp) and the consumers names have had
+// nothing pending or unacknowledged since, for hold; it returns when that
+// began.
+func waitConsumersIdle(ctx context.Context, js jetstream.JetStream, caughtUp func(context.Context) (bool, error), names []string, hold, limit time.Duration) (time.Time, error) {
 	began := time.Now()
 	var since time.Time
 	var lastErr error
@@ -212,7 +213,7 @@ func waitIdle(ctx context.Context, js jetstream.JetStream, caughtUp func(context
 		up, err := caughtUp(ctx)
 		idle := false
 		if err == nil && up {
-			idle, err = Idle(ctx, js, chaosPipeline...)
+			idle, err = Idle(ctx, js, names...)
 		}
 		if err != nil {
 			idle, lastErr = false, err
