@@ -1,6 +1,9 @@
 package streams
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -167,10 +170,44 @@ func createSeed(path string) (nkeys.KeyPair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCredentials, err)
 	}
-	if err := writeFileAtomic(path, append(seed, '\n')); err != nil {
+	// Linked, not renamed, into place: when the nodes of a cluster make
+	// the credentials at the same first start, one wins and the others
+	// read its seed instead of overwriting it with theirs.
+	switch err := linkFileAtomic(path, append(seed, '\n')); {
+	case errors.Is(err, fs.ErrExist):
+		return readSeed(path)
+	case err != nil:
 		return nil, err
 	}
 	return kp, nil
+}
+
+// linkFileAtomic is writeFileAtomic that fails with fs.ErrExist instead of
+// replacing a file already at path.
+func linkFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCredentials, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Link(tmp, path)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("%w: write %s: %w", ErrCredentials, path, err)
+	}
+	return nil
 }
 
 // writeFileAtomic writes data to path through a 0600 temporary file in the
@@ -209,6 +246,26 @@ func (c credentials) nkeyUsers() ([]*server.NkeyUser, error) {
 		users = append(users, &server.NkeyUser{Nkey: pub, Permissions: r.permissions()})
 	}
 	return users, nil
+}
+
+// routeUser is the user cluster members authenticate their routes as.
+const routeUser = "twin-route"
+
+// routePassword is the password of the routes between cluster members: an
+// HMAC of a fixed label under the admin seed, so every node holding the
+// same credentials derives the same one, and nothing else can.
+func (c credentials) routePassword() (string, error) {
+	kp, ok := c[RoleAdmin]
+	if !ok {
+		return "", fmt.Errorf("%w: no admin seed", ErrCredentials)
+	}
+	seed, err := kp.Seed()
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrCredentials, err)
+	}
+	mac := hmac.New(sha256.New, seed)
+	mac.Write([]byte("twin nats cluster routes v1"))
+	return hex.EncodeToString(mac.Sum(nil)), nil
 }
 
 // option authenticates a connection as role with its key pair in memory.

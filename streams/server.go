@@ -1,12 +1,15 @@
 package streams
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -34,7 +37,26 @@ type ServerConfig struct {
 	SyncAlways   bool
 	SyncInterval time.Duration
 
+	// Name is the server's name, unique within a cluster; default "twin".
+	Name string
+	// StoreDir is where the JetStream store lives; default DataDir/nats.
+	// The credentials are always DataDir's (AuthDir), so the members of a
+	// cluster on one machine share one data dir and have a store each.
+	StoreDir string
+	// Cluster, when set, makes the server a member of a cluster.
+	Cluster *ClusterConfig
+	// Monitor is host:port of nats-server's HTTP monitoring (/varz, /jsz,
+	// /healthz); empty serves none.
+	Monitor string
+
 	Log zerolog.Logger
+}
+
+// ClusterConfig makes a server a cluster member.
+type ClusterConfig struct {
+	Name   string   // the cluster's name, the same on every member; default "twin"
+	Listen string   // host:port of this member's route listener
+	Routes []string // nats://host:port of the members' route listeners
 }
 
 // Server is an embedded nats-server with JetStream. Authentication is
@@ -56,7 +78,10 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxMemory <= 0 || cfg.MaxStore <= 0 {
 		return nil, errors.New("embedded NATS: memory and store limits must be set")
 	}
-	storeDir := filepath.Join(cfg.DataDir, "nats")
+	storeDir := cfg.StoreDir
+	if storeDir == "" {
+		storeDir = filepath.Join(cfg.DataDir, "nats")
+	}
 	if err := os.MkdirAll(storeDir, 0o750); err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
 	}
@@ -69,7 +94,7 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
 	}
 	opts := &server.Options{
-		ServerName:         "twin",
+		ServerName:         cmp.Or(cfg.Name, "twin"),
 		JetStream:          true,
 		StoreDir:           storeDir,
 		JetStreamMaxMemory: cfg.MaxMemory,
@@ -80,16 +105,21 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		Nkeys:              users,
 	}
 	if cfg.Listen != "" {
-		host, port, err := net.SplitHostPort(cfg.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("embedded NATS: listen address %q: %w", cfg.Listen, err)
-		}
-		opts.Host = host
-		if opts.Port, err = strconv.Atoi(port); err != nil {
-			return nil, fmt.Errorf("embedded NATS: listen port %q: %w", port, err)
+		if opts.Host, opts.Port, err = splitHostPort(cfg.Listen); err != nil {
+			return nil, fmt.Errorf("embedded NATS: listen address: %w", err)
 		}
 	}
 	opts.SyncAlways, opts.SyncInterval = cfg.SyncAlways, cfg.SyncInterval
+	if cfg.Monitor != "" {
+		if opts.HTTPHost, opts.HTTPPort, err = splitHostPort(cfg.Monitor); err != nil {
+			return nil, fmt.Errorf("embedded NATS: monitor address: %w", err)
+		}
+	}
+	if cfg.Cluster != nil {
+		if err := clusterOptions(opts, *cfg.Cluster, creds); err != nil {
+			return nil, fmt.Errorf("embedded NATS: %w", err)
+		}
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
@@ -107,6 +137,44 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
 	}
 	return s, nil
+}
+
+// splitHostPort splits host:port with a numeric port (-1 picks a free one).
+func splitHostPort(addr string) (string, int, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("%q: %w", addr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return "", 0, fmt.Errorf("%q: port %q is not a number", addr, port)
+	}
+	return host, p, nil
+}
+
+// clusterOptions makes opts a member of the cluster c. Routes authenticate
+// with a password derived from the shared credentials: a node that does
+// not hold the same seeds cannot join, and there is no other secret to
+// hand out.
+func clusterOptions(opts *server.Options, c ClusterConfig, creds credentials) error {
+	host, port, err := splitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("cluster address: %w", err)
+	}
+	pass, err := creds.routePassword()
+	if err != nil {
+		return err
+	}
+	opts.Cluster = server.ClusterOpts{Name: cmp.Or(c.Name, "twin"), Host: host, Port: port, Username: routeUser, Password: pass}
+	for _, r := range c.Routes {
+		u, err := url.Parse(strings.TrimSpace(r))
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("route %q: want nats://host:port", r)
+		}
+		u.User = url.UserPassword(routeUser, pass)
+		opts.Routes = append(opts.Routes, u)
+	}
+	return nil
 }
 
 // Connect opens an in-process client connection as RoleSystem, which

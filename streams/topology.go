@@ -271,18 +271,58 @@ func ConsumerConfig(c ConsumerSpec) jetstream.ConsumerConfig {
 
 // Apply creates or updates every stream and durable consumer of t. It is
 // idempotent: running it on an applied server changes nothing.
+//
+// On a cluster that is still forming (no meta leader yet, fewer members up
+// than the replicas need) or electing a leader, it tries each call again
+// until ctx ends: every member of a deployment applies the topology at
+// start, and they start together.
 func (t Topology) Apply(ctx context.Context, js jetstream.JetStream) error {
 	for _, s := range t.Streams {
-		if _, err := js.CreateOrUpdateStream(ctx, t.StreamConfig(s)); err != nil {
+		if err := untilAvailable(ctx, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, t.StreamConfig(s))
+			return err
+		}); err != nil {
 			return fmt.Errorf("apply stream %s: %w", s.Name, err)
 		}
 	}
 	for _, c := range t.Consumers {
-		if _, err := js.CreateOrUpdateConsumer(ctx, c.Stream, ConsumerConfig(c)); err != nil {
+		if err := untilAvailable(ctx, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateConsumer(ctx, c.Stream, ConsumerConfig(c))
+			return err
+		}); err != nil {
 			return fmt.Errorf("apply consumer %s on %s: %w", c.Name, c.Stream, err)
 		}
 	}
 	return nil
+}
+
+// jsClusterNoPeers is JetStream's "no suitable peers for placement": a
+// stream asks for more replicas than the members it knows of, as while a
+// cluster forms.
+const jsClusterNoPeers = 10005
+
+// untilAvailable calls f until it succeeds, fails for good, or ctx ends.
+// Each call gets a few seconds: a request that no meta leader answers
+// would otherwise wait out all of ctx.
+func untilAvailable(ctx context.Context, f func(context.Context) error) error {
+	wait := 50 * time.Millisecond
+	for {
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := f(tctx)
+		cancel()
+		var apiErr *jetstream.APIError
+		retry := Transient(err) || errors.As(err, &apiErr) && apiErr.ErrorCode == jsClusterNoPeers ||
+			errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
+		if err == nil || !retry {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (still unavailable when %w)", err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // ensureConsumer creates the consumer of c, and its stream when that is

@@ -129,6 +129,7 @@ Flags win over the environment, the environment over the file.`,
 	root.AddCommand(newFeedbackCmd(g))
 	root.AddCommand(newTracesCmd(g))
 	root.AddCommand(newDatasetCmd(g))
+	root.AddCommand(newNATSCmd(g))
 	return root
 }
 

@@ -95,10 +95,9 @@ func (s *system) warehouse(ctx context.Context) (warehouse.Store, error) {
 			s.store = st
 			return
 		}
-		if err := s.lockData(); err != nil {
-			s.storeErr = err
-			return
-		}
+		// No lock: SQLite serializes the writers of every process on the
+		// machine, and the components that must run once take their own
+		// (see component.once).
 		st, err := warehouse.OpenSQLite(ctx, filepath.Join(s.g.data, "warehouse.db"), s.flags.sync.sqlite())
 		if err != nil {
 			s.storeErr = fmt.Errorf("open SQLite warehouse: %w", err)
@@ -109,11 +108,10 @@ func (s *system) warehouse(ctx context.Context) (warehouse.Store, error) {
 	return s.store, s.storeErr
 }
 
-// lockData takes the data dir's lock, once, before anything of the data
-// dir is opened: the embedded NATS store, the SQLite warehouse, the
-// embedded vector store. A process whose stores are all remote (twin run
-// with --nats, --mongo and --qdrant) never takes it; client commands
-// never do.
+// lockData takes the data dir's lock, once, before the embedded NATS
+// store is opened: twin up owns its data dir. Processes of twin run share
+// one (the SQLite warehouse, the credentials) and lock only what runs once
+// per data dir (see component.once); client commands lock nothing.
 func (s *system) lockData() error {
 	s.lockMu.Lock()
 	defer s.lockMu.Unlock()
@@ -176,6 +174,7 @@ func start(ctx context.Context, g *globals, f serveFlags) (_ *system, err error)
 	if s.js, err = jetstream.New(s.nc); err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
+	s.js = streams.WithReplicas(s.js, f.replicas)
 	s.metrics = streams.NewMetrics(s.reg)
 	s.runtime = streams.NewRuntime(s.js, s.topo, s.metrics, g.log)
 	s.pub = streams.NewPublisher(s.js)
@@ -211,7 +210,10 @@ func start(ctx context.Context, g *globals, f serveFlags) (_ *system, err error)
 		s.httpAddr = addr.String()
 	}
 
-	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// Minutes, not seconds: on a cluster that is still forming, or busy
+	// with every process of a deployment applying it at once, Apply waits
+	// for the members to agree on each stream.
+	actx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := s.topo.Apply(actx, s.js); err != nil {
 		return nil, err

@@ -99,6 +99,11 @@ func serve(cmd *cobra.Command, g *globals, f serveFlags, names []string) error {
 		return err
 	}
 	began := time.Now()
+	release, err := lockOnce(g.data, comps, f)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if g.nats != "" {
 		f.sync.noteExternal(g.log)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -135,10 +136,6 @@ func (s *system) vectorsAndModels(ctx context.Context) (*retrieval.Searcher, err
 			}
 			f.store = st
 		} else {
-			if err := s.lockData(); err != nil {
-				f.err = err
-				return
-			}
 			log := s.g.log.With().Str("component", "vectors").Logger()
 			st, err := embedded.Open(filepath.Join(s.g.data, "vectors"), f.dense.Dim(), embedded.OnCompact(func(err error) {
 				if err != nil {
@@ -149,6 +146,11 @@ func (s *system) vectorsAndModels(ctx context.Context) (*retrieval.Searcher, err
 				}
 				log.Debug().Msg("vector store compacted")
 			}))
+			if errors.Is(err, embedded.ErrLocked) {
+				f.err = fmt.Errorf("the embedded vector store %s is open in another process (an embedder, or twin up): run the embedder once per data dir, with rag and gateway beside it in its process, or use --qdrant: %w",
+					filepath.Join(s.g.data, "vectors"), err)
+				return
+			}
 			if err != nil {
 				f.err = fmt.Errorf("open the embedded vector store: %w", err)
 				return

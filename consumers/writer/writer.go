@@ -33,7 +33,7 @@ func (w *Writer) HandleBatch(ctx context.Context, msgs []*streams.Msg) error {
 	return w.batch.HandleBatch(ctx, msgs)
 }
 
-func (w *Writer) write(ctx context.Context, _ []*streams.Msg, crawled []*schemas.CrawledDocument) error {
+func (w *Writer) write(ctx context.Context, msgs []*streams.Msg, crawled []*schemas.CrawledDocument) error {
 	errs := make(streams.BatchErrors, len(crawled))
 	docs := make([]warehouse.Document, 0, len(crawled))
 	for i, d := range crawled {
@@ -42,6 +42,11 @@ func (w *Writer) write(ctx context.Context, _ []*streams.Msg, crawled []*schemas
 			errs[i] = streams.Permanent(err)
 			continue
 		}
+		// The stream's order is the order of the versions: a message
+		// redelivered after a later one of the same document was written
+		// (this writer killed before its ack) must not bring the older
+		// version back, and the store refuses it by this.
+		doc.SourceSeq = msgs[i].Sequence
 		docs = append(docs, doc)
 	}
 	if len(docs) > 0 {

@@ -4,6 +4,7 @@
 package datalock
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -23,8 +24,9 @@ var ErrHeld = errors.New("data dir is in use")
 
 // HeldError says who holds the lock.
 type HeldError struct {
-	Dir string
-	PID int // 0 when the holder had not written it yet
+	Dir  string
+	File string // the lock file's name in Dir
+	PID  int    // 0 when the holder had not written it yet
 }
 
 func (e *HeldError) Error() string {
@@ -33,7 +35,7 @@ func (e *HeldError) Error() string {
 		who = "pid " + strconv.Itoa(e.PID)
 	}
 	return fmt.Sprintf("data dir %s is in use by %s: stop it, or give this one another --data (lock file %s)",
-		e.Dir, who, filepath.Join(e.Dir, FileName))
+		e.Dir, who, filepath.Join(e.Dir, cmp.Or(e.File, FileName)))
 }
 
 func (e *HeldError) Is(target error) bool { return target == ErrHeld }
@@ -47,11 +49,16 @@ type Lock struct {
 
 // Acquire takes the lock on dir (created if missing) without waiting: a
 // held lock fails at once with a *HeldError.
-func Acquire(dir string) (*Lock, error) {
+func Acquire(dir string) (*Lock, error) { return AcquireFile(dir, FileName) }
+
+// AcquireFile is Acquire on the lock file name in dir instead of
+// FileName: a lock on one thing of the data dir (one store's owner), that
+// processes holding other such locks of the same dir do not conflict with.
+func AcquireFile(dir, name string) (*Lock, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("lock data dir: %w", err)
 	}
-	path := filepath.Join(dir, FileName)
+	path := filepath.Join(dir, name)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock data dir: %w", err)
@@ -64,7 +71,7 @@ func Acquire(dir string) (*Lock, error) {
 	if held {
 		pid := holderPID(f)
 		f.Close()
-		return nil, &HeldError{Dir: dir, PID: pid}
+		return nil, &HeldError{Dir: dir, File: name, PID: pid}
 	}
 	// The pid is only for messages: the lock itself is the flock.
 	if err := f.Truncate(0); err == nil {

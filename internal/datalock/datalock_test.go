@@ -44,3 +44,33 @@ func TestReleasedLockCanBeTakenAgain(t *testing.T) {
 		}
 	}
 }
+
+func TestNamedLocksOfOneDirAreIndependent(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	whole, err := Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer whole.Release()
+	cdc, err := AcquireFile(dir, "cdc.lock")
+	if err != nil {
+		t.Fatalf("a named lock beside the data dir's: %v", err)
+	}
+	defer cdc.Release()
+	writer, err := AcquireFile(dir, "warehouse.lock")
+	if err != nil {
+		t.Fatalf("a second named lock: %v", err)
+	}
+	defer writer.Release()
+
+	again, err := AcquireFile(dir, "cdc.lock")
+	if err == nil {
+		again.Release()
+		t.Fatal("the same named lock was granted twice")
+	}
+	var held *HeldError
+	if !errors.As(err, &held) || held.File != "cdc.lock" || !strings.Contains(err.Error(), "cdc.lock") {
+		t.Fatalf("second cdc lock: %v; want a HeldError naming cdc.lock", err)
+	}
+}

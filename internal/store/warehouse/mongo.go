@@ -80,13 +80,14 @@ type mongoDoc struct {
 	ContentHash string            `bson:"content_hash"`
 	Deleted     bool              `bson:"deleted"`
 	UpdatedAt   time.Time         `bson:"updated_at"`
+	SourceSeq   int64             `bson:"source_seq,omitempty"`
 }
 
 func toMongo(d Document) mongoDoc {
 	m := mongoDoc{
 		ID: d.ID, Revision: d.Revision, AuthorID: d.AuthorID, Author: d.Author, Platform: d.Platform,
 		Link: d.Link, Title: d.Title, Content: d.Content, Language: d.Language, Metadata: d.Metadata,
-		ContentHash: d.ContentHash, Deleted: d.Deleted, UpdatedAt: d.UpdatedAt,
+		ContentHash: d.ContentHash, Deleted: d.Deleted, UpdatedAt: d.UpdatedAt, SourceSeq: int64(d.SourceSeq),
 	}
 	if !d.PublishedAt.IsZero() {
 		t := d.PublishedAt
@@ -100,6 +101,7 @@ func fromMongo(collection string, m mongoDoc) Document {
 		ID: m.ID, Collection: collection, AuthorID: m.AuthorID, Author: m.Author, Platform: m.Platform,
 		Link: m.Link, Title: m.Title, Content: m.Content, Language: m.Language, Metadata: m.Metadata,
 		ContentHash: m.ContentHash, Revision: m.Revision, Deleted: m.Deleted, UpdatedAt: storeTime(m.UpdatedAt),
+		SourceSeq: uint64(max(m.SourceSeq, 0)),
 	}
 	if m.PublishedAt != nil {
 		d.PublishedAt = storeTime(*m.PublishedAt)
@@ -227,6 +229,7 @@ type mongoState struct {
 	Revision    int64  `bson:"_rev"`
 	ContentHash string `bson:"content_hash"`
 	Deleted     bool   `bson:"deleted"`
+	SourceSeq   int64  `bson:"source_seq"`
 }
 
 // states reads the stored state of ids in one collection, with one $in
@@ -234,7 +237,7 @@ type mongoState struct {
 func (s *MongoStore) states(ctx context.Context, collection string, ids []string) (map[string]mongoState, error) {
 	cur, err := s.db.Collection(collection).Find(ctx,
 		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
-		options.Find().SetProjection(bson.D{{Key: "_rev", Value: 1}, {Key: "content_hash", Value: 1}, {Key: "deleted", Value: 1}}),
+		options.Find().SetProjection(bson.D{{Key: "_rev", Value: 1}, {Key: "content_hash", Value: 1}, {Key: "deleted", Value: 1}, {Key: "source_seq", Value: 1}}),
 	)
 	if err != nil {
 		return nil, err
@@ -319,7 +322,7 @@ func (s *MongoStore) upsertOnce(ctx context.Context, docs []Document, pending []
 	for _, i := range pending {
 		d := docs[i]
 		st, found := stored[d.Collection][d.ID]
-		if found && !st.Deleted && st.ContentHash == d.ContentHash {
+		if found && (superseded(d, uint64(max(st.SourceSeq, 0))) || !st.Deleted && st.ContentHash == d.ContentHash) {
 			perDoc[i] = Result{ID: d.ID, Revision: st.Revision}
 			continue
 		}

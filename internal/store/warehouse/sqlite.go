@@ -45,6 +45,8 @@ func sqliteMigrations() []string {
 		// 6: the live documents by author, which Count reads instead of
 		// the rows.
 		liveIndexSQL(Articles) + liveIndexSQL(Posts) + liveIndexSQL(Repositories),
+		// 7: the stream position of each document's version (SourceSeq).
+		sourceSeqSQL(Articles) + sourceSeqSQL(Posts) + sourceSeqSQL(Repositories),
 	}
 }
 
@@ -72,6 +74,11 @@ func documentTableSQL(table string) string {
 func liveIndexSQL(table string) string {
 	return strings.ReplaceAll(`CREATE INDEX {t}_live ON {t}(author_id) WHERE deleted = 0;
 	`, "{t}", table)
+}
+
+// sourceSeqSQL adds the column of Document.SourceSeq to a document table.
+func sourceSeqSQL(table string) string {
+	return `ALTER TABLE ` + table + ` ADD COLUMN source_seq INTEGER NOT NULL DEFAULT 0;`
 }
 
 // SQLiteStore is the embedded warehouse: one SQLite file in WAL mode.
@@ -187,33 +194,52 @@ func OpenSQLite(ctx context.Context, path string, opts ...SQLiteOption) (*SQLite
 // migrate applies the migrations the database has not seen, each in its
 // own transaction with the user_version bump, so a crash leaves the schema
 // at a known version. Running it again is a no-op.
+//
+// The version is read inside each step's transaction (BEGIN IMMEDIATE, the
+// write lock): processes that open a new warehouse at the same time (the
+// twin run processes of one machine) then take turns, and each applies
+// only the steps no other has, instead of all applying the first ones.
 func (s *SQLiteStore) migrate(ctx context.Context) error {
-	var version int
-	if err := s.write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
 	steps := sqliteMigrations()
-	if version > len(steps) {
-		return fmt.Errorf("schema version %d is newer than this build knows (%d)", version, len(steps))
-	}
-	for v := version; v < len(steps); v++ {
-		tx, err := s.write.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("migrate to %d: %w", v+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, steps[v]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate to %d: %w", v+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate to %d: %w", v+1, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrate to %d: %w", v+1, err)
+	for {
+		done, err := s.migrateStep(ctx, steps)
+		if err != nil || done {
+			return err
 		}
 	}
-	return nil
+}
+
+// migrateStep applies the next migration, if any; done when there is none.
+func (s *SQLiteStore) migrateStep(ctx context.Context, steps []string) (done bool, err error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("migrate: %w", err)
+	}
+	defer func() {
+		if err != nil || done {
+			tx.Rollback()
+		}
+	}()
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return false, fmt.Errorf("read schema version: %w", err)
+	}
+	if v > len(steps) {
+		return false, fmt.Errorf("schema version %d is newer than this build knows (%d)", v, len(steps))
+	}
+	if v == len(steps) {
+		return true, nil
+	}
+	if _, err := tx.ExecContext(ctx, steps[v]); err != nil {
+		return false, fmt.Errorf("migrate to %d: %w", v+1, err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+		return false, fmt.Errorf("migrate to %d: %w", v+1, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("migrate to %d: %w", v+1, err)
+	}
+	return false, nil
 }
 
 // prepare prepares the write statements on the write connection.
@@ -234,10 +260,11 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 		if ts.getDoc, err = p(`SELECT doc FROM ` + t + ` WHERE id = ?`); err != nil {
 			return err
 		}
-		if ts.upsert, err = p(`INSERT INTO ` + t + `(id, revision, author_id, link, content_hash, deleted, doc)
-			VALUES (?, ?, ?, ?, ?, 0, ?)
+		if ts.upsert, err = p(`INSERT INTO ` + t + `(id, revision, author_id, link, content_hash, deleted, doc, source_seq)
+			VALUES (?, ?, ?, ?, ?, 0, ?, ?)
 			ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, author_id = excluded.author_id,
-				link = excluded.link, content_hash = excluded.content_hash, deleted = 0, doc = excluded.doc`); err != nil {
+				link = excluded.link, content_hash = excluded.content_hash, deleted = 0, doc = excluded.doc,
+				source_seq = excluded.source_seq`); err != nil {
 			return err
 		}
 		if ts.tombstone, err = p(`UPDATE ` + t + ` SET revision = ?, deleted = 1, doc = ? WHERE id = ?`); err != nil {
@@ -375,6 +402,7 @@ type sqliteState struct {
 	rev     int64
 	hash    string
 	deleted bool
+	seq     uint64 // SourceSeq
 }
 
 // statesChunk bounds the ids of one IN list (SQLite allows 32766
@@ -394,7 +422,7 @@ func (w *sqliteWrite) states(docs []Document) (map[string]map[string]sqliteState
 	for c, all := range ids {
 		m := make(map[string]sqliteState, len(all))
 		for chunk := range slices.Chunk(all, statesChunk) {
-			q := `SELECT id, revision, content_hash, deleted FROM ` + c +
+			q := `SELECT id, revision, content_hash, deleted, source_seq FROM ` + c +
 				` WHERE id IN (?` + strings.Repeat(`, ?`, len(chunk)-1) + `)`
 			if err := w.scanStates(q, chunk, m); err != nil {
 				return nil, fmt.Errorf("read %s: %w", c, err)
@@ -416,7 +444,7 @@ func (w *sqliteWrite) scanStates(q string, args []any, into map[string]sqliteSta
 			id string
 			st sqliteState
 		)
-		if err := rows.Scan(&id, &st.rev, &st.hash, &st.deleted); err != nil {
+		if err := rows.Scan(&id, &st.rev, &st.hash, &st.deleted, &st.seq); err != nil {
 			return err
 		}
 		into[id] = st
@@ -486,7 +514,7 @@ func (w *sqliteWrite) upsert(d Document, st sqliteState, found bool) (Result, er
 	if err := w.upsertAuthor(d); err != nil {
 		return Result{}, err
 	}
-	if found && !st.deleted && st.hash == d.ContentHash {
+	if found && (superseded(d, st.seq) || !st.deleted && st.hash == d.ContentHash) {
 		return Result{ID: d.ID, Revision: st.rev}, nil
 	}
 	w.rev++
@@ -498,7 +526,7 @@ func (w *sqliteWrite) upsert(d Document, st sqliteState, found bool) (Result, er
 	}
 	// A string, so that SQLite stores TEXT (see encode).
 	if _, err := w.stmt(w.s.stmts[d.Collection].upsert).ExecContext(w.ctx,
-		d.ID, d.Revision, d.AuthorID, d.Link, d.ContentHash, string(body)); err != nil {
+		d.ID, d.Revision, d.AuthorID, d.Link, d.ContentHash, string(body), int64(d.SourceSeq)); err != nil {
 		return Result{}, err
 	}
 	return Result{ID: d.ID, Revision: d.Revision, Changed: true}, nil

@@ -295,3 +295,40 @@ func TestSQLiteCheckpointsInTheBackground(t *testing.T) {
 		}
 	}
 }
+
+// TestSQLiteOpenedAtOnceByManyMigratesOnce: the processes of a machine
+// open one new warehouse at the same time; every one must come up, with
+// each migration applied once (twin run processes failed with "table ...
+// already exists" when they all read the version first and then migrated).
+func TestSQLiteOpenedAtOnceByManyMigratesOnce(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "warehouse.db")
+	const n = 8
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			s, err := OpenSQLite(t.Context(), path)
+			if err == nil {
+				err = s.Close()
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("open at once with %d others: %v", n-1, err)
+		}
+	}
+	s, err := OpenSQLite(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var v int
+	if err := s.write.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != len(sqliteMigrations()) {
+		t.Errorf("schema version %d (%v), want %d", v, err, len(sqliteMigrations()))
+	}
+}

@@ -50,6 +50,7 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) Store, opts suiteOption
 		{"SubscribeFiresAfterWrite", testSubscribe},
 		{"DocumentRevisionsAreTheCurrentOnes", testDocumentRevisions},
 		{"AdvanceRevisionMovesNextWritesPastIt", testAdvanceRevision},
+		{"OlderSourceSeqNeverReplacesNewer", testOlderSourceSeq},
 	}
 	cases = append(cases, traceCases()...)
 	cases = append(cases, modelCases()...)
@@ -301,6 +302,41 @@ func testSameURLSameDocument(t *testing.T, s Store) {
 	imported.ID = "beir-doc-17"
 	if r := mustUpsert(t, s, imported)[0]; r.ID != "beir-doc-17" {
 		t.Errorf("imported id became %q", r.ID)
+	}
+}
+
+// testOlderSourceSeq: a version that came through the stream before the
+// stored one (a redelivery after a later message was written) is refused,
+// live or deleted; a later one, or one from outside the stream, is not.
+func testOlderSourceSeq(t *testing.T, s Store) {
+	v := func(content string, seq uint64) Document {
+		d := article("https://example.com/ordered", "Ada", content)
+		d.SourceSeq = seq
+		return d
+	}
+	second := mustUpsert(t, s, v("version two", 20))[0]
+	if r := mustUpsert(t, s, v("version one", 10))[0]; r.Changed || r.Revision != second.Revision {
+		t.Fatalf("an older version after a newer one = %+v, want a no-op at revision %d", r, second.Revision)
+	}
+	if got := mustGet(t, s, Articles, second.ID); got.Content != "version two" {
+		t.Fatalf("after the older version: content %q, want %q", got.Content, "version two")
+	}
+	third := mustUpsert(t, s, v("version three", 30))[0]
+	if !third.Changed {
+		t.Fatalf("a newer version = %+v, want Changed", third)
+	}
+	del, err := s.Delete(t.Context(), Articles, second.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := mustUpsert(t, s, v("version two", 20))[0]; r.Changed {
+		t.Fatalf("an older version after the delete = %+v, want a no-op: it must not revive the document", r)
+	}
+	if got := mustGet(t, s, Articles, second.ID); !got.Deleted || got.Revision != del.Revision {
+		t.Fatalf("after an older version: deleted %v at revision %d, want the tombstone at %d", got.Deleted, got.Revision, del.Revision)
+	}
+	if r := mustUpsert(t, s, v("written from outside the stream", 0))[0]; !r.Changed {
+		t.Fatalf("a version without a stream position = %+v, want Changed", r)
 	}
 }
 

@@ -59,6 +59,15 @@ type Document struct {
 	// and description (title, link, author, hash) but not its content.
 	Deleted   bool      `json:"deleted,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// SourceSeq orders the versions of a document that arrive through a
+	// stream: the sequence, in that stream, of the message that carried
+	// this one (0 when it came from elsewhere: an import straight into the
+	// store, an API call). Upsert never replaces a stored version with one
+	// of a lower SourceSeq: a message redelivered after a later one was
+	// written (its writer was killed before it acked) would otherwise bring
+	// the older version back. Not part of the content hash; reads may
+	// leave it 0.
+	SourceSeq uint64 `json:"-"`
 }
 
 // Author is one user of the warehouse: a normalized name with a stable id.
@@ -323,6 +332,12 @@ func authorOf(d Document) (Author, bool) {
 }
 
 // tombstone turns a stored document into its tombstone.
+// superseded reports whether d is older than the stored version, whose
+// SourceSeq is stored: both came through the stream, the stored one later.
+func superseded(d Document, stored uint64) bool {
+	return d.SourceSeq > 0 && stored > d.SourceSeq
+}
+
 func tombstone(d Document, rev int64, now time.Time) Document {
 	d.Deleted = true
 	d.Content = ""

@@ -1,0 +1,425 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/twin-llm/twin/streams"
+)
+
+// Procs runs twin as separate processes of one binary on this machine, as
+// docs/scale-out.md deploys it: a NATS cluster of `twin nats` members and
+// `twin run` processes, all on one data dir. It is the harness of the
+// multi-process test and of `twin bench chaos`: processes can be killed
+// and started again on the same ports and arguments.
+type Procs struct {
+	bin, dir string
+	replicas int
+	natsURLs string
+	log      io.Writer
+
+	mu    sync.Mutex // guards procs
+	procs map[string]*Proc
+	order []string // in the order they were added, for Close
+}
+
+// Proc is one process of the harness.
+type Proc struct {
+	Name  string
+	Kind  string // "nats" or "run"
+	HTTP  string // host:port of its HTTP server, "" for none
+	args  []string
+	ready string // what its stdout says once it serves
+
+	mu     sync.Mutex // guards cmd, exited, stderr, starts
+	cmd    *exec.Cmd
+	exited chan error
+	stderr *tail
+	starts int
+}
+
+// NewProcs prepares a harness with a cluster of nodes `twin nats` members
+// (one for no cluster) on free loopback ports, streams at replicas;
+// nothing runs until Start.
+func NewProcs(bin, dir string, nodes, replicas int, log io.Writer) (*Procs, error) {
+	p := &Procs{bin: bin, dir: dir, replicas: max(replicas, 1), log: log, procs: map[string]*Proc{}}
+	clients, err := FreeAddrs(nodes)
+	if err != nil {
+		return nil, err
+	}
+	routes, err := FreeAddrs(nodes)
+	if err != nil {
+		return nil, err
+	}
+	var urls, routeURLs []string
+	for i := range nodes {
+		urls = append(urls, "nats://"+clients[i])
+		routeURLs = append(routeURLs, "nats://"+routes[i])
+	}
+	p.natsURLs = strings.Join(urls, ",")
+	for i := range nodes {
+		name := "nats-" + strconv.Itoa(i+1)
+		args := []string{"nats", "--data", dir, "--name", name, "--listen", clients[i], "--log-level", "warn"}
+		if nodes > 1 {
+			args = append(args, "--cluster", routes[i], "--routes", strings.Join(routeURLs, ","))
+		}
+		p.add(&Proc{Name: name, Kind: "nats", args: args, ready: "nats     nats://"})
+	}
+	return p, nil
+}
+
+// NATSURLs are the client URLs of every member, comma-separated.
+func (p *Procs) NATSURLs() string { return p.natsURLs }
+
+// Dir is the data dir every process shares.
+func (p *Procs) Dir() string { return p.dir }
+
+// AddRun adds a `twin run` process of components; with http it serves
+// HTTP on a free loopback port. extra are more flags.
+func (p *Procs) AddRun(name string, components []string, http bool, extra ...string) (*Proc, error) {
+	addr := "off"
+	if http {
+		a, err := FreeAddrs(1)
+		if err != nil {
+			return nil, err
+		}
+		addr = a[0]
+	}
+	args := append([]string{"run"}, components...)
+	args = append(args, "--data", p.dir, "--nats", p.natsURLs, "--stream-replicas", strconv.Itoa(p.replicas),
+		"--http", addr, "--log-level", "warn")
+	args = append(args, extra...)
+	pr := &Proc{Name: name, Kind: "run", args: args, ready: "ready in"}
+	if http {
+		pr.HTTP = addr
+	}
+	p.add(pr)
+	return pr, nil
+}
+
+func (p *Procs) add(pr *Proc) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.procs[pr.Name] = pr
+	p.order = append(p.order, pr.Name)
+}
+
+// Names lists the processes of kind ("" for all), in the order added.
+func (p *Procs) Names(kind string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, n := range p.order {
+		if kind == "" || p.procs[n].Kind == kind {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Proc returns the process called name, or nil.
+func (p *Procs) Proc(name string) *Proc {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.procs[name]
+}
+
+// StartAll starts every process not running, NATS members first and all
+// at once (a cluster forms only when its members meet), then the others.
+func (p *Procs) StartAll(ctx context.Context) error {
+	for _, kind := range []string{"nats", "run"} {
+		names := p.Names(kind)
+		errs := make([]error, len(names))
+		var wg sync.WaitGroup
+		for i, n := range names {
+			wg.Go(func() { errs[i] = p.Start(ctx, n) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Start starts the process name (again) and waits until it serves.
+func (p *Procs) Start(ctx context.Context, name string) error {
+	pr := p.Proc(name)
+	if pr == nil {
+		return fmt.Errorf("no process %q", name)
+	}
+	pr.mu.Lock()
+	if pr.cmd != nil {
+		pr.mu.Unlock()
+		return fmt.Errorf("%s is running", name)
+	}
+	stdout := &tail{max: 64 << 10}
+	pr.stderr = &tail{max: 64 << 10}
+	cmd := exec.Command(p.bin, pr.args...)
+	cmd.Stdout, cmd.Stderr = stdout, pr.stderr
+	cmd.SysProcAttr = childAttr()
+	if err := cmd.Start(); err != nil {
+		pr.mu.Unlock()
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	pr.cmd, pr.exited = cmd, exited
+	pr.starts++
+	stderr := pr.stderr
+	pr.mu.Unlock()
+
+	deadline := time.NewTimer(2 * time.Minute)
+	defer deadline.Stop()
+	for !strings.Contains(stdout.String(), pr.ready) {
+		select {
+		case err := <-exited:
+			exited <- err
+			pr.mu.Lock()
+			pr.cmd = nil
+			pr.mu.Unlock()
+			return fmt.Errorf("%s exited (%v) before it was ready: %s", name, err, lastLines(stderr.String(), 5))
+		case <-deadline.C:
+			_ = p.Kill(name)
+			return fmt.Errorf("%s not ready after 2 minutes: %s", name, lastLines(stderr.String(), 5))
+		case <-ctx.Done():
+			_ = p.Kill(name)
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// Kill ends the process name with SIGKILL, as a crash or the OOM killer
+// does, and waits until it is gone. A process not running is no error.
+func (p *Procs) Kill(name string) error {
+	return p.signal(name, syscall.SIGKILL, 0)
+}
+
+// Stop ends the process name with SIGTERM and waits up to a minute for a
+// clean exit; an exit with an error is returned.
+func (p *Procs) Stop(name string) error {
+	return p.signal(name, syscall.SIGTERM, time.Minute)
+}
+
+func (p *Procs) signal(name string, sig syscall.Signal, grace time.Duration) error {
+	pr := p.Proc(name)
+	if pr == nil {
+		return fmt.Errorf("no process %q", name)
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.cmd == nil {
+		return nil
+	}
+	cmd, exited := pr.cmd, pr.exited
+	pr.cmd = nil
+	_ = cmd.Process.Signal(sig) // one already gone is collected below
+	var err error
+	if grace > 0 {
+		select {
+		case err = <-exited:
+		case <-time.After(grace):
+			_ = cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("%s did not stop within %s", name, grace)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w: %s", name, err, lastLines(pr.stderr.String(), 5))
+		}
+		return nil
+	}
+	<-exited
+	return nil
+}
+
+// Running reports whether the process name runs.
+func (p *Procs) Running(name string) bool {
+	pr := p.Proc(name)
+	if pr == nil {
+		return false
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.cmd == nil {
+		return false
+	}
+	select {
+	case err := <-pr.exited:
+		pr.exited <- err
+		return false
+	default:
+		return true
+	}
+}
+
+// Stderr is the end of what the process name wrote to stderr in its
+// last run.
+func (p *Procs) Stderr(name string) string {
+	pr := p.Proc(name)
+	if pr == nil {
+		return ""
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.stderr == nil {
+		return ""
+	}
+	return pr.stderr.String()
+}
+
+// PID is the process id of name, 0 when it does not run.
+func (p *Procs) PID(name string) int {
+	pr := p.Proc(name)
+	if pr == nil {
+		return 0
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.cmd == nil {
+		return 0
+	}
+	return pr.cmd.Process.Pid
+}
+
+// Close stops every process: the `twin run` ones first, in reverse order,
+// then the NATS members. It returns the errors of unclean exits.
+func (p *Procs) Close() error {
+	var errs []error
+	for _, kind := range []string{"run", "nats"} {
+		names := p.Names(kind)
+		slices.Reverse(names)
+		for _, n := range names {
+			if err := p.Stop(n); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Connect connects to the cluster as the operator (streams.RoleAdmin),
+// with the credentials of the data dir.
+func (p *Procs) Connect() (*nats.Conn, jetstream.JetStream, error) {
+	opt, err := streams.CredentialsOption(streams.SeedFile(p.dir, streams.RoleAdmin))
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, err := nats.Connect(p.natsURLs, opt, nats.Name("twin-bench"), nats.MaxReconnects(-1),
+		nats.ReconnectWait(100*time.Millisecond), nats.Timeout(5*time.Second))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to the cluster: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+// Client runs a client command of the binary against the cluster (its
+// --data and --nats given) and returns what it printed.
+func (p *Procs) Client(ctx context.Context, args ...string) (string, error) {
+	args = append(args, "--data", p.dir, "--nats", p.natsURLs, "--log-level", "warn")
+	out, err := exec.CommandContext(ctx, p.bin, args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("twin %s: %w: %s", args[0], err, lastLines(string(out), 5))
+	}
+	return string(out), nil
+}
+
+// Idle reports whether the durable consumers names have nothing pending
+// and nothing unacknowledged.
+func Idle(ctx context.Context, js jetstream.JetStream, names ...string) (bool, error) {
+	topo := streams.DefaultTopology()
+	for _, n := range names {
+		spec, ok := topo.Consumer(n)
+		if !ok {
+			return false, fmt.Errorf("no consumer %q in the topology", n)
+		}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		c, err := js.Consumer(cctx, spec.Stream, n)
+		if err != nil {
+			cancel()
+			return false, err
+		}
+		info, err := c.Info(cctx)
+		cancel()
+		if err != nil {
+			return false, err
+		}
+		if info.NumPending > 0 || info.NumAckPending > 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// FreeAddrs returns n loopback addresses whose ports were free a moment
+// ago.
+func FreeAddrs(n int) ([]string, error) {
+	var out []string
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
+	}
+	return out, nil
+}
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}
+
+// lastLines is the last n lines of s, on one line.
+func lastLines(s string, n int) string {
+	lines := bytes.Split(bytes.TrimSpace([]byte(s)), []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, []byte(" | ")))
+}
