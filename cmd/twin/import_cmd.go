@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,7 +20,8 @@ func newImportCmd(g *globals) *cobra.Command {
 		Use:   "import FILE.jsonl[.gz]",
 		Short: "Write documents from a JSON-lines file into the warehouse",
 		Long: `Write documents straight into the warehouse, without crawling: one JSON object a line with
-id (or _id, as in BEIR corpora), title, content (or text), author, platform and link. An
+id (or _id, as in BEIR corpora), title, content (or text), author (or first_author, or the
+first of authors), platform and link. An
 imported document keeps its id as its warehouse id; a line with a link and no id gets the
 id of its normalized link. From the warehouse, changes flow on like any other.
 
@@ -54,6 +56,7 @@ still pending.`,
 			for _, b := range sum.Bad {
 				fmt.Fprintf(g.stdout, "  line %d: %s\n", b.Line, b.Reason)
 			}
+			warnNoAuthor(g.stderr, sum.NoAuthor)
 			if err != nil || !wait {
 				return err
 			}
@@ -69,4 +72,13 @@ still pending.`,
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until every imported document is searchable")
 	wo.flags(cmd, 0)
 	return cmd
+}
+
+// warnNoAuthor says how many documents were published without an author,
+// and how to give them one.
+func warnNoAuthor(w io.Writer, n int) {
+	if n > 0 {
+		fmt.Fprintf(w, "warning: %d documents have no author (no author, first_author or authors field): "+
+			"no search or chat for an author finds them; import again with --author NAME to set one\n", n)
+	}
 }
