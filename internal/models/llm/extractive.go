@@ -220,7 +220,7 @@ type reader struct {
 // passage adds the candidates of passage p.
 func (r *reader) passage(p int, text string) {
 	pos, blockBase, listBase := 0, 0, 0
-	for chunk := range strings.SplitSeq(text, chunkSeparator) {
+	for chunk := range strings.SplitSeq(text, ChunkSeparator) {
 		blocks := parseBlocks(chunk)
 		introduced := -1 // blocks up to this one were brought along by a sentence
 		for bi, b := range blocks {

@@ -35,10 +35,11 @@ type mdBlock struct {
 	whole bool
 }
 
-// chunkSeparator is what the chat puts between two chunks of one document
-// when it merges them into one passage (consumers/rag): each chunk is
-// parsed on its own, since a chunk can start inside a code block.
-const chunkSeparator = "\n…\n"
+// ChunkSeparator joins the chunks of one document merged into one Passage
+// (the chat merges a document's passages so that [n] is its n-th source).
+// The extractive answerer parses each chunk on its own, since a chunk can
+// start inside a code block.
+const ChunkSeparator = "\n…\n"
 
 // parseBlocks cuts one chunk of markdown into blocks, in order. It knows
 // the markdown that blog posts and READMEs use (ATX headings, fenced
