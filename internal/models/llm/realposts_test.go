@@ -234,7 +234,13 @@ func TestExtractiveComposesRealPostsAsProse(t *testing.T) {
 		posts func(testing.TB) []post
 	}{
 		{"sample", samplePosts},
-		{"corpus", func(tb testing.TB) []post { return corpusPosts(tb, 300) }},
+		{"corpus", func(tb testing.TB) []post {
+			n := 300 // about 1.5 s, 8 s with -race
+			if testing.Short() {
+				n = 50
+			}
+			return corpusPosts(tb, n)
+		}},
 	} {
 		t.Run(set.name, func(t *testing.T) {
 			t.Parallel()
