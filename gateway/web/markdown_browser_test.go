@@ -106,5 +106,14 @@ func TestChatPageRendersMarkdownAnswersSafely(t *testing.T) {
 		t.Error("a long code line makes the page scroll sideways; it should scroll inside its block")
 	}
 	b.waitFor("the raw HTML shown as text", js(`(t => t.textContent.includes('<img src=x onerror=window.pwned=1>') && t.textContent.includes('<script>window.pwned=1</script>'))(document.querySelector(%s))`, text))
+
+	// An unknown author is said in plain words, with the names there are.
+	b.do(chromedp.SendKeys(chromedp.CSS("#question"), "And you, Simon W?"+kb.Enter))
+	ask2 := peer.next(t, "ask")
+	msg := `no author named "Simon W"; the only author is Simon Willison`
+	peer.send(t, map[string]any{"type": "error", "id": ask2.ID, "code": "unknown_author", "message": msg, "for": "ask"})
+	b.waitFor("the unknown author to be named with the known ones", js(
+		`(e => e && e.textContent.includes('no such author') && e.textContent.includes(%s))(document.querySelector(%s))`,
+		msg, answerSel(ask2.ID)+" .error"))
 	b.clean()
 }
