@@ -184,7 +184,7 @@ func (e *Extractive) compose(question string, passages []Passage) (string, int) 
 	n = min(n, len(passages))
 
 	query := newTermSet(question)
-	r := reader{query: query, budget: budget, seen: map[uint64]bool{},
+	r := reader{query: query, budget: budget, seen: make(map[uint64]bool, 64),
 		df: make([]int, query.len()), last: make([]int, query.len())}
 	for p := range n {
 		r.read += countWords(passages[p].Text)
@@ -369,8 +369,13 @@ func foldText(s string) uint64 {
 	const prime = 1099511628211
 	h := uint64(14695981039346656037)
 	space := false
-	for _, r := range s {
-		if unicode.IsSpace(r) {
+	for i := 0; i < len(s); {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		i += size
+		if r == ' ' || r == '\n' || r == '\t' || r >= utf8.RuneSelf && unicode.IsSpace(r) {
 			space = true
 			continue
 		}
@@ -378,7 +383,12 @@ func foldText(s string) uint64 {
 			h = (h ^ ' ') * prime
 		}
 		space = false
-		r = unicode.ToLower(r)
+		switch {
+		case r >= 'A' && r <= 'Z':
+			r += 'a' - 'A'
+		case r >= utf8.RuneSelf:
+			r = unicode.ToLower(r)
+		}
 		for ; r > 0; r >>= 8 {
 			h = (h ^ uint64(r&0xff)) * prime
 		}

@@ -367,7 +367,12 @@ func cleanInline(s string) string {
 			i++
 		}
 	}
-	return strings.Join(strings.Fields(b.String()), " ")
+	// What was dropped may leave two spaces side by side ("see ![x](y) it").
+	out := strings.TrimSpace(b.String())
+	if !strings.Contains(out, "  ") {
+		return out
+	}
+	return strings.Join(strings.Fields(out), " ")
 }
 
 // linkEnd returns the end of an inline link "[text](url)" starting at
