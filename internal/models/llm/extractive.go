@@ -266,11 +266,13 @@ func (r *reader) passage(p int, text string) {
 				r.add(c)
 			}
 		}
+		// The next chunk's blocks and lists are numbered after this one's.
 		blockBase += len(blocks)
+		lists := 0
 		for _, b := range blocks {
-			listBase = max(listBase, b.list)
+			lists = max(lists, b.list)
 		}
-		listBase++
+		listBase += lists + 1
 	}
 }
 
