@@ -152,6 +152,12 @@ func TestExtractiveQuotesRelevantSentencesWithCitations(t *testing.T) {
 			want:     extractiveIntro + "\n\nThree JetStream consumer settings matter [1]:\n\n- AckWait, for slow handlers.\n- MaxDeliver, before the DLQ.\n- The durable name.",
 		},
 		{
+			name:     "a list item the chunk's end cut to its marker is dropped",
+			question: "which JetStream consumer settings matter",
+			passages: passages("Three JetStream consumer settings matter:\n\n1. AckWait, for slow handlers.\n2. MaxDeliver, before the DLQ.\n3."),
+			want:     extractiveIntro + "\n\nThree JetStream consumer settings matter [1]:\n\n1. AckWait, for slow handlers.\n2. MaxDeliver, before the DLQ.",
+		},
+		{
 			name:     "a colon with nothing after it is not quoted",
 			question: "JetStream consumer settings",
 			passages: passages("JetStream consumer settings matter. Here they are:"),

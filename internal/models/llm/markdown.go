@@ -284,8 +284,16 @@ func isHTMLLine(t string) bool {
 	return c == '/' || c == '!' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
-// listItem splits a list item line into its marker and text.
+// listItem splits a list item line into its marker and text. A marker
+// alone ("4.", where a chunk's end cut the item) is an item without text,
+// which is dropped, rather than the end of the item before it.
 func listItem(t string) (marker, rest string, ok bool) {
+	switch {
+	case t == "-" || t == "*" || t == "+":
+		return "-", "", true
+	case len(t) >= 2 && len(t) <= 10 && (t[len(t)-1] == '.' || t[len(t)-1] == ')') && strings.Trim(t[:len(t)-1], "0123456789") == "":
+		return t[:len(t)-1] + ".", "", true
+	}
 	if len(t) >= 2 && (t[0] == '-' || t[0] == '*' || t[0] == '+') && t[1] == ' ' {
 		rest = strings.TrimSpace(t[2:])
 		// "- [ ] task" keeps its text; the box is markup.
