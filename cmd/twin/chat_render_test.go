@@ -72,3 +72,35 @@ func TestAnswerWriterPrintsProseBeforeItsLineEnds(t *testing.T) {
 		t.Errorf("printed %q before the line ended, want the words up to the open link", got)
 	}
 }
+
+// FuzzAnswerWriter checks that no answer makes the terminal writer panic,
+// and that how the answer is cut into tokens changes nothing it prints.
+func FuzzAnswerWriter(f *testing.F) {
+	f.Add("Lead:\n\n# H\n\nSee [a](http://x) **b** [1].\n\n```go\nx := 1\n```\n\n- item", 7)
+	f.Add("[[[](", 1)
+	f.Add("``` \n~~~\n`", 2)
+	f.Fuzz(func(t *testing.T, answer string, cut int) {
+		print := func(pieces ...string) string {
+			var b strings.Builder
+			w := newAnswerWriter(&b)
+			for _, p := range pieces {
+				w.Write(p)
+			}
+			w.Flush()
+			return b.String()
+		}
+		whole := print(answer)
+		if cut < 0 {
+			cut = -cut
+		}
+		if len(answer) > 0 {
+			cut %= len(answer)
+		}
+		if cut > len(answer) {
+			cut = 0
+		}
+		if split := print(answer[:cut], answer[cut:]); split != whole {
+			t.Errorf("cut at %d prints %q, whole %q", cut, split, whole)
+		}
+	})
+}
