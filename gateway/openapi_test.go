@@ -575,9 +575,8 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 		{"GET", "/v1/search?q=apache+bench+length+errors", "", plain, 200},
 		{"GET", "/v1/search?q=sqlite&k=3&rerank=false&category=posts", "", plain, 200},
 		{"GET", "/v1/search?q=sqlite&author=Simon%20Willison", "", plain, 200},
-		// An unknown author finds nothing; when it becomes a 404 with a
-		// message, the description's search gains that status.
-		{"GET", "/v1/search?q=sqlite&author=Nobody", "", plain, 200},
+		// An unknown author is named, with the authors there are.
+		{"GET", "/v1/search?q=sqlite&author=Nobody", "", plain, 404},
 		{"GET", "/v1/search?q=", "", plain, 400},
 		{"GET", "/v1/search?q=sqlite&k=0", "", plain, 400},
 		{"GET", "/v1/search?q=sqlite&rerank=maybe", "", plain, 400},

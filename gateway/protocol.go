@@ -40,6 +40,7 @@ const (
 	CodeRateLimited     = "rate_limited"       // the connection or its address asks too fast
 	CodeDuplicate       = "duplicate"          // the request is already streaming on this connection
 	CodeNotFound        = "not_found"          // no such request (resume, feedback)
+	CodeUnknownAuthor   = "unknown_author"     // the ask names an author the warehouse does not know
 	CodeUnavailable     = "unavailable"        // NATS or JetStream failed; try again
 	CodeTimeout         = "timeout"            // no done within ChatConfig.ReplyTimeout
 )

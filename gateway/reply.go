@@ -118,6 +118,12 @@ func (r *reply) ask(req schemas.ChatRequest, checkKnown bool) {
 			return
 		}
 	}
+	// An author the warehouse does not know would get "nothing found":
+	// say so instead, with the names it knows.
+	if msg, known := g.knownAuthor(ctx, req.Author); !known {
+		r.fail(CodeUnknownAuthor, msg, nil)
+		return
+	}
 	// A retried ask inside the dedup window is acked as a duplicate and
 	// not queued again; the subscription serves it like a new one.
 	if _, err := g.cfg.Publisher.Publish(ctx, streams.Out{

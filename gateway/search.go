@@ -42,6 +42,10 @@ func (g *Gateway) search(w http.ResponseWriter, r *http.Request) {
 		httpserver.WriteError(w, http.StatusBadRequest, "q is longer than 4096 bytes")
 		return
 	}
+	if msg, known := g.knownAuthor(r.Context(), req.Author); !known {
+		httpserver.WriteError(w, http.StatusNotFound, msg)
+		return
+	}
 	hits, err := g.cfg.Search.Retrieve(r.Context(), req, rerank)
 	if errors.Is(err, retrieval.ErrEmptyQuery) {
 		httpserver.WriteError(w, http.StatusBadRequest, "q must not be empty")

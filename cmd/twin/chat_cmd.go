@@ -118,6 +118,7 @@ func (c *chatClient) ask(ctx context.Context, question string) error {
 	id := strings.ReplaceAll(nuid.Next(), "-", "")
 	msg := gateway.ClientMessage{Type: gateway.MsgAsk, ID: id, Query: question, Author: c.author}
 	last := 0
+	w := newAnswerWriter(c.out)
 	for attempt := 0; ; attempt++ {
 		if c.conn == nil {
 			if err := c.dial(ctx); err != nil {
@@ -126,7 +127,7 @@ func (c *chatClient) ask(ctx context.Context, question string) error {
 		}
 		err := wsjson.Write(ctx, c.conn, msg)
 		if err == nil {
-			err = c.read(ctx, id, &last)
+			err = c.read(ctx, id, &last, w)
 		}
 		var re *replyError
 		if err == nil || errors.As(err, &re) || ctx.Err() != nil || attempt == 3 {
@@ -144,8 +145,9 @@ func (c *chatClient) ask(ctx context.Context, question string) error {
 	}
 }
 
-// read prints the reply to id until its done or error message.
-func (c *chatClient) read(ctx context.Context, id string, last *int) error {
+// read prints the reply to id until its done or error message, the
+// answer's markdown formatted for a terminal by w.
+func (c *chatClient) read(ctx context.Context, id string, last *int, w *answerWriter) error {
 	for {
 		var f gateway.ServerMessage
 		if err := wsjson.Read(ctx, c.conn, &f); err != nil {
@@ -161,7 +163,7 @@ func (c *chatClient) read(ctx context.Context, id string, last *int) error {
 			}
 			*last = f.Seq
 			if !c.json {
-				fmt.Fprint(c.out, f.Text)
+				w.Write(f.Text)
 			}
 		case gateway.MsgDone:
 			if c.json {
@@ -169,7 +171,10 @@ func (c *chatClient) read(ctx context.Context, id string, last *int) error {
 				enc.SetIndent("", "  ")
 				return enc.Encode(f)
 			}
-			fmt.Fprintln(c.out)
+			if *last == 0 && f.Answer != "" {
+				w.Write(f.Answer) // a reply that came without tokens
+			}
+			w.Flush()
 			if len(f.Sources) > 0 {
 				fmt.Fprintln(c.out, "\nSources:")
 				for i, s := range f.Sources {
@@ -182,8 +187,8 @@ func (c *chatClient) read(ctx context.Context, id string, last *int) error {
 			}
 			return nil
 		case gateway.MsgError:
-			if *last > 0 && !c.json {
-				fmt.Fprintln(c.out)
+			if !c.json {
+				w.Flush()
 			}
 			return &replyError{code: f.Code, message: f.Message}
 		}

@@ -31,7 +31,8 @@ func newImportCmd(g *globals) *cobra.Command {
 		Use:   "import FILE.jsonl[.gz]",
 		Short: "Write documents from a JSON-lines file into the warehouse",
 		Long: `Write documents straight into the warehouse, without crawling: one JSON object a line with
-id (or _id, as in BEIR corpora), title, content (or text), author, platform and link. An
+id (or _id, as in BEIR corpora), title, content (or text), author (or first_author, or the
+first of authors), platform and link. An
 imported document keeps its id as its warehouse id; a line with a link and no id gets the
 id of its normalized link. From the warehouse, changes flow on like any other.
 
@@ -80,6 +81,7 @@ still pending.`,
 			fmt.Fprintf(g.stdout, "read %s in %s: %s published, %s skipped\n",
 				plural(sum.Lines, "line"), sum.Took.Round(time.Millisecond), plural(sum.Published, "document"), plural(len(sum.Bad), "bad line"))
 			printBadLines(g.stdout, sum.Bad)
+			warnNoAuthor(g.stderr, sum.NoAuthor)
 			if err != nil {
 				return g.importStopped(ctx, js, sum, err)
 			}
@@ -239,4 +241,13 @@ func distinct(ids []string) map[string]bool {
 		set[id] = true
 	}
 	return set
+}
+
+// warnNoAuthor says how many documents were published without an author,
+// and how to give them one.
+func warnNoAuthor(w io.Writer, n int) {
+	if n > 0 {
+		fmt.Fprintf(w, "warning: %d documents have no author (no author, first_author or authors field): "+
+			"no search or chat for an author finds them; import again with --author NAME to set one\n", n)
+	}
 }

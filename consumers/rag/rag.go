@@ -441,7 +441,7 @@ func byDocument(passages []llm.Passage) []llm.Passage {
 			out = append(out, p)
 			continue
 		}
-		out[i].Text += "\n…\n" + p.Text
+		out[i].Text += llm.ChunkSeparator + p.Text
 	}
 	return out
 }

@@ -36,19 +36,23 @@ const BatchSize = 512
 // stands for "id", "text" for "content", "url" for "link", and "created"
 // or "date" for "published_at".
 type line struct {
-	ID          string    `json:"id"`
-	BEIRID      string    `json:"_id"`
-	Title       string    `json:"title"`
-	Content     string    `json:"content"`
-	Text        string    `json:"text"`
-	Author      string    `json:"author"`
-	Platform    string    `json:"platform"`
-	Link        string    `json:"link"`
-	URL         string    `json:"url"`
-	Kind        string    `json:"kind"`
-	PublishedAt time.Time `json:"published_at"`
-	Created     time.Time `json:"created"`
-	Date        time.Time `json:"date"`
+	ID      string `json:"id"`
+	BEIRID  string `json:"_id"`
+	Title   string `json:"title"`
+	Content string `json:"content"`
+	Text    string `json:"text"`
+	Author  string `json:"author"`
+	// first_author and authors: where other exports put the author (see
+	// lineAuthor).
+	FirstAuthor string          `json:"first_author"`
+	Authors     json.RawMessage `json:"authors"`
+	Platform    string          `json:"platform"`
+	Link        string          `json:"link"`
+	URL         string          `json:"url"`
+	Kind        string          `json:"kind"`
+	PublishedAt time.Time       `json:"published_at"`
+	Created     time.Time       `json:"created"`
+	Date        time.Time       `json:"date"`
 }
 
 // Publisher publishes a batch and returns once every message is acked, or
@@ -90,10 +94,14 @@ type Summary struct {
 	Lines     int // read
 	Published int // acked by the DOCS stream
 	Bad       []BadLine
-	IDs       []string // warehouse ids of the published documents
-	Seqs      []uint64 // the DOCS sequence each of IDs was stored at
-	LastSeq   uint64   // the highest of Seqs
-	Took      time.Duration
+	// NoAuthor counts the documents published without an author: the
+	// line names none (in author, first_author or authors) and
+	// Options.Author is empty. No search or chat for an author finds them.
+	NoAuthor int
+	IDs      []string // warehouse ids of the published documents
+	Seqs     []uint64 // the DOCS sequence each of IDs was stored at
+	LastSeq  uint64   // the highest of Seqs
+	Took     time.Duration
 }
 
 // Open opens a plain or, for a name ending in .gz, gzipped file.
@@ -205,6 +213,9 @@ func Run(ctx context.Context, r io.Reader, pub Publisher, opts Options) (Summary
 		if err != nil {
 			sum.Bad = append(sum.Bad, BadLine{Line: sum.Lines, Kind: kindOf(err), Reason: err.Error()})
 			continue
+		}
+		if doc.Author == "" {
+			sum.NoAuthor++
 		}
 		id := doc.ID
 		if id == "" {
@@ -386,7 +397,7 @@ func Document(data []byte, author, kind string) (*schemas.CrawledDocument, error
 	}
 	d := &schemas.CrawledDocument{
 		ID: firstOf(l.ID, l.BEIRID), Kind: firstOf(l.Kind, kind), Title: l.Title,
-		Content: firstOf(l.Content, l.Text), Author: firstOf(l.Author, author), Platform: firstOf(l.Platform, "import"),
+		Content: firstOf(l.Content, l.Text), Author: firstOf(lineAuthor(l), author), Platform: firstOf(l.Platform, "import"),
 		Metadata: map[string]string{"imported": "true"},
 	}
 	for _, t := range []time.Time{l.PublishedAt, l.Created, l.Date} {
@@ -418,6 +429,37 @@ func Document(data []byte, author, kind string) (*schemas.CrawledDocument, error
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return d, nil
+}
+
+// lineAuthor is the author a line names: "author", else "first_author",
+// else the first of "authors" (a name, a list of names, or a list of
+// objects with a "name", as common exports write it). A value of another
+// shape names no one.
+func lineAuthor(l line) string {
+	if a := strings.TrimSpace(firstOf(l.Author, l.FirstAuthor)); a != "" {
+		return a
+	}
+	if len(l.Authors) == 0 {
+		return ""
+	}
+	var one string
+	if json.Unmarshal(l.Authors, &one) == nil {
+		return strings.TrimSpace(one)
+	}
+	var many []json.RawMessage
+	if json.Unmarshal(l.Authors, &many) != nil {
+		return ""
+	}
+	for _, raw := range many {
+		var named struct{ Name string }
+		if json.Unmarshal(raw, &one) != nil && json.Unmarshal(raw, &named) == nil {
+			one = named.Name
+		}
+		if one = strings.TrimSpace(one); one != "" {
+			return one
+		}
+	}
+	return ""
 }
 
 func firstOf(vs ...string) string {

@@ -41,6 +41,18 @@ func TestDocumentMapsTheFieldsOfALine(t *testing.T) {
 			want: schemas.CrawledDocument{ID: "b", Kind: "article", Title: "T", Content: "words", Author: "Default", Platform: "import"}},
 		{name: "url normalized", line: `{"url":"HTTPS://Example.com:443/p#frag","text":"words","created":"2024-05-01T14:00:00+02:00"}`,
 			want: schemas.CrawledDocument{URL: "https://example.com/p", Kind: "article", Content: "words", Author: "Default", Platform: "import", PublishedAt: day}},
+		{name: "first_author", line: `{"id":"e","text":"words","first_author":"Simon Willison"}`,
+			want: schemas.CrawledDocument{ID: "e", Kind: "article", Content: "words", Author: "Simon Willison", Platform: "import"}},
+		{name: "author wins over first_author", line: `{"id":"e","text":"words","author":"Ann","first_author":"Bob"}`,
+			want: schemas.CrawledDocument{ID: "e", Kind: "article", Content: "words", Author: "Ann", Platform: "import"}},
+		{name: "authors as a name", line: `{"id":"e","text":"words","authors":" Ada Lovelace "}`,
+			want: schemas.CrawledDocument{ID: "e", Kind: "article", Content: "words", Author: "Ada Lovelace", Platform: "import"}},
+		{name: "first of authors", line: `{"id":"e","text":"words","authors":["", "Ada", "Bob"]}`,
+			want: schemas.CrawledDocument{ID: "e", Kind: "article", Content: "words", Author: "Ada", Platform: "import"}},
+		{name: "first of authors as objects", line: `{"id":"e","text":"words","authors":[{"name":"Grace Hopper","email":"g@x"}]}`,
+			want: schemas.CrawledDocument{ID: "e", Kind: "article", Content: "words", Author: "Grace Hopper", Platform: "import"}},
+		{name: "authors of another shape name no one", line: `{"id":"e","text":"words","authors":{"lead":"Ann"}}`,
+			want: schemas.CrawledDocument{ID: "e", Kind: "article", Content: "words", Author: "Default", Platform: "import"}},
 		{name: "not JSON", line: `not json`, bad: "not a JSON object"},
 		{name: "no content", line: `{"id":"c","title":"only a title"}`, bad: "no content"},
 		{name: "no identity", line: `{"text":"words"}`, bad: "nothing to identify"},
@@ -109,6 +121,9 @@ not json
 	sum, err := Run(context.Background(), strings.NewReader(in), streams.NewPublisher(js), Options{Author: "Ann", Kind: schemas.KindArticle})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if sum.NoAuthor != 0 {
+		t.Errorf("%d documents without an author, want none: Options.Author names them", sum.NoAuthor)
 	}
 	if sum.Lines != 5 || sum.Published != 2 || len(sum.Bad) != 2 || sum.Bad[0].Line != 3 || sum.Bad[1].Line != 5 {
 		t.Fatalf("summary %+v: want 5 lines, 2 published, lines 3 and 5 bad", sum)
@@ -383,4 +398,20 @@ func FuzzDocument(f *testing.F) {
 			t.Fatalf("accepted %q without an identity", line)
 		}
 	})
+}
+
+func TestRunCountsTheDocumentsWithoutAnAuthor(t *testing.T) {
+	t.Parallel()
+	js := streamstest.Start(t)
+	in := `{"id":"a","text":"words","first_author":"Simon Willison"}
+{"id":"b","text":"words"}
+{"id":"c","text":"words","authors":[]}
+`
+	sum, err := Run(context.Background(), strings.NewReader(in), streams.NewPublisher(js), Options{Kind: schemas.KindArticle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Published != 3 || sum.NoAuthor != 2 {
+		t.Fatalf("summary %+v: want 3 published, 2 of them without an author", sum)
+	}
 }

@@ -2,7 +2,8 @@
 // resume, feedback up; token, done, error down) and calls /v1/authors and
 // /v1/feedback. Feedback is a rating of an answer, or a judgment of one of
 // its cited sources (helpful or not), which teaches the reranker. Server text only ever reaches the page as text nodes or
-// textContent, never as markup, so an answer cannot inject script or HTML.
+// textContent, never as markup, so an answer cannot inject script or HTML: an answer's markdown
+// becomes elements built by TwinMarkdown (markdown.js), its citations [n] links to its sources.
 'use strict';
 
 (() => {
@@ -24,6 +25,7 @@
     refused: 'The twin will not answer this question.',
     bad_request: 'The twin could not read this question.',
     invalid: 'The twin could not read this question.',
+    unknown_author: 'The twin knows no such author.',
   };
 
   const els = {
@@ -214,6 +216,7 @@
     a.el.dataset.id = a.id;
     a.el.setAttribute('aria-busy', 'true'); // screen readers wait for the whole answer
     a.el.setAttribute('aria-label', 'Answer');
+    a.raw = ''; // the answer's markdown so far
     a.textEl = node('div', 'text');
     a.el.append(a.textEl);
     els.conversation.append(a.el);
@@ -236,8 +239,16 @@
     a.lastSeq = m.seq;
     if (typeof m.text !== 'string' || m.text === '') return;
     const follow = following();
-    a.textEl.append(m.text); // a text node
+    a.raw += m.text;
+    renderText(a);
     if (follow) scrollToEnd();
+  }
+
+  // renderText shows the answer's markdown so far. Rendering it whole each
+  // time is simple and cheap at an answer's size, and a construct that a
+  // later token completes (a code fence, **bold**) then renders as it should.
+  function renderText(a) {
+    a.textEl.replaceChildren(TwinMarkdown.render(a.raw, a.sources));
   }
 
   function onDone(a, m) {
@@ -246,9 +257,9 @@
     const follow = following();
     // The final answer is authoritative: it also covers a reply that came
     // without tokens.
-    if (typeof m.answer === 'string' && m.answer !== '' && m.answer !== a.textEl.textContent) {
-      a.textEl.textContent = m.answer;
-    }
+    if (typeof m.answer === 'string' && m.answer !== '') a.raw = m.answer;
+    if (Array.isArray(m.sources)) a.sources = m.sources;
+    renderText(a); // now with its citations linked
     if (typeof m.trace_id === 'string' && m.trace_id) a.el.dataset.traceId = m.trace_id;
     renderSources(a, m.sources);
     renderRating(a);
@@ -305,16 +316,8 @@
     scrollToEnd();
   }
 
-  function safeLink(link) {
-    if (typeof link !== 'string' || link === '') return '';
-    try {
-      const u = new URL(link, document.baseURI);
-      // A javascript: or data: link from a crawled page must not become clickable.
-      return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : '';
-    } catch (_) {
-      return '';
-    }
-  }
+  // A javascript: or data: link from a crawled page must not become clickable.
+  const safeLink = TwinMarkdown.safeURL;
 
   function renderSources(a, sources) {
     if (!Array.isArray(sources) || sources.length === 0) return;

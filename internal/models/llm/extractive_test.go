@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,35 +35,38 @@ func streamAll(t *testing.T, m Model, req Request) ([]string, Usage) {
 	return pieces, u
 }
 
-// checkQuotes fails unless every word of answer after the introduction is
-// a word of the passages, a citation of one of them, or the elision mark:
-// the extractive answerer makes nothing up.
+// checkQuotes fails unless every word of answer after the lead sentence is
+// a word of the passages, or a citation of one of them: the extractive
+// answerer makes nothing up. Words are compared as runs of letters and
+// digits, since markdown syntax and citations sit between them.
 func checkQuotes(t *testing.T, answer string, ps []Passage) {
 	t.Helper()
 	if answer == extractiveNothing {
 		return
 	}
-	rest, ok := strings.CutPrefix(answer, extractiveIntro)
-	if !ok {
-		t.Fatalf("answer %q starts with neither the introduction nor is the no-answer sentence", answer)
+	lead, rest, ok := strings.Cut(answer, "\n\n")
+	if !ok || !strings.HasPrefix(lead, "Here is what I wrote about this") || !strings.HasSuffix(lead, ":") {
+		t.Fatalf("answer %q starts with neither a lead sentence and a blank line, nor is it the no-answer sentence", answer)
 	}
-	words := map[string]bool{elision: true}
-	for i, p := range ps {
-		words["["+strconv.Itoa(i+1)+"]"] = true
-		for _, w := range strings.Fields(p.Text) {
-			words[w] = true
-		}
+	words := map[string]bool{}
+	for _, p := range ps {
+		eachWord(p.Text, func(w string) { words[w] = true })
 	}
-	fields := strings.Fields(rest)
-	if len(fields) == 0 || !strings.HasPrefix(fields[len(fields)-1], "[") {
-		t.Errorf("answer %q does not end with a citation", answer)
+	if !citationAtEnd.MatchString(rest) {
+		t.Errorf("answer %q does not end with a citation (or a block after one)", answer)
 	}
-	for _, w := range fields {
+	rest = citationMark.ReplaceAllString(rest, "")
+	eachWord(rest, func(w string) {
 		if !words[w] {
 			t.Errorf("answer word %q is in no passage (answer %q)", w, answer)
 		}
-	}
+	})
 }
+
+var (
+	citationMark  = regexp.MustCompile(` \[[0-9]+\]`)
+	citationAtEnd = regexp.MustCompile("(?s)\\[[0-9]+\\][.!?:]?(\n\n(```.*```|> [^\n]*|([-0-9.]+ [^\n]*\n?)+))?$")
+)
 
 const (
 	natsPassage = "I moved our pipeline to NATS JetStream last year. Lunch was good that day. " +
@@ -81,24 +85,31 @@ func TestExtractiveQuotesRelevantSentencesWithCitations(t *testing.T) {
 		want     string
 	}{
 		{
-			name:     "best sentences of two passages, in passage order",
+			name:     "best sentences of two passages, in passage order, each cited",
 			question: "Why did you choose NATS JetStream for the pipeline?",
 			passages: passages(natsPassage, k8sPassage, durablePassage),
-			want: extractiveIntro + " I moved our pipeline to NATS JetStream last year. [1]" +
-				" JetStream keeps messages on disk, so a consumer that crashes resumes where it stopped. [3]",
+			want: extractiveIntro + "\n\nI moved our pipeline to NATS JetStream last year [1]." +
+				"\n\nJetStream keeps messages on disk, so a consumer that crashes resumes where it stopped [3].",
 		},
 		{
-			name:     "skipped sentences of one passage are elided",
+			name:     "sentences of one paragraph stay one paragraph, cited once",
 			question: "How do consumers ack messages in the pipeline?",
 			passages: passages(natsPassage),
-			want: extractiveIntro + " I moved our pipeline to NATS JetStream last year. …" +
-				" The consumers ack each message only after the write succeeds. [1]",
+			want: extractiveIntro + "\n\nI moved our pipeline to NATS JetStream last year." +
+				" The consumers ack each message only after the write succeeds [1].",
 		},
 		{
 			name:     "stems match other forms of a word",
 			question: "what about crashing consumers",
 			passages: passages(k8sPassage, durablePassage),
-			want:     extractiveIntro + " JetStream keeps messages on disk, so a consumer that crashes resumes where it stopped. [2]",
+			want:     extractiveIntro + "\n\nJetStream keeps messages on disk, so a consumer that crashes resumes where it stopped [2].",
+		},
+		{
+			name:     "the lead names the one post quoted",
+			question: "what about crashing consumers",
+			passages: []Passage{{Title: "Durable *consumers*", Text: durablePassage}},
+			want: "Here is what I wrote about this in “Durable *consumers*”:" +
+				"\n\nJetStream keeps messages on disk, so a consumer that crashes resumes where it stopped [1].",
 		},
 		{
 			name:     "only the top passages are read",
@@ -112,14 +123,69 @@ func TestExtractiveQuotesRelevantSentencesWithCitations(t *testing.T) {
 			question: "What do you think about it?",
 			passages: passages(k8sPassage, durablePassage),
 			opts:     []ExtractiveOption{WithWordBudget(15)},
-			want:     extractiveIntro + " Kubernetes is heavy for a side project. I run everything on one small VM. [1]",
+			want:     extractiveIntro + "\n\nKubernetes is heavy for a side project. I run everything on one small VM [1].",
 		},
 		{
-			name:     "a first sentence over the budget is cut",
+			name:     "a sentence over the budget is quoted whole",
+			question: "consumer crashes",
+			passages: passages(durablePassage),
+			opts:     []ExtractiveOption{WithWordBudget(8)},
+			want:     extractiveIntro + "\n\nJetStream keeps messages on disk, so a consumer that crashes resumes where it stopped [1].",
+		},
+		{
+			name:     "a sentence over twice the budget is never cut",
 			question: "consumer crashes",
 			passages: passages(durablePassage),
 			opts:     []ExtractiveOption{WithWordBudget(4)},
-			want:     extractiveIntro + " JetStream keeps messages on … [1]",
+			want:     extractiveNothing,
+		},
+		{
+			name:     "a heading is not quoted, code comes with the sentence that introduces it",
+			question: "how do I tail the JetStream consumer logs",
+			passages: passages("# Tailing JetStream logs\n\nTo tail the consumer logs, run this:\n\n```sh\nnats consumer logs --follow\n```\n\nThat is all."),
+			want:     extractiveIntro + "\n\nTo tail the consumer logs, run this [1]:\n\n```sh\nnats consumer logs --follow\n```",
+		},
+		{
+			name:     "a list stays a list",
+			question: "which JetStream consumer settings matter",
+			passages: passages("Three JetStream consumer settings matter:\n\n- AckWait, for slow handlers.\n- MaxDeliver, before the DLQ.\n- The durable name.\n\nThe rest can wait."),
+			want:     extractiveIntro + "\n\nThree JetStream consumer settings matter [1]:\n\n- AckWait, for slow handlers.\n- MaxDeliver, before the DLQ.\n- The durable name.",
+		},
+		{
+			name:     "a list item the chunk's end cut to its marker is dropped",
+			question: "which JetStream consumer settings matter",
+			passages: passages("Three JetStream consumer settings matter:\n\n1. AckWait, for slow handlers.\n2. MaxDeliver, before the DLQ.\n3."),
+			want:     extractiveIntro + "\n\nThree JetStream consumer settings matter [1]:\n\n1. AckWait, for slow handlers.\n2. MaxDeliver, before the DLQ.",
+		},
+		{
+			name:     "a colon with nothing after it is not quoted",
+			question: "JetStream consumer settings",
+			passages: passages("JetStream consumer settings matter. Here they are:"),
+			want:     extractiveIntro + "\n\nJetStream consumer settings matter [1].",
+		},
+		{
+			name:     "a sentence repeated by overlapping chunks is quoted once",
+			question: "JetStream disk consumer",
+			passages: passages(durablePassage+"\n…\n"+durablePassage, durablePassage),
+			want:     extractiveIntro + "\n\nJetStream keeps messages on disk, so a consumer that crashes resumes where it stopped [1].",
+		},
+		{
+			name:     "the start and end a chunk cut from their sentences are not quoted",
+			question: "JetStream disk consumer crashes",
+			passages: passages("consumer that crashes sees. " + durablePassage + " Another JetStream consumer on disk that crashes"),
+			want:     extractiveIntro + "\n\nJetStream keeps messages on disk, so a consumer that crashes resumes where it stopped [1].",
+		},
+		{
+			name:     "images and HTML are dropped, links kept, a bracketed number escaped",
+			question: "JetStream consumer",
+			passages: passages("See ![diagram](d.png) the <b>JetStream</b> [consumer docs](https://nats.io/c) at line [2] here."),
+			want:     extractiveIntro + "\n\nSee the JetStream [consumer docs](https://nats.io/c) at line \\[2] here [1].",
+		},
+		{
+			name:     "tables and raw HTML lines are not quoted",
+			question: "JetStream consumer",
+			passages: passages("| JetStream | consumer |\n|---|---|\n\n<div>JetStream consumer</div>\n\nA JetStream consumer acks."),
+			want:     extractiveIntro + "\n\nA JetStream consumer acks [1].",
 		},
 		{
 			name:     "nothing relevant",
@@ -167,10 +233,10 @@ func TestExtractiveStreamsOneWordPerEmit(t *testing.T) {
 		t.Fatalf("the pieces make %q, the answer is %q", got, want)
 	}
 	for i, p := range pieces {
-		word, space := strings.CutSuffix(p, " ")
+		word := strings.TrimRight(p, " \n")
 		last := i == len(pieces)-1
-		if len(strings.Fields(word)) != 1 || strings.TrimSpace(word) != word || space == last {
-			t.Errorf("piece %d %q is not one word followed by a space (none after the last)", i, p)
+		if len(strings.Fields(word)) != 1 || strings.TrimSpace(word) != word || (word == p) != last {
+			t.Errorf("piece %d %q is not one word followed by spaces or line breaks (none after the last)", i, p)
 		}
 	}
 	if u.CompletionTokens != len(pieces) {

@@ -418,9 +418,10 @@ func allIndexes(n int) []int {
 	return idx
 }
 
-// upsertAuthors inserts the authors of docs that do not exist yet. An
-// author is written once, on first sight: its name never changes since it
-// is the normalized name its id derives from.
+// upsertAuthors inserts the authors of docs that do not exist yet, and
+// gives an existing author stored in lowercase the spelling of docs
+// (betterSpelled). Its id never changes: it derives from the lowercase
+// name.
 func (s *MongoStore) upsertAuthors(ctx context.Context, docs []Document) error {
 	want := make(map[string]Author)
 	var ids []string
@@ -437,43 +438,55 @@ func (s *MongoStore) upsertAuthors(ctx context.Context, docs []Document) error {
 	}
 	users := s.db.Collection(Users)
 	cur, err := users.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
-		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "name", Value: 1}}))
 	if err != nil {
 		return fmt.Errorf("read authors: %w", err)
 	}
 	var found []struct {
-		ID string `bson:"_id"`
+		ID   string `bson:"_id"`
+		Name string `bson:"name"`
 	}
 	if err := cur.All(ctx, &found); err != nil {
 		return fmt.Errorf("read authors: %w", err)
 	}
+	var models []mongo.WriteModel
 	for _, f := range found {
+		if a := want[f.ID]; betterSpelled(f.Name, a.Name) {
+			// Conditional on the stored name, so a concurrent respelling
+			// is not overwritten.
+			models = append(models, mongo.NewUpdateOneModel().
+				SetFilter(bson.D{{Key: "_id", Value: f.ID}, {Key: "name", Value: f.Name}}).
+				SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "name", Value: a.Name}}}}))
+		}
 		delete(want, f.ID)
 	}
-	if len(want) == 0 {
-		return nil
-	}
-	first, err := s.allocate(ctx, authorRevisionCounter, len(want))
-	if err != nil {
-		return err
-	}
-	now := storeTime(time.Now())
-	var models []mongo.WriteModel
-	for _, id := range ids {
-		a, ok := want[id]
-		if !ok {
-			continue
+	if len(want) > 0 {
+		first, err := s.allocate(ctx, authorRevisionCounter, len(want))
+		if err != nil {
+			return err
 		}
-		// $setOnInsert: a concurrent writer that inserted the same author
-		// first keeps its record.
-		models = append(models, mongo.NewUpdateOneModel().
-			SetFilter(bson.D{{Key: "_id", Value: a.ID}}).
-			SetUpdate(bson.D{{Key: "$setOnInsert", Value: bson.D{
-				{Key: "name", Value: a.Name},
-				{Key: "_rev", Value: first + int64(len(models))},
-				{Key: "updated_at", Value: now},
-			}}}).
-			SetUpsert(true))
+		now := storeTime(time.Now())
+		n := int64(0)
+		for _, id := range ids {
+			a, ok := want[id]
+			if !ok {
+				continue
+			}
+			// $setOnInsert: a concurrent writer that inserted the same
+			// author first keeps its record.
+			models = append(models, mongo.NewUpdateOneModel().
+				SetFilter(bson.D{{Key: "_id", Value: a.ID}}).
+				SetUpdate(bson.D{{Key: "$setOnInsert", Value: bson.D{
+					{Key: "name", Value: a.Name},
+					{Key: "_rev", Value: first + n},
+					{Key: "updated_at", Value: now},
+				}}}).
+				SetUpsert(true))
+			n++
+		}
+	}
+	if len(models) == 0 {
+		return nil
 	}
 	// A duplicate key here is two writers inserting the same author at
 	// once: the author exists, which is all that was asked.

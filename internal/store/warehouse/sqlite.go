@@ -47,8 +47,26 @@ func sqliteMigrations() []string {
 		liveIndexSQL(Articles) + liveIndexSQL(Posts) + liveIndexSQL(Repositories),
 		// 7: the stream position of each document's version (SourceSeq).
 		sourceSeqSQL(Articles) + sourceSeqSQL(Posts) + sourceSeqSQL(Repositories),
+		// 8: names kept as their authors spell them.
+		authorSpellingSQL,
 	}
 }
+
+// authorSpellingSQL gives the authors stored in lowercase (as every name
+// was before the store kept their spelling) the spelling of one of their
+// documents, when one spells the name with capitals. The ids do not
+// change: they derive from the lowercase name.
+const authorSpellingSQL = `
+	UPDATE users SET name = s.name, doc = json_set(doc, '$.name', s.name)
+	FROM (
+		SELECT author_id AS id, min(name) AS name FROM (
+			SELECT author_id, trim(json_extract(doc, '$.author')) AS name FROM articles
+			UNION ALL SELECT author_id, trim(json_extract(doc, '$.author')) FROM posts
+			UNION ALL SELECT author_id, trim(json_extract(doc, '$.author')) FROM repositories
+		) WHERE name IS NOT NULL AND name <> lower(name) GROUP BY author_id
+	) AS s
+	WHERE users.id = s.id AND users.name = lower(users.name) AND lower(s.name) = users.name;
+`
 
 // documentTableSQL is the table of one document collection: the document as
 // JSON beside the columns that the queries filter and sort on.
@@ -92,9 +110,9 @@ type SQLiteStore struct {
 	read  *sql.DB
 	stmts map[string]*sqliteTableStmts
 	// Statements on the meta and users tables, prepared on write.
-	getCounter, setCounter, insertUser *sql.Stmt
-	notes                              notifier
-	checkpoints                        *checkpointer
+	getCounter, setCounter, insertUser, respellUser *sql.Stmt
+	notes                                           notifier
+	checkpoints                                     *checkpointer
 }
 
 // sqliteTableStmts are the write statements of one document table,
@@ -253,6 +271,9 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 		return err
 	}
 	if s.insertUser, err = p(`INSERT INTO users(id, name, revision, doc) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`); err != nil {
+		return err
+	}
+	if s.respellUser, err = p(`UPDATE users SET name = ?1, doc = json_set(doc, '$.name', ?1) WHERE id = ?2 AND name = ?3`); err != nil {
 		return err
 	}
 	for _, t := range Collections() {
@@ -452,7 +473,8 @@ func (w *sqliteWrite) scanStates(q string, args []any, into map[string]sqliteSta
 	return rows.Err()
 }
 
-// upsertAuthor inserts the author of d unless it exists.
+// upsertAuthor inserts the author of d unless it exists, and gives an
+// existing one stored in lowercase the spelling of d.
 func (w *sqliteWrite) upsertAuthor(d Document) error {
 	a, ok := authorOf(d)
 	if !ok || w.authors[a.ID] {
@@ -471,6 +493,14 @@ func (w *sqliteWrite) upsertAuthor(d Document) error {
 	}
 	if n, err := res.RowsAffected(); err == nil && n == 1 {
 		w.authorRev++
+		return nil
+	}
+	// The author exists: a name stored in lowercase takes this spelling
+	// (betterSpelled; the WHERE checks the stored name).
+	if lower := NormalizeAuthor(a.Name); betterSpelled(lower, a.Name) {
+		if _, err := w.stmt(w.s.respellUser).ExecContext(w.ctx, a.Name, a.ID, lower); err != nil {
+			return fmt.Errorf("respell author %q: %w", a.Name, err)
+		}
 	}
 	return nil
 }

@@ -332,3 +332,52 @@ func TestSQLiteOpenedAtOnceByManyMigratesOnce(t *testing.T) {
 		t.Errorf("schema version %d (%v), want %d", v, err, len(sqliteMigrations()))
 	}
 }
+
+// TestSQLiteUpgradeKeepsAuthorsSpelling opens a warehouse written when
+// author names were stored lowercased (before migration 8): the migration
+// gives each the spelling of its documents, and keeps its id.
+func TestSQLiteUpgradeKeepsAuthorsSpelling(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "warehouse.db")
+	s, err := OpenSQLite(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustUpsert(t, s,
+		doc(Posts, "https://example.com/1", "Simon Willison", "1"),
+		doc(Articles, "https://example.com/2", "ada lovelace", "2"),
+	)
+	// Back to what a store before migration 8 holds.
+	for _, q := range []string{
+		`UPDATE users SET name = lower(name), doc = json_set(doc, '$.name', lower(name))`,
+		`PRAGMA user_version = 7`,
+	} {
+		if _, err := s.write.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("build a version 7 warehouse: %v", err)
+		}
+	}
+	if a, err := s.FindAuthor(t.Context(), "Simon Willison"); err != nil || a.Name != "simon willison" {
+		t.Fatalf("before the upgrade: %+v, %v; want the lowercase name", a, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = OpenSQLite(t.Context(), path)
+	if err != nil {
+		t.Fatalf("open a version 7 warehouse: %v", err)
+	}
+	defer s.Close()
+	authors, err := s.Authors(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range authors {
+		got[a.ID] = a.Name
+	}
+	want := map[string]string{AuthorID("simon willison"): "Simon Willison", AuthorID("ada lovelace"): "ada lovelace"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("authors after the upgrade = %v, want %v (ids unchanged, the documents' spelling)", got, want)
+	}
+}

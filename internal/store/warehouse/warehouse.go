@@ -70,7 +70,8 @@ type Document struct {
 	SourceSeq uint64 `json:"-"`
 }
 
-// Author is one user of the warehouse: a normalized name with a stable id.
+// Author is one user of the warehouse: a name as its author spells it
+// (AuthorName) with a stable id, AuthorID of the name.
 // Its revision comes from a counter of its own, so that authors leave no
 // gaps in the document revision sequence.
 type Author struct {
@@ -180,6 +181,23 @@ func AuthorID(name string) string {
 		return ""
 	}
 	return uuid.NewSHA1(authorNamespace(), []byte(n)).String()
+}
+
+// AuthorName is a name as its author spells it, tidied: trimmed, the
+// spaces inside it collapsed, in Unicode NFC ("  Simon   Willison " is
+// "Simon Willison"). It is what the users record shows; names are matched
+// by NormalizeAuthor, so any case finds it.
+func AuthorName(name string) string {
+	return strings.Join(strings.Fields(norm.NFC.String(name)), " ")
+}
+
+// betterSpelled reports whether name should replace the stored name of the
+// same author: only a name stored in lowercase (as the store kept every
+// name before it kept their spelling, or as a first document spelled it)
+// gives way, to a spelling with capitals. The first spelling otherwise
+// stays, so a name does not flip with each document's spelling.
+func betterSpelled(stored, name string) bool {
+	return stored == NormalizeAuthor(stored) && name != stored && NormalizeAuthor(name) == stored
 }
 
 // NormalizeAuthor lowercases a name, trims it and collapses the spaces
@@ -324,7 +342,7 @@ func (b batch) results(perDoc []Result) []Result {
 
 // authorOf is the author record a document implies, if any.
 func authorOf(d Document) (Author, bool) {
-	name := NormalizeAuthor(d.Author)
+	name := AuthorName(d.Author)
 	if name == "" || d.AuthorID == "" {
 		return Author{}, false
 	}
