@@ -194,7 +194,8 @@ func checkIndexMatchesWarehouse(t *testing.T, dir string) {
 			lost, duplicated, stale = lost+l, duplicated+dup, stale+st
 		}
 	}
-	if n, err := vs.Count(ctx, vectors.Filter{DocumentIDs: deleted}); err != nil || n != 0 {
+	// An empty id list filters nothing: ask only when something was deleted.
+	if n, err := vs.Count(ctx, vectors.Filter{DocumentIDs: deleted}); len(deleted) > 0 && (err != nil || n != 0) {
 		t.Errorf("%d points of the %d deleted documents are left (%v)", n, len(deleted), err)
 		stale += n
 	}
