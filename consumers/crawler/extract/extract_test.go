@@ -150,6 +150,12 @@ func TestExtractRules(t *testing.T) {
 			avoid: []string{"Great Valley", "mill reopens", "Ferry prices"},
 		},
 		{
+			name:  "a sentence with a colon and a link stays",
+			body:  paragraphs(para1) + `<p>The council said this on Friday: the <a href="/minutes">minutes of the vote</a> show that the farmers were heard before the decision was taken.</p>` + paragraphs(para2, para3),
+			want:  []string{"minutes of the vote", para3},
+			avoid: nil,
+		},
+		{
 			name:  "an image caption without figure markup is dropped",
 			body:  paragraphs(para1) + `<div class="img"><img src="/flood.jpg" alt=""><span>The quay on Thursday evening</span></div>` + paragraphs(para2, para3),
 			want:  []string{para1, para2},
