@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/twin-llm/twin/internal/evaldata"
 )
@@ -285,6 +286,7 @@ func BenchmarkExtract(b *testing.B) {
 		b.Run(bb.name, func(b *testing.B) {
 			ctx := context.Background()
 			var n, size int
+			cpu := processCPU()
 			for b.Loop() {
 				p := pages[n%len(pages)]
 				opts := bb.opts
@@ -296,6 +298,7 @@ func BenchmarkExtract(b *testing.B) {
 				size += len(p.html)
 			}
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "pages/s")
+			reportCPU(b, processCPU()-cpu, n)
 			b.SetBytes(int64(size / max(n, 1)))
 		})
 	}
@@ -303,6 +306,7 @@ func BenchmarkExtract(b *testing.B) {
 	// extraction per core at a time.
 	b.Run("extract-parallel", func(b *testing.B) {
 		var next atomic.Int64
+		cpu := processCPU()
 		b.RunParallel(func(pb *testing.PB) {
 			ctx := context.Background()
 			for pb.Next() {
@@ -313,5 +317,18 @@ func BenchmarkExtract(b *testing.B) {
 			}
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pages/s")
+		reportCPU(b, processCPU()-cpu, b.N)
 	})
+}
+
+// reportCPU reports the CPU time per page, and the pages per second that
+// two otherwise idle cores would give at that cost: on a shared machine
+// pages/s says more about the neighbours than about the code.
+func reportCPU(b *testing.B, cpu time.Duration, pages int) {
+	if cpu <= 0 || pages == 0 {
+		return
+	}
+	perPage := cpu.Seconds() / float64(pages)
+	b.ReportMetric(perPage*1000, "cpu-ms/page")
+	b.ReportMetric(2/perPage, "pages/s@2cores")
 }
