@@ -275,6 +275,7 @@ var ruleNames = []struct {
 	{"lede", ruleLede},
 	{"comment sections", ruleComments},
 	{"nav elements", ruleNav},
+	{"link-dense tail", ruleLinkTail},
 }
 
 // TestDumpCorpora writes every page's extraction to -extract.dump, one

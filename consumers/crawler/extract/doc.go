@@ -25,7 +25,9 @@
 //   - After: the headline is not repeated at the top of the text (Title
 //     carries it); a standfirst that sits between the page's <h1> and the
 //     body, in a box of its own, is put back at the top when it reads as
-//     prose and nothing but a few words separate it from the body.
+//     prose and nothing but a few words separate it from the body; the
+//     last blocks of the text are dropped while, found again in the page,
+//     they are short and mostly links (teasers of other articles).
 //   - When trafilatura finds nothing, the text of <article>, <main> or
 //     <body> is used without navigation, forms and hidden parts
 //     (Result.Method tells which path produced the text). A page without

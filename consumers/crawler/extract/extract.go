@@ -75,12 +75,13 @@ const (
 	ruleLede
 	ruleComments
 	ruleNav
+	ruleLinkTail
 )
 
 // defaultRules are the rules that Extract runs: those that helped on at
 // least two of the three development sets and hurt none (QUALITY.md).
 const defaultRules = ruleLowerClass | ruleTweets | rulePromos | ruleCaptions | ruleLooseText |
-	ruleHeadline | ruleSimpleFallback | ruleLibFallback | ruleLede | ruleComments | ruleNav
+	ruleHeadline | ruleSimpleFallback | ruleLibFallback | ruleLede | ruleComments | ruleNav | ruleLinkTail
 
 // on reports whether rule r runs under opts.
 func (o Options) on(r rule) bool {
@@ -171,6 +172,9 @@ func Extract(ctx context.Context, page []byte, opts Options) (res Result, err er
 		content = tr.ContentNode
 		if opts.on(ruleHeadline) {
 			dropLeadingTitle(content, tr.Metadata.Title, h1)
+		}
+		if opts.on(ruleLinkTail) {
+			trimLinkTail(doc, content)
 		}
 		if opts.on(ruleLede) {
 			recoverLede(doc, content)

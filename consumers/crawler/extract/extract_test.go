@@ -221,6 +221,31 @@ func TestExtractRecoversTheLede(t *testing.T) {
 	}
 }
 
+func TestExtractTrimsALinkDenseTail(t *testing.T) {
+	t.Parallel()
+	const teaser = "The mayor opens the new bridge over the river"
+	body := paragraphs(para1, para2, para3) + `<p><a href="/bridge">` + teaser + `</a> | <a href="/schools">Schools close early for the flood</a></p>`
+	for _, tt := range []struct {
+		name  string
+		rules rule
+		want  bool
+	}{
+		{"with the rule", 0, false},
+		{"without it", defaultRules &^ ruleLinkTail, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res := extractString(t, article(body), Options{rules: tt.rules})
+			if got := strings.Contains(res.Text, teaser); got != tt.want {
+				t.Errorf("teaser in text = %v, want %v\n%s", got, tt.want, res.Text)
+			}
+			if !strings.Contains(res.Text, para3) {
+				t.Errorf("Text lacks the last paragraph:\n%s", res.Text)
+			}
+		})
+	}
+}
+
 func TestExtractLinks(t *testing.T) {
 	t.Parallel()
 	body := `<p>` + para1 + ` The <a href="/reports/flood-1998">report on the 1998 flood</a> is online, and so is

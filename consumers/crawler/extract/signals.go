@@ -244,3 +244,58 @@ func dropNav(n *html.Node) {
 		c = next
 	}
 }
+
+// Bounds of trimLinkTail.
+const (
+	tailMaxBlocks = 3   // blocks looked at from the end of the text
+	tailMaxWords  = 40  // longer blocks are text, whatever their links
+	tailMinLinks  = 0.6 // share of a block's text in links, in the page
+)
+
+// trimLinkTail removes, from the end of the extracted text, blocks that
+// are mostly links in the page: teasers of other articles, tag lists and
+// "more from" lines that trafilatura kept because the links were gone from
+// its copy. The link density is read from the page, where the block is
+// found again by its first words.
+func trimLinkTail(doc, content *html.Node) {
+	if content == nil {
+		return
+	}
+	var blocks []*html.Node
+	for c := content.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type == html.ElementNode && hasWord(renderText(c)) {
+			blocks = append(blocks, c)
+		}
+	}
+	if len(blocks) <= tailMaxBlocks {
+		return // a short text is more likely all content
+	}
+	var order []*html.Node
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && blockTags[n.DataAtom] {
+			order = append(order, n)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	for i := len(blocks) - 1; i >= len(blocks)-tailMaxBlocks; i-- {
+		b := blocks[i]
+		if wordsUpTo(b, tailMaxWords+1) > tailMaxWords {
+			return
+		}
+		key := wordKey(renderText(b))
+		var found *html.Node
+		for _, n := range order {
+			if strings.HasPrefix(key+" ", leadingWords(n, ledeHeadWords)+" ") && wordKey(renderText(n)) == key {
+				found = n
+			}
+		}
+		if found == nil || linkDensity(found) < tailMinLinks {
+			return
+		}
+		content.RemoveChild(b)
+	}
+}
