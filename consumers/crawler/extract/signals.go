@@ -16,9 +16,9 @@ const (
 	ledeMaxElements = 150 // elements between the headline and the body
 	ledeMinWords    = 10  // a standfirst is a sentence or two, not a label
 	ledeMaxLinks    = 0.3 // share of its text in links
-	ledeMaxBlocks   = 2
-	ledeMaxGapWords = 4 // words between a lede and the body
-	ledeHeadWords   = 8 // words that find the body's start in the page
+	ledeMaxBlocks   = 2   // a standfirst, maybe a second line of it
+	ledeMaxGapWords = 4   // words between a lede and the body
+	ledeHeadWords   = 8   // words that find the body's start in the page
 )
 
 // recoverLede puts back the standfirst that sits between a page's headline
@@ -106,10 +106,8 @@ func isLedeCandidate(n *html.Node) bool {
 		return false
 	}
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		if c.Type == html.ElementNode && blockTags[c.DataAtom] && c.DataAtom != atom.Br {
-			if hasWord(renderText(c)) {
-				return false
-			}
+		if c.Type == html.ElementNode && blockTags[c.DataAtom] && hasWord(renderText(c)) {
+			return false
 		}
 	}
 	for a := n; a != nil && a.Type == html.ElementNode; a = a.Parent {
