@@ -53,6 +53,46 @@ type Options struct {
 	// libraryOnly runs go-trafilatura alone, with its default options: the
 	// baseline that the quality tests measure the rules against.
 	libraryOnly bool
+	// rules, when not zero, replaces defaultRules: the ablation study of
+	// the quality tests turns single rules on and off with it.
+	rules rule
+}
+
+// rule names one of the steps around trafilatura, so that the quality
+// tests can measure what each is worth by leaving it out.
+type rule uint32
+
+const (
+	ruleLowerClass rule = 1 << iota
+	ruleTweets
+	rulePromos
+	ruleCaptions
+	ruleLooseText
+	ruleHeadline
+	ruleSimpleFallback
+	ruleLibFallback
+	rulePrecision
+	ruleLede
+	ruleComments
+	ruleNav
+	ruleLinkTail
+)
+
+// defaultRules are the rules that Extract runs: those that helped on at
+// least two of the three development sets and hurt none (QUALITY.md).
+const defaultRules = ruleLowerClass | ruleTweets | rulePromos | ruleCaptions | ruleLooseText |
+	ruleHeadline | ruleSimpleFallback | ruleLibFallback | ruleLede | ruleComments | ruleNav | ruleLinkTail
+
+// on reports whether rule r runs under opts.
+func (o Options) on(r rule) bool {
+	if o.libraryOnly {
+		return false
+	}
+	set := o.rules
+	if set == 0 {
+		set = defaultRules
+	}
+	return set&r != 0
 }
 
 // Extract finds the main text and the metadata of an HTML page. It returns
@@ -87,39 +127,37 @@ func Extract(ctx context.Context, page []byte, opts Options) (res Result, err er
 		OriginalURL:     pageURL,
 		ExcludeComments: !opts.IncludeComments,
 		HtmlDateMode:    trafilatura.Fast,
-		// Measured on the benchmark pages: precision first, with
-		// Readability and DOM Distiller as fallbacks, scores best.
-		EnableFallback: true,
-		Focus:          trafilatura.FavorPrecision,
+		// Measured on the three development sets: the balanced focus,
+		// with Readability and DOM Distiller as fallbacks, scores best;
+		// the precision focus helps on the Zyte pages only (QUALITY.md).
+		EnableFallback: opts.on(ruleLibFallback),
 	}
-	if opts.libraryOnly {
-		topts = trafilatura.Options{OriginalURL: pageURL, ExcludeComments: true, HtmlDateMode: trafilatura.Fast}
-	} else {
+	if opts.on(rulePrecision) {
+		topts.Focus = trafilatura.FavorPrecision
+	}
+	if opts.on(ruleNav) {
+		dropNav(doc)
+	}
+	if opts.on(ruleComments) && !opts.IncludeComments {
+		dropComments(doc)
+	}
+	if opts.on(ruleLowerClass) {
 		lowerClassNames(doc)
+	}
+	if opts.on(ruleTweets) {
 		liftTweets(doc)
+	}
+	if opts.on(rulePromos) {
 		dropPromos(doc)
+	}
+	if opts.on(ruleCaptions) {
 		dropCaptions(doc)
+	}
+	if opts.on(ruleLooseText) {
 		wrapLooseText(doc)
 	}
 
 	tr, err := trafilatura.ExtractDocument(doc, topts)
-	if !opts.libraryOnly && tooShort(tr, err, doc) {
-		if err := ctx.Err(); err != nil {
-			return Result{}, err
-		}
-		// Favoring precision sometimes prunes the whole article but its
-		// lede (a wrapper with "link" or "bottom" in its class): when the
-		// result holds much less text than the page's paragraphs, ask
-		// the balanced extractor too, and take its text if it is more
-		// than twice as long.
-		balanced := topts
-		balanced.Focus = trafilatura.Balanced
-		if tb, errb := trafilatura.ExtractDocument(doc, balanced); errb == nil && tb != nil &&
-			(err != nil || tr == nil || textLen(tb) > 2*textLen(tr)) {
-			tr, err = tb, nil
-		}
-	}
-
 	var content *html.Node
 	if err == nil && tr != nil {
 		res = Result{
@@ -132,13 +170,18 @@ func Extract(ctx context.Context, page []byte, opts Options) (res Result, err er
 			Method:      "trafilatura",
 		}
 		content = tr.ContentNode
-		if !opts.libraryOnly {
+		if opts.on(ruleHeadline) {
 			dropLeadingTitle(content, tr.Metadata.Title, h1)
-			trimBoilerplate(content)
+		}
+		if opts.on(ruleLinkTail) {
+			trimLinkTail(doc, content)
+		}
+		if opts.on(ruleLede) {
+			recoverLede(doc, content)
 		}
 		res.Text = strings.TrimSpace(renderText(content))
 	}
-	if !hasWord(res.Text) && !opts.libraryOnly {
+	if !hasWord(res.Text) && opts.on(ruleSimpleFallback) {
 		// Trafilatura found nothing (its own fallbacks included): read
 		// the page the simple way, from its <article>, <main> or <body>
 		// without the parts that are never content.
@@ -179,22 +222,4 @@ func parse(page []byte, contentType string) (*html.Node, error) {
 	r := enc.NewDecoder().Reader(bytes.NewReader(page))
 	// NFC, so that composed and decomposed accents compare equal downstream.
 	return html.Parse(norm.NFC.Reader(r))
-}
-
-// tooShort reports whether a precise extraction holds less than half the
-// text of the page's paragraphs.
-func tooShort(tr *trafilatura.ExtractResult, err error, doc *html.Node) bool {
-	if err != nil || tr == nil {
-		return true
-	}
-	return 2*textLen(tr) < paragraphTextLen(doc)
-}
-
-// textLen measures an extraction's text the way paragraphTextLen measures
-// the page's.
-func textLen(tr *trafilatura.ExtractResult) int {
-	if tr.ContentNode == nil {
-		return 0
-	}
-	return len(wordKey(renderText(tr.ContentNode)))
 }

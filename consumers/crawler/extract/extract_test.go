@@ -150,16 +150,10 @@ func TestExtractRules(t *testing.T) {
 			avoid: []string{"Great Valley", "mill reopens", "Ferry prices"},
 		},
 		{
-			name:  "a newsletter call at the end is dropped",
-			body:  paragraphs(para1, para2, para3, "Sign up for our daily newsletter to get the news in your inbox."),
-			want:  []string{para3},
-			avoid: []string{"newsletter"},
-		},
-		{
-			name:  "wire credits at the end are dropped",
-			body:  paragraphs(para1, para2, para3, "(Reporting by John Roe; Editing by Ann Smith)"),
-			want:  []string{para3},
-			avoid: []string{"Reporting by"},
+			name:  "a sentence with a colon and a link stays",
+			body:  paragraphs(para1) + `<p>The council said this on Friday: the <a href="/minutes">minutes of the vote</a> show that the farmers were heard before the decision was taken.</p>` + paragraphs(para2, para3),
+			want:  []string{"minutes of the vote", para3},
+			avoid: nil,
 		},
 		{
 			name:  "an image caption without figure markup is dropped",
@@ -193,6 +187,60 @@ func TestExtractRules(t *testing.T) {
 				if strings.Contains(res.Text, a) {
 					t.Errorf("Text holds %q:\n%s", a, res.Text)
 				}
+			}
+		})
+	}
+}
+
+func TestExtractRecoversTheLede(t *testing.T) {
+	t.Parallel()
+	const lede = "The village council voted on Thursday to open the sluice gates upstream, against the wishes of the farmers."
+	page := `<html><head><title>The river rises</title></head><body>
+<header><h1>The river rises</h1><div class="byline">By Jane Doe</div></header>
+<div class="intro">` + lede + `</div>
+<div class="story-body">` + paragraphs(para1, para2, para3) + `</div>
+<footer><p>Copyright 2024 Valley News.</p></footer></body></html>`
+	for _, tt := range []struct {
+		name  string
+		rules rule
+		want  bool
+	}{
+		{"with the rule", 0, true},
+		{"without it", defaultRules &^ ruleLede, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res := extractString(t, page, Options{rules: tt.rules})
+			if got := strings.HasPrefix(res.Text, lede+"\n\n"+para1); got != tt.want {
+				t.Errorf("text starts with the lede then the body: %v, want %v\n%s", got, tt.want, res.Text)
+			}
+			if strings.Contains(res.Text, "Jane Doe") || strings.Contains(res.Text, "Copyright") {
+				t.Errorf("Text holds the byline or the footer:\n%s", res.Text)
+			}
+		})
+	}
+}
+
+func TestExtractTrimsALinkDenseTail(t *testing.T) {
+	t.Parallel()
+	const teaser = "The mayor opens the new bridge over the river"
+	body := paragraphs(para1, para2, para3) + `<p><a href="/bridge">` + teaser + `</a> | <a href="/schools">Schools close early for the flood</a></p>`
+	for _, tt := range []struct {
+		name  string
+		rules rule
+		want  bool
+	}{
+		{"with the rule", 0, false},
+		{"without it", defaultRules &^ ruleLinkTail, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res := extractString(t, article(body), Options{rules: tt.rules})
+			if got := strings.Contains(res.Text, teaser); got != tt.want {
+				t.Errorf("teaser in text = %v, want %v\n%s", got, tt.want, res.Text)
+			}
+			if !strings.Contains(res.Text, para3) {
+				t.Errorf("Text lacks the last paragraph:\n%s", res.Text)
 			}
 		})
 	}
@@ -270,6 +318,8 @@ func TestRenderText(t *testing.T) {
 		{"nested blocks", "<div><div><p>deep</p></div></div><p>next</p>", "deep\n\nnext"},
 		{"scripts skipped", "<p>text<script>var x = 1;</script></p>", "text"},
 		{"headings", "<h2>Title</h2><p>Body.</p>", "Title\n\nBody."},
+		{"punctuation sticks to inline elements", "<p>see <a>this</a>, and (<b>that</b>) or «<i>so</i>».</p>", "see this, and (that) or «so»."},
+		{"inline elements apart from words", "<p>for<a>Larry</a>and<b>Moe</b></p>", "for Larry and Moe"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -546,62 +546,6 @@ func wordsUpTo(n *html.Node, limit int) int {
 	return min(count, limit)
 }
 
-// Boilerplate that sites put at the start or the end of an article body,
-// inside it: calls to subscribe or follow, and wire-service credits.
-var (
-	callToActionRE = regexp.MustCompile(`(?i)\bsign(?:ing)? up (?:for|to)\b.*\b(?:newsletters?|updates|inbox|daily|weekly)\b|` +
-		`\bsubscribe (?:to|for)\b.*\b(?:newsletters?|updates|channel|podcast|our)\b|` +
-		`\bnewsletters?\b.*\b(?:sign up|subscribe)\b|` +
-		`\b(?:delivered|straight|right|direct(?:ly)?) (?:to|in|into) your inbox\b|\bmeet your inbox\b|` +
-		`\bfollow (?:us|@?\pL+(?:\s\pL+){0,3}) on (?:twitter|facebook|instagram|youtube|linkedin|tiktok)\b|` +
-		`\blike this (?:story|article)\?|\bshare (?:it|this(?: story| article)?) with\b`)
-	wireCreditRE = regexp.MustCompile(`(?i)^[(\[]?\s*(?:(?:additional|with) )?(?:reporting|writing|research|compiled) by\b.*\b(?:editing|edited|writing) by\b`)
-)
-
-// maxBoilerplateWords bounds the blocks that trimBoilerplate may remove: a
-// call to action is one or two sentences.
-const maxBoilerplateWords = 60
-
-// trimBoilerplate removes calls to action ("Sign up for our daily
-// newsletter", "Follow us on Twitter", "Like this story? Share it with a
-// friend!") and wire credits ("Reporting by …; Editing by …") from the
-// first two and the last four blocks of the extracted content. Only the
-// edges are searched, because there a block like that is the site talking,
-// while in the middle of the text it may be the article's subject.
-func trimBoilerplate(content *html.Node) {
-	isBoilerplate := func(n *html.Node) bool {
-		text := strings.TrimSpace(renderText(n))
-		if len(wordRE.FindAllStringIndex(text, -1)) > maxBoilerplateWords {
-			return false
-		}
-		return callToActionRE.MatchString(text) || wireCreditRE.MatchString(text)
-	}
-	blocks := elementChildren(content)
-	for i, b := range blocks {
-		if i >= 2 {
-			break
-		}
-		if isBoilerplate(b) {
-			content.RemoveChild(b)
-		}
-	}
-	for i := len(blocks) - 1; i >= 0 && i >= len(blocks)-4; i-- {
-		if blocks[i].Parent != nil && isBoilerplate(blocks[i]) {
-			content.RemoveChild(blocks[i])
-		}
-	}
-}
-
-func elementChildren(n *html.Node) []*html.Node {
-	var out []*html.Node
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		if c.Type == html.ElementNode {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // embedWrapperRE matches the class or id of the boxes that sites put
 // around embedded posts.
 var embedWrapperRE = regexp.MustCompile(`(?i)embed|social|tweet|twitter`)
@@ -668,17 +612,4 @@ func lowerClassNames(n *html.Node) {
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
 		lowerClassNames(c)
 	}
-}
-
-// paragraphTextLen counts the letters and digits in the page's <p>
-// elements, a cheap measure of how much prose it holds.
-func paragraphTextLen(n *html.Node) int {
-	if n.Type == html.ElementNode && n.DataAtom == atom.P {
-		return len(wordKey(renderText(n)))
-	}
-	total := 0
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		total += paragraphTextLen(c)
-	}
-	return total
 }

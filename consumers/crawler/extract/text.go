@@ -3,6 +3,7 @@ package extract
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 )
@@ -11,7 +12,8 @@ import (
 // pending break always wins over a weaker one, so nested blocks never add
 // up to more than one blank line.
 const (
-	noBreak = iota
+	noBreak   = iota
+	softSpace // at the edge of an inline element: a space unless punctuation is next to it
 	space
 	lineBreak
 	paragraphBreak
@@ -59,7 +61,7 @@ func (w *textWriter) text(s string) {
 		if lead {
 			w.brk(space)
 		}
-		w.flush()
+		w.flush(s)
 		w.b.WriteString(s)
 		if trail {
 			w.brk(space)
@@ -69,14 +71,20 @@ func (w *textWriter) text(s string) {
 	if s == "" {
 		return
 	}
-	w.flush()
+	w.flush(s)
 	w.b.WriteString(s)
 }
 
-// flush writes the pending break, unless nothing has been written yet.
-func (w *textWriter) flush() {
+// flush writes the pending break before next, unless nothing has been
+// written yet.
+func (w *textWriter) flush(next string) {
 	if w.started {
 		switch w.pending {
+		case softSpace:
+			if !strings.ContainsAny(firstRune(next), closingPunct) &&
+				!strings.ContainsAny(lastRune(w.b.String()), openingPunct) {
+				w.b.WriteByte(' ')
+			}
 		case space:
 			w.b.WriteByte(' ')
 		case lineBreak:
@@ -122,9 +130,9 @@ func (w *textWriter) node(n *html.Node) {
 		// so "for <a>Larry</a>" comes back as "for" and "Larry" with no
 		// space between them. Words split by markup ("<b>W</b>ord") are
 		// rarer than that.
-		w.brk(space)
+		w.brk(softSpace)
 		w.children(n)
-		w.brk(space)
+		w.brk(softSpace)
 		return
 	}
 	w.brk(level)
@@ -134,13 +142,13 @@ func (w *textWriter) node(n *html.Node) {
 		w.children(n)
 		w.inPre--
 	case "li":
-		w.flush()
+		w.flush("-")
 		w.b.WriteString("- ")
 		w.children(n)
 	case "td", "th":
 		if n.PrevSibling != nil {
 			// Cells of a row stay on one line, apart from each other.
-			w.flush()
+			w.flush("|")
 			w.b.WriteString("| ")
 		}
 		w.children(n)
@@ -171,3 +179,25 @@ var blockLevel = map[string]int{
 }
 
 func isSpace(r rune) bool { return unicode.IsSpace(r) }
+
+// Punctuation that sticks to the word before it (closingPunct) or after it
+// (openingPunct): no space is put between it and an inline element.
+const (
+	closingPunct = ",.;:!?)]}%…’”»"
+	openingPunct = "([{¿¡“‘«„"
+)
+
+func firstRune(s string) string {
+	for _, r := range s {
+		return string(r)
+	}
+	return ""
+}
+
+func lastRune(s string) string {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	if r == utf8.RuneError {
+		return ""
+	}
+	return string(r)
+}
