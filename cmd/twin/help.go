@@ -25,7 +25,7 @@ func flagGroups() []flagGroup {
 	return []flagGroup{
 		{title: "HTTP and auth", components: []string{"gateway"},
 			names: []string{"http", "metrics-public", "allow-open", "chat-origin"}, prefixes: []string{"auth-"}},
-		{title: "NATS", names: []string{"nats-listen", "nats-max-memory", "nats-max-store", "stream-replicas", "sync"}},
+		{title: "NATS", names: []string{"nats-listen", "nats-advertise", "nats-max-memory", "nats-max-store", "stream-replicas", "sync"}},
 		{title: "Stores", components: []string{"warehouse", "cdc", "embedder", "rag", "monitor", "policy", "trainer", "gateway"},
 			names: []string{"mongo", "mongo-db", "cdc-mode", "trace-retention"}, prefixes: []string{"qdrant"}},
 		{title: "Models", components: []string{"embedder", "rag", "trainer", "gateway"},
