@@ -17,7 +17,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/twin-llm/twin/internal/store/vectors"
 	"github.com/twin-llm/twin/internal/store/vectors/embedded"
 	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/producers/cdc"
@@ -474,80 +473,13 @@ func (p chaosPlan) check(ctx context.Context, dir string, dim int, res *ChaosRes
 		}
 	}
 
-	query := make([]float32, dim)
-	query[0] = 1
-	ids := slices.Sorted(maps.Keys(live))
-	for batch := range slices.Chunk(ids, 200) {
-		hits, err := vs.Search(ctx, vectors.Query{Dense: query, Filter: vectors.Filter{DocumentIDs: batch}, Limit: 200 * len(batch)})
-		if err != nil {
-			return err
-		}
-		res.Points += len(hits)
-		byDoc := map[string][]vectors.Hit{}
-		for _, h := range hits {
-			byDoc[h.Payload.DocumentID] = append(byDoc[h.Payload.DocumentID], h)
-		}
-		for _, id := range batch {
-			d := live[id]
-			lost, dup, stale := judgeChunks(d, byDoc[id])
-			if lost+dup+stale > 0 {
-				problem("%s at revision %d: %d chunks lost, %d duplicated, %d stale in the index", id, d.Revision, lost, dup, stale)
-			}
-			res.Lost, res.Duplicated, res.Stale = res.Lost+lost, res.Duplicated+dup, res.Stale+stale
-		}
-	}
-	if len(deleted) > 0 {
-		n, err := vs.Count(ctx, vectors.Filter{DocumentIDs: deleted})
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			res.Stale += n
-			problem("%d chunks of the %d deleted documents are still in the index", n, len(deleted))
-		}
-	}
-	total, err := vs.Count(ctx, vectors.Filter{})
+	found, err := CheckIndex(ctx, vs, live, deleted, problem)
 	if err != nil {
 		return err
 	}
-	if extra := total - res.Points; extra > 0 && len(deleted) == 0 {
-		res.Stale += extra
-		problem("the index holds %d chunks of no document of the warehouse", extra)
-	}
+	res.Points = found.Points
+	res.Lost, res.Duplicated, res.Stale = res.Lost+found.Lost, res.Duplicated+found.Duplicated, res.Stale+found.Stale
 	return nil
-}
-
-// judgeChunks counts what is wrong with the chunks of one live document:
-// chunks missing (none at all counts one), stored twice, or of another
-// revision or version.
-func judgeChunks(d warehouse.Document, hits []vectors.Hit) (lost, duplicated, stale int) {
-	marker := ""
-	if i := strings.Index(d.Content, d.ID+"-v"); i >= 0 {
-		marker = strings.Fields(d.Content[i:])[0]
-	}
-	seen := map[int]bool{}
-	for _, h := range hits {
-		rev, _ := h.Payload.Extra["revision"].(float64)
-		switch {
-		case int64(rev) != d.Revision:
-			stale++
-		case seen[h.Payload.ChunkIndex]:
-			duplicated++
-		case marker != "" && !strings.Contains(h.Payload.Text, marker):
-			stale++
-		default:
-			seen[h.Payload.ChunkIndex] = true
-		}
-	}
-	if len(seen) == 0 {
-		return 1, duplicated, stale
-	}
-	for i := range len(seen) {
-		if !seen[i] {
-			lost++
-		}
-	}
-	return lost, duplicated, stale
 }
 
 // streamMessages is how many messages stream holds.
