@@ -83,33 +83,17 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (ChaosResult, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	procs, err := NewProcs(cfg.Bin, cfg.Dir, 3, 3, log)
+	procs, nc, js, err := startCluster(ctx, cfg.Bin, cfg.Dir, []run{
+		{name: "writer", comps: []string{"warehouse"}},
+		{name: "cdc", comps: []string{"cdc"}},
+		{name: "featurizer-1", comps: []string{"featurizer"}},
+		{name: "featurizer-2", comps: []string{"featurizer"}},
+		{name: "embedder", comps: []string{"embedder"}},
+	}, log)
 	if err != nil {
 		return res, err
-	}
-	for _, r := range []struct {
-		name  string
-		comps []string
-	}{
-		{"writer", []string{"warehouse"}},
-		{"cdc", []string{"cdc"}},
-		{"featurizer-1", []string{"featurizer"}},
-		{"featurizer-2", []string{"featurizer"}},
-		{"embedder", []string{"embedder"}},
-	} {
-		if _, err := procs.AddRun(r.name, r.comps, false); err != nil {
-			return res, err
-		}
 	}
 	defer procs.Close()
-	fmt.Fprintf(log, "starting 3 NATS members and %d twin run processes...\n", len(procs.Names("run")))
-	if err := procs.StartAll(ctx); err != nil {
-		return res, err
-	}
-	nc, js, err := procs.Connect()
-	if err != nil {
-		return res, err
-	}
 	defer nc.Close()
 
 	plan := newChaosPlan(cfg.Docs)
@@ -172,13 +156,7 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (ChaosResult, error) {
 	// no change is still on its way.
 	fmt.Fprintln(log, "waiting until the pipeline is idle...")
 	settled := time.Now()
-	wh, err := warehouse.OpenSQLite(ctx, filepath.Join(cfg.Dir, "warehouse.db"))
-	if err != nil {
-		return res, err
-	}
-	caughtUp := func(ctx context.Context) (bool, error) { return cdcCaughtUp(ctx, js, wh) }
-	since, err := waitConsumersIdle(ctx, js, caughtUp, chaosPipeline, 3*time.Second, 10*time.Minute)
-	wh.Close()
+	since, err := waitConsumersIdle(ctx, js, cfg.Dir, chaosPipeline, 3*time.Second, 10*time.Minute)
 	if err != nil {
 		return res, err
 	}
@@ -198,10 +176,15 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (ChaosResult, error) {
 }
 
 // waitConsumersIdle waits until the CDC producer has published every
-// change of the warehouse (caughtUp) and the consumers names have had
+// change of the warehouse of the data dir and the consumers names have had
 // nothing pending or unacknowledged since, for hold; it returns when that
 // began.
-func waitConsumersIdle(ctx context.Context, js jetstream.JetStream, caughtUp func(context.Context) (bool, error), names []string, hold, limit time.Duration) (time.Time, error) {
+func waitConsumersIdle(ctx context.Context, js jetstream.JetStream, dir string, names []string, hold, limit time.Duration) (time.Time, error) {
+	wh, err := warehouse.OpenSQLite(ctx, filepath.Join(dir, "warehouse.db"))
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer wh.Close()
 	began := time.Now()
 	var since time.Time
 	var lastErr error
@@ -209,7 +192,7 @@ func waitConsumersIdle(ctx context.Context, js jetstream.JetStream, caughtUp fun
 		// An error (a member restarting, a leader being elected) is no
 		// verdict: the pipeline is not known idle, and the limit bounds
 		// the wait.
-		up, err := caughtUp(ctx)
+		up, err := cdcCaughtUp(ctx, js, wh)
 		idle := false
 		if err == nil && up {
 			idle, err = Idle(ctx, js, names...)
