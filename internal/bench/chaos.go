@@ -161,7 +161,7 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (ChaosResult, error) {
 		return res, err
 	}
 	res.ConvergeS = since.Sub(settled).Seconds()
-	if res.DLQ, err = streamMessages(ctx, js, streams.StreamDLQ); err != nil {
+	if res.DLQ, err = streams.NewDLQ(js).Count(ctx, ""); err != nil {
 		return res, err
 	}
 
@@ -463,19 +463,6 @@ func (p chaosPlan) check(ctx context.Context, dir string, dim int, res *ChaosRes
 	res.Points = found.Points
 	res.Lost, res.Duplicated, res.Stale = res.Lost+found.Lost, res.Duplicated+found.Duplicated, res.Stale+found.Stale
 	return nil
-}
-
-// streamMessages is how many messages stream holds.
-func streamMessages(ctx context.Context, js jetstream.JetStream, name string) (uint64, error) {
-	s, err := js.Stream(ctx, name)
-	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", name, err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", name, err)
-	}
-	return info.State.Msgs, nil
 }
 
 // sleep waits d or until ctx ends; false when ctx ended.
