@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"path/filepath"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -22,6 +24,22 @@ func (r Resource) Decode(v any) error {
 		return fmt.Errorf("%s %s: %w", r.Kind, r.Name, err)
 	}
 	return nil
+}
+
+// ProdSecrets is the secrets.env the prod overlay reads, made from the
+// example committed beside it in dir (the deploy directory) as an operator
+// fills it in, keyed by its path for Kustomize's extra files.
+func ProdSecrets(dir string) (map[string][]byte, error) {
+	const secrets = "k8s/overlays/prod/secrets.env"
+	env, err := FilledEnv(filepath.Join(dir, secrets+".example"))
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	for k, v := range env {
+		b.WriteString(k + "=" + v + "\n")
+	}
+	return map[string][]byte{secrets: []byte(b.String())}, nil
 }
 
 // Kustomize builds the overlay (a directory under k8s/overlays) the way

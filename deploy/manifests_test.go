@@ -25,21 +25,6 @@ func composeEnv(t testing.TB) map[string]string {
 	return env
 }
 
-// prodSecrets is the secrets.env the prod overlay reads, made from the
-// example committed beside it.
-func prodSecrets(t testing.TB) map[string][]byte {
-	t.Helper()
-	env, err := FilledEnv("k8s/overlays/prod/secrets.env.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for k, v := range env {
-		b.WriteString(k + "=" + v + "\n")
-	}
-	return map[string][]byte{"k8s/overlays/prod/secrets.env": []byte(b.String())}
-}
-
 func TestRuleFilesPassPrometheusRuleLoader(t *testing.T) {
 	t.Parallel()
 	rules, err := Rules(os.DirFS("."))
@@ -290,12 +275,16 @@ func TestComposeRefusesMissingSecrets(t *testing.T) {
 
 func TestOverlaysBuildWithProbesResourcesAndBudgets(t *testing.T) {
 	t.Parallel()
+	secrets, err := ProdSecrets(".")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		overlay string
 		extra   map[string][]byte
 	}{
 		{"dev", nil},
-		{"prod", prodSecrets(t)},
+		{"prod", secrets},
 	} {
 		t.Run(tc.overlay, func(t *testing.T) {
 			t.Parallel()

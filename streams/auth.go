@@ -185,22 +185,12 @@ func createSeed(path string) (nkeys.KeyPair, error) {
 // linkFileAtomic is writeFileAtomic that fails with fs.ErrExist instead of
 // replacing a file already at path.
 func linkFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	tmp, err := syncedTemp(path, data)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrCredentials, err)
+		return err
 	}
-	tmp := f.Name()
 	defer os.Remove(tmp)
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(tmp, path)
-	}
+	err = os.Link(tmp, path)
 	if errors.Is(err, fs.ErrExist) {
 		return err
 	}
@@ -213,11 +203,25 @@ func linkFileAtomic(path string, data []byte) error {
 // writeFileAtomic writes data to path through a 0600 temporary file in the
 // same directory, synced before the rename.
 func writeFileAtomic(path string, data []byte) error {
+	tmp, err := syncedTemp(path, data)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("%w: write %s: %w", ErrCredentials, path, err)
+	}
+	return nil
+}
+
+// syncedTemp writes data to a new 0600 temporary file in path's directory
+// and syncs it, for the caller to move to path; on an error it leaves no
+// file behind.
+func syncedTemp(path string, data []byte) (string, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrCredentials, err)
+		return "", fmt.Errorf("%w: %w", ErrCredentials, err)
 	}
-	tmp := f.Name()
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
@@ -225,14 +229,11 @@ func writeFileAtomic(path string, data []byte) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
 	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("%w: write %s: %w", ErrCredentials, path, err)
+		os.Remove(f.Name())
+		return "", fmt.Errorf("%w: write %s: %w", ErrCredentials, path, err)
 	}
-	return nil
+	return f.Name(), nil
 }
 
 // nkeyUsers are the server's users: public keys and permissions only.

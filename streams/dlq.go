@@ -137,6 +137,16 @@ func (d *DLQ) List(ctx context.Context, consumer string) ([]DeadLetterEntry, err
 	}
 }
 
+// Count is how many dead letters of consumer the DLQ holds, of every
+// consumer when consumer is empty.
+func (d *DLQ) Count(ctx context.Context, consumer string) (uint64, error) {
+	stream, err := d.js.Stream(ctx, StreamDLQ)
+	if err != nil {
+		return 0, fmt.Errorf("open DLQ stream: %w", err)
+	}
+	return countSubject(ctx, stream, dlqSubject(consumer))
+}
+
 // Retry republishes dead letters to their original subjects, with their
 // original headers, and removes each from the DLQ once its republish is
 // acknowledged. With no seqs it retries every letter of consumer (every

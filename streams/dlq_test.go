@@ -78,6 +78,11 @@ func TestDLQPurgeDropsOneConsumersLetters(t *testing.T) {
 	defer admin.Close()
 	ajs, _ := jetstream.New(admin)
 	dlq := NewDLQ(ajs)
+	for consumer, want := range map[string]uint64{"a": 2, "b": 1, "": 3} {
+		if n, err := dlq.Count(context.Background(), consumer); err != nil || n != want {
+			t.Errorf("Count(%q) = %d, %v; want %d", consumer, n, err, want)
+		}
+	}
 	n, err := dlq.Purge(context.Background(), "a")
 	if err != nil || n != 2 {
 		t.Fatalf("Purge(a) = %d, %v; want 2", n, err)

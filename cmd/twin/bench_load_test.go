@@ -1,11 +1,7 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"os/exec"
 	"testing"
-	"time"
 
 	"github.com/twin-llm/twin/internal/bench"
 )
@@ -15,26 +11,11 @@ import (
 // becomes searchable, every question is answered, each process reports its
 // memory, and the lag returns to zero.
 func TestBenchLoadIngestsAndAnswersAndDrains(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs a multi-process system; skipped with -short")
-	}
 	t.Parallel()
-	bin := buildTwin(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "bench", "load", "--duration", "5s", "--rate", "10", "--clients", "2", "--preload", "50", "--json").Output()
-	var stderr string
-	if ee, ok := err.(*exec.ExitError); ok {
-		stderr = string(ee.Stderr)
-	}
-	if err != nil {
+	var res bench.LoadResult
+	if stderr, err := runBench(t, &res, "load", "--duration", "5s", "--rate", "10", "--clients", "2", "--preload", "50"); err != nil {
 		t.Fatalf("twin bench load: %v\n%s", err, stderr)
 	}
-	var res bench.LoadResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("twin bench load printed %q: %v", out, err)
-	}
-	t.Logf("%s", out)
 	if res.Ingested < 10 || res.Searchable != res.Ingested {
 		t.Errorf("ingested %d, searchable %d: want every imported document searchable", res.Ingested, res.Searchable)
 	}

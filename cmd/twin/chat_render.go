@@ -3,6 +3,8 @@ package main
 import (
 	"io"
 	"strings"
+
+	"github.com/twin-llm/twin/internal/markdown"
 )
 
 // answerWriter prints an answer's markdown, as it streams, for a
@@ -63,7 +65,7 @@ func (w *answerWriter) line(l string) {
 	started := w.started
 	w.started = false
 	if w.inCode {
-		if t := strings.TrimSpace(l); strings.HasPrefix(t, w.fence) && strings.Trim(t, w.fence[:1]) == "" {
+		if markdown.ClosesFence(strings.TrimSpace(l), w.fence) {
 			w.inCode = false
 			return
 		}
@@ -71,7 +73,7 @@ func (w *answerWriter) line(l string) {
 		return
 	}
 	if !started {
-		if f := openingFence(strings.TrimSpace(l)); f != "" {
+		if f := markdown.Fence(strings.TrimSpace(l)); f != "" {
 			w.inCode, w.fence = true, f
 			return
 		}
@@ -88,7 +90,7 @@ func (w *answerWriter) partial() {
 	}
 	if !w.started {
 		t := strings.TrimLeft(w.pending, " ")
-		if !strings.Contains(t, " ") || openingFence(t) != "" || strings.HasPrefix(t, "`") || strings.HasPrefix(t, "~") {
+		if !strings.Contains(t, " ") || markdown.Fence(t) != "" || strings.HasPrefix(t, "`") || strings.HasPrefix(t, "~") {
 			return // not yet known what the line is
 		}
 	}
@@ -130,21 +132,6 @@ func safeCut(s string) int {
 		}
 	}
 	return cut
-}
-
-// openingFence is the fence a line opens ("```", "~~~~"), or "".
-func openingFence(t string) string {
-	if len(t) < 3 || t[0] != '`' && t[0] != '~' {
-		return ""
-	}
-	n := 0
-	for n < len(t) && t[n] == t[0] {
-		n++
-	}
-	if n < 3 {
-		return ""
-	}
-	return t[:n]
 }
 
 // lineStart drops a heading's #s; other line starts (list markers, "> ")
@@ -190,7 +177,7 @@ func terminalInline(s string) string {
 			if c == '!' {
 				start++
 			}
-			text, url, end := markdownLink(s, start)
+			text, url, end := markdown.Link(s, start)
 			if end == 0 {
 				b.WriteByte(c)
 				i++
@@ -208,30 +195,4 @@ func terminalInline(s string) string {
 		}
 	}
 	return b.String()
-}
-
-// markdownLink parses "[text](url)" at s[i] == '['; end is 0 when there
-// is none.
-func markdownLink(s string, i int) (text, url string, end int) {
-	depth := 0
-	for j := i; j < len(s); j++ {
-		switch s[j] {
-		case '[':
-			depth++
-		case ']':
-			depth--
-			if depth > 0 {
-				continue
-			}
-			if j+1 >= len(s) || s[j+1] != '(' {
-				return "", "", 0
-			}
-			k := strings.IndexByte(s[j+1:], ')')
-			if k < 0 || strings.ContainsAny(s[j+2:j+1+k], " \t") {
-				return "", "", 0
-			}
-			return s[i+1 : j], s[j+2 : j+1+k], j + 2 + k
-		}
-	}
-	return "", "", 0
 }

@@ -30,6 +30,11 @@ func TestAnswerWriterKeepsParagraphsAndCodeForTheTerminal(t *testing.T) {
 			want:   "See the chart and https://x/a.\n",
 		},
 		{
+			name:   "backticks closed on their line are a code span, not a fence",
+			answer: "```x := 1```\n\nAfter it.",
+			want:   "```x := 1```\n\nAfter it.\n",
+		},
+		{
 			name:   "an unclosed fence prints its code",
 			answer: "Code:\n\n~~~\nx := 1\n",
 			want:   "Code:\n\n    x := 1\n",

@@ -9,13 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/twin-llm/twin/internal/store/vectors"
+	"github.com/twin-llm/twin/internal/bench"
+	"github.com/twin-llm/twin/internal/models/embed"
 	"github.com/twin-llm/twin/internal/store/vectors/embedded"
 	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/internal/testwait"
@@ -147,7 +147,7 @@ func checkIndexMatchesWarehouse(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs, err := embedded.Open(filepath.Join(dir, "vectors"), hashedDim)
+	vs, err := embedded.Open(filepath.Join(dir, "vectors"), embed.DefaultDim)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,98 +165,19 @@ func checkIndexMatchesWarehouse(t *testing.T, dir string) {
 	if len(live)+len(deleted) != crashDocs {
 		t.Fatalf("the warehouse holds %d live and %d deleted documents, want %d in all", len(live), len(deleted), crashDocs)
 	}
-	ids := slices.Sorted(func(yield func(string) bool) {
-		for id := range live {
-			if !yield(id) {
-				return
-			}
+	problems := 0
+	found, err := bench.CheckIndex(ctx, vs, live, deleted, func(format string, args ...any) {
+		if problems++; problems <= 10 {
+			t.Errorf(format, args...)
 		}
 	})
-	query := make([]float32, hashedDim)
-	query[0] = 1
-	var lost, duplicated, stale, points int
-	for batch := range slices.Chunk(ids, 200) {
-		hits, err := vs.Search(ctx, vectors.Query{Dense: query, Filter: vectors.Filter{DocumentIDs: batch}, Limit: 100 * len(batch)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		points += len(hits)
-		byDoc := map[string][]vectors.Hit{}
-		for _, h := range hits {
-			byDoc[h.Payload.DocumentID] = append(byDoc[h.Payload.DocumentID], h)
-		}
-		for _, id := range batch {
-			d := live[id]
-			l, dup, st := judgePoints(d, byDoc[id])
-			if l+dup+st > 0 && lost+duplicated+stale < 10 {
-				t.Errorf("document %s at revision %d: %d lost, %d duplicated, %d stale points: %s", id, d.Revision, l, dup, st, describeHits(byDoc[id]))
-			}
-			lost, duplicated, stale = lost+l, duplicated+dup, stale+st
-		}
+	if err != nil {
+		t.Fatal(err)
 	}
-	// An empty id list filters nothing: ask only when something was deleted.
-	if n, err := vs.Count(ctx, vectors.Filter{DocumentIDs: deleted}); len(deleted) > 0 && (err != nil || n != 0) {
-		t.Errorf("%d points of the %d deleted documents are left (%v)", n, len(deleted), err)
-		stale += n
-	}
-	if n, err := vs.Count(ctx, vectors.Filter{}); err != nil || n != points {
-		t.Errorf("the store holds %d points, %d of them for live documents (%v)", n, points, err)
-	}
-	t.Logf("compared %d points with %d live and %d deleted documents: %d lost, %d duplicated, %d stale", points, len(live), len(deleted), lost, duplicated, stale)
+	t.Logf("compared %d points with %d live and %d deleted documents: %d lost, %d duplicated, %d stale", found.Points, len(live), len(deleted), found.Lost, found.Duplicated, found.Stale)
 }
-
-// judgePoints counts what is wrong with the points of one live document:
-// missing chunks, chunks stored twice or at an older revision, and chunks
-// with another version's text.
-func judgePoints(d warehouse.Document, hits []vectors.Hit) (lost, duplicated, stale int) {
-	marker := crashMarker(d.ID, d.Content)
-	seen := map[int]bool{}
-	for _, h := range hits {
-		rev, _ := h.Payload.Extra["revision"].(float64)
-		switch {
-		case int64(rev) != d.Revision:
-			stale++
-		case seen[h.Payload.ChunkIndex]:
-			duplicated++
-		case marker != "" && !strings.Contains(h.Payload.Text, marker):
-			stale++
-		default:
-			seen[h.Payload.ChunkIndex] = true
-		}
-	}
-	if len(seen) == 0 {
-		return 1, duplicated, stale
-	}
-	for i := range len(seen) {
-		if !seen[i] {
-			lost++
-		}
-	}
-	return lost, duplicated, stale
-}
-
-func describeHits(hits []vectors.Hit) string {
-	var b strings.Builder
-	for _, h := range hits {
-		fmt.Fprintf(&b, "[chunk %d rev %v %.40q] ", h.Payload.ChunkIndex, h.Payload.Extra["revision"], h.Payload.Text)
-	}
-	return b.String()
-}
-
-// hashedDim is the dimension of the default (hashed) embedding model.
-const hashedDim = 1024
 
 func crashID(i int) string { return fmt.Sprintf("crash-%05d", i) }
-
-// crashMarker is the version token a document's text carries, e.g.
-// "crash-00042-v2": its chunks must carry the same.
-func crashMarker(id, content string) string {
-	i := strings.Index(content, id+"-v")
-	if i < 0 {
-		return ""
-	}
-	return strings.Fields(content[i:])[0]
-}
 
 // writeCrashDocs writes n small documents (one chunk each) in the import
 // format, document i at version version(i), and returns the file.

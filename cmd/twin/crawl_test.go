@@ -13,8 +13,9 @@ import (
 	"github.com/twin-llm/twin/gateway"
 )
 
-func TestCrawlWaitReportsStoredAndFailedURLs(t *testing.T) {
-	t.Parallel()
+// postSite serves one article, "A post", at /post and 404 elsewhere.
+func postSite(t *testing.T) *httptest.Server {
+	t.Helper()
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/post" {
 			http.NotFound(w, r)
@@ -23,7 +24,13 @@ func TestCrawlWaitReportsStoredAndFailedURLs(t *testing.T) {
 		fmt.Fprintf(w, "<html><head><title>A post</title></head><body><article><h1>A post</h1><p>%s</p></article></body></html>",
 			strings.Repeat("Sentences about queues and streams. ", 30))
 	}))
-	defer site.Close()
+	t.Cleanup(site.Close)
+	return site
+}
+
+func TestCrawlWaitReportsStoredAndFailedURLs(t *testing.T) {
+	t.Parallel()
+	site := postSite(t)
 	p := startUp(t, t.TempDir(), "--crawl-allow-private")
 
 	out, err := p.twin(t, "crawl", site.URL+"/post", "--author", "Ann Example", "--wait")

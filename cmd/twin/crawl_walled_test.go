@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -87,15 +85,7 @@ func TestLoginWalledURLsAreRefusedWhenSubmitted(t *testing.T) {
 
 func TestCrawlFailureLineSaysWhatItsCountMeans(t *testing.T) {
 	t.Parallel()
-	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/post" {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprintf(w, "<html><head><title>A post</title></head><body><article><h1>A post</h1><p>%s</p></article></body></html>",
-			strings.Repeat("Sentences about queues and streams. ", 30))
-	}))
-	defer site.Close()
+	site := postSite(t)
 	p := startUp(t, t.TempDir(), "--crawl-allow-private")
 	out, err := p.twin(t, "crawl", site.URL+"/post", site.URL+"/missing", "--wait")
 	if err == nil {

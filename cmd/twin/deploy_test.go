@@ -117,19 +117,6 @@ func inFlightConsumers(page string) []string {
 	return out
 }
 
-func deploySecrets(t *testing.T) map[string][]byte {
-	t.Helper()
-	env, err := deploy.FilledEnv(filepath.Join(deployDir, "k8s/overlays/prod/secrets.env.example"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for k, v := range env {
-		b.WriteString(k + "=" + v + "\n")
-	}
-	return map[string][]byte{"k8s/overlays/prod/secrets.env": []byte(b.String())}
-}
-
 // TestEveryConsumerHasAWorkloadAndAScaler checks the manifests against the
 // code: which component runs which durable consumer is what `twin run`
 // really does, the streams and durable names are the topology's.
@@ -143,10 +130,14 @@ func TestEveryConsumerHasAWorkloadAndAScaler(t *testing.T) {
 		streamOf[c.Name] = c.Stream
 	}
 	names := slices.Sorted(maps.Keys(byComponent))
+	secrets, err := deploy.ProdSecrets(deployDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	for _, overlay := range []string{"dev", "prod"} {
 		t.Run("kubernetes "+overlay, func(t *testing.T) {
-			rs, err := deploy.Kustomize(os.DirFS(deployDir), overlay, deploySecrets(t))
+			rs, err := deploy.Kustomize(os.DirFS(deployDir), overlay, secrets)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -26,13 +25,7 @@ var markdownAnswer = "Here is what I wrote about this in “Streams”:\n\n" +
 var longLine = strings.Repeat("a-very-long-word ", 20)
 
 func TestChatPageRendersMarkdownAnswersSafely(t *testing.T) {
-	peer := newChatPeer(t)
-	srv := httptest.NewServer(peer.routes())
-	t.Cleanup(srv.Close)
-	b := startBrowser(t)
-
-	b.do(chromedp.Navigate(srv.URL + "/?access_token=" + testToken))
-	b.waitFor("the status to say connected", `document.querySelector('#status').textContent === 'connected'`)
+	peer, b := openChat(t)
 	b.do(chromedp.SendKeys(chromedp.CSS("#question"), "How do consumers resume?"+kb.Enter))
 	ask := peer.next(t, "ask")
 	text := answerSel(ask.ID) + " .text"

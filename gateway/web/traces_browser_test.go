@@ -3,7 +3,6 @@ package web
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"testing"
@@ -83,12 +82,9 @@ func (p *chatPeer) nextList(t *testing.T) url.Values {
 }
 
 func TestTracesPageListsPagesAndShowsATraceAsText(t *testing.T) {
-	peer := newChatPeer(t)
-	srv := httptest.NewServer(peer.routes())
-	t.Cleanup(srv.Close)
-	b := startBrowser(t)
+	peer, b, base := servePages(t)
 
-	b.do(chromedp.Navigate(srv.URL + "/traces?access_token=" + testToken))
+	b.do(chromedp.Navigate(base + "/traces?access_token=" + testToken))
 	if q := peer.nextList(t); q.Get("limit") != "20" || q.Has("before") || q.Has("author") {
 		t.Errorf("first listing asked %v, want limit=20 and nothing else", q)
 	}
@@ -137,7 +133,7 @@ func TestTracesPageListsPagesAndShowsATraceAsText(t *testing.T) {
 
 	// A link to one trace opens it (the page under its other name, so
 	// that the browser loads it anew).
-	b.do(chromedp.Navigate(srv.URL + "/traces.html#t-2"))
+	b.do(chromedp.Navigate(base + "/traces.html#t-2"))
 	peer.nextList(t)
 	b.waitFor("the linked trace shown, without ratings", `document.querySelector('#detail h2') && document.querySelector('#detail h2').textContent === 'how do streams work?' &&
 		document.querySelector('#detail').textContent.includes('No rating yet') && document.querySelector('#detail .events').textContent.includes('refusal')`)

@@ -37,13 +37,7 @@ const testToken = "tok-123"
 const waitTimeout = 5 * time.Second
 
 func TestChatPageStreamsRatesAndResumes(t *testing.T) {
-	peer := newChatPeer(t)
-	srv := httptest.NewServer(peer.routes())
-	t.Cleanup(srv.Close)
-	b := startBrowser(t)
-
-	b.do(chromedp.Navigate(srv.URL + "/?access_token=" + testToken))
-	b.waitFor("the status to say connected", `document.querySelector('#status').textContent === 'connected'`)
+	peer, b := openChat(t)
 	b.waitFor("the picker to list two authors after 'any author'", `document.querySelectorAll('#author option').length === 3`)
 	b.do(chromedp.WaitVisible(chromedp.CSS("#author")))
 	b.waitFor("the token to leave the address bar", `!location.href.includes('access_token')`)
@@ -187,13 +181,7 @@ func TestChatPageStreamsRatesAndResumes(t *testing.T) {
 }
 
 func TestChatPageJudgesEachCitedSource(t *testing.T) {
-	peer := newChatPeer(t)
-	srv := httptest.NewServer(peer.routes())
-	t.Cleanup(srv.Close)
-	b := startBrowser(t)
-
-	b.do(chromedp.Navigate(srv.URL + "/?access_token=" + testToken))
-	b.waitFor("the status to say connected", `document.querySelector('#status').textContent === 'connected'`)
+	peer, b := openChat(t)
 	b.do(chromedp.SendKeys(chromedp.CSS("#question"), "Where do changes go?"+kb.Enter))
 	ask := peer.next(t, "ask")
 	peer.send(t, map[string]any{
@@ -290,6 +278,26 @@ type browser struct {
 	mu         sync.Mutex // guards exceptions and logs
 	exceptions []string
 	logs       []string
+}
+
+// servePages serves the web pages with a fake chat peer behind them and
+// starts a browser; base is the pages' address.
+func servePages(t *testing.T) (peer *chatPeer, b *browser, base string) {
+	t.Helper()
+	peer = newChatPeer(t)
+	srv := httptest.NewServer(peer.routes())
+	t.Cleanup(srv.Close)
+	return peer, startBrowser(t), srv.URL
+}
+
+// openChat opens the chat page of servePages and waits until it is
+// connected.
+func openChat(t *testing.T) (*chatPeer, *browser) {
+	t.Helper()
+	peer, b, base := servePages(t)
+	b.do(chromedp.Navigate(base + "/?access_token=" + testToken))
+	b.waitFor("the status to say connected", `document.querySelector('#status').textContent === 'connected'`)
+	return peer, b
 }
 
 func startBrowser(t *testing.T) *browser {

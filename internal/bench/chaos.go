@@ -17,7 +17,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/twin-llm/twin/internal/store/vectors"
 	"github.com/twin-llm/twin/internal/store/vectors/embedded"
 	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/producers/cdc"
@@ -84,33 +83,17 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (ChaosResult, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	procs, err := NewProcs(cfg.Bin, cfg.Dir, 3, 3, log)
+	procs, nc, js, err := startCluster(ctx, cfg.Bin, cfg.Dir, []run{
+		{name: "writer", comps: []string{"warehouse"}},
+		{name: "cdc", comps: []string{"cdc"}},
+		{name: "featurizer-1", comps: []string{"featurizer"}},
+		{name: "featurizer-2", comps: []string{"featurizer"}},
+		{name: "embedder", comps: []string{"embedder"}},
+	}, log)
 	if err != nil {
 		return res, err
-	}
-	for _, r := range []struct {
-		name  string
-		comps []string
-	}{
-		{"writer", []string{"warehouse"}},
-		{"cdc", []string{"cdc"}},
-		{"featurizer-1", []string{"featurizer"}},
-		{"featurizer-2", []string{"featurizer"}},
-		{"embedder", []string{"embedder"}},
-	} {
-		if _, err := procs.AddRun(r.name, r.comps, false); err != nil {
-			return res, err
-		}
 	}
 	defer procs.Close()
-	fmt.Fprintf(log, "starting 3 NATS members and %d twin run processes...\n", len(procs.Names("run")))
-	if err := procs.StartAll(ctx); err != nil {
-		return res, err
-	}
-	nc, js, err := procs.Connect()
-	if err != nil {
-		return res, err
-	}
 	defer nc.Close()
 
 	plan := newChaosPlan(cfg.Docs)
@@ -173,18 +156,12 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (ChaosResult, error) {
 	// no change is still on its way.
 	fmt.Fprintln(log, "waiting until the pipeline is idle...")
 	settled := time.Now()
-	wh, err := warehouse.OpenSQLite(ctx, filepath.Join(cfg.Dir, "warehouse.db"))
-	if err != nil {
-		return res, err
-	}
-	caughtUp := func(ctx context.Context) (bool, error) { return cdcCaughtUp(ctx, js, wh) }
-	since, err := waitConsumersIdle(ctx, js, caughtUp, chaosPipeline, 3*time.Second, 10*time.Minute)
-	wh.Close()
+	since, err := waitConsumersIdle(ctx, js, cfg.Dir, chaosPipeline, 3*time.Second, 10*time.Minute)
 	if err != nil {
 		return res, err
 	}
 	res.ConvergeS = since.Sub(settled).Seconds()
-	if res.DLQ, err = streamMessages(ctx, js, streams.StreamDLQ); err != nil {
+	if res.DLQ, err = streams.NewDLQ(js).Count(ctx, ""); err != nil {
 		return res, err
 	}
 
@@ -199,10 +176,15 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (ChaosResult, error) {
 }
 
 // waitConsumersIdle waits until the CDC producer has published every
-// change of the warehouse (caughtUp) and the consumers names have had
+// change of the warehouse of the data dir and the consumers names have had
 // nothing pending or unacknowledged since, for hold; it returns when that
 // began.
-func waitConsumersIdle(ctx context.Context, js jetstream.JetStream, caughtUp func(context.Context) (bool, error), names []string, hold, limit time.Duration) (time.Time, error) {
+func waitConsumersIdle(ctx context.Context, js jetstream.JetStream, dir string, names []string, hold, limit time.Duration) (time.Time, error) {
+	wh, err := warehouse.OpenSQLite(ctx, filepath.Join(dir, "warehouse.db"))
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer wh.Close()
 	began := time.Now()
 	var since time.Time
 	var lastErr error
@@ -210,7 +192,7 @@ func waitConsumersIdle(ctx context.Context, js jetstream.JetStream, caughtUp fun
 		// An error (a member restarting, a leader being elected) is no
 		// verdict: the pipeline is not known idle, and the limit bounds
 		// the wait.
-		up, err := caughtUp(ctx)
+		up, err := cdcCaughtUp(ctx, js, wh)
 		idle := false
 		if err == nil && up {
 			idle, err = Idle(ctx, js, names...)
@@ -474,93 +456,13 @@ func (p chaosPlan) check(ctx context.Context, dir string, dim int, res *ChaosRes
 		}
 	}
 
-	query := make([]float32, dim)
-	query[0] = 1
-	ids := slices.Sorted(maps.Keys(live))
-	for batch := range slices.Chunk(ids, 200) {
-		hits, err := vs.Search(ctx, vectors.Query{Dense: query, Filter: vectors.Filter{DocumentIDs: batch}, Limit: 200 * len(batch)})
-		if err != nil {
-			return err
-		}
-		res.Points += len(hits)
-		byDoc := map[string][]vectors.Hit{}
-		for _, h := range hits {
-			byDoc[h.Payload.DocumentID] = append(byDoc[h.Payload.DocumentID], h)
-		}
-		for _, id := range batch {
-			d := live[id]
-			lost, dup, stale := judgeChunks(d, byDoc[id])
-			if lost+dup+stale > 0 {
-				problem("%s at revision %d: %d chunks lost, %d duplicated, %d stale in the index", id, d.Revision, lost, dup, stale)
-			}
-			res.Lost, res.Duplicated, res.Stale = res.Lost+lost, res.Duplicated+dup, res.Stale+stale
-		}
-	}
-	if len(deleted) > 0 {
-		n, err := vs.Count(ctx, vectors.Filter{DocumentIDs: deleted})
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			res.Stale += n
-			problem("%d chunks of the %d deleted documents are still in the index", n, len(deleted))
-		}
-	}
-	total, err := vs.Count(ctx, vectors.Filter{})
+	found, err := CheckIndex(ctx, vs, live, deleted, problem)
 	if err != nil {
 		return err
 	}
-	if extra := total - res.Points; extra > 0 && len(deleted) == 0 {
-		res.Stale += extra
-		problem("the index holds %d chunks of no document of the warehouse", extra)
-	}
+	res.Points = found.Points
+	res.Lost, res.Duplicated, res.Stale = res.Lost+found.Lost, res.Duplicated+found.Duplicated, res.Stale+found.Stale
 	return nil
-}
-
-// judgeChunks counts what is wrong with the chunks of one live document:
-// chunks missing (none at all counts one), stored twice, or of another
-// revision or version.
-func judgeChunks(d warehouse.Document, hits []vectors.Hit) (lost, duplicated, stale int) {
-	marker := ""
-	if i := strings.Index(d.Content, d.ID+"-v"); i >= 0 {
-		marker = strings.Fields(d.Content[i:])[0]
-	}
-	seen := map[int]bool{}
-	for _, h := range hits {
-		rev, _ := h.Payload.Extra["revision"].(float64)
-		switch {
-		case int64(rev) != d.Revision:
-			stale++
-		case seen[h.Payload.ChunkIndex]:
-			duplicated++
-		case marker != "" && !strings.Contains(h.Payload.Text, marker):
-			stale++
-		default:
-			seen[h.Payload.ChunkIndex] = true
-		}
-	}
-	if len(seen) == 0 {
-		return 1, duplicated, stale
-	}
-	for i := range len(seen) {
-		if !seen[i] {
-			lost++
-		}
-	}
-	return lost, duplicated, stale
-}
-
-// streamMessages is how many messages stream holds.
-func streamMessages(ctx context.Context, js jetstream.JetStream, name string) (uint64, error) {
-	s, err := js.Stream(ctx, name)
-	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", name, err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", name, err)
-	}
-	return info.State.Msgs, nil
 }
 
 // sleep waits d or until ctx ends; false when ctx ended.

@@ -17,7 +17,6 @@ import (
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/twin-llm/twin/internal/store/warehouse"
 	"github.com/twin-llm/twin/schemas"
 	"github.com/twin-llm/twin/streams"
 )
@@ -70,36 +69,17 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	procs, err := NewProcs(cfg.Bin, cfg.Dir, 3, 3, log)
+	procs, nc, js, err := startCluster(ctx, cfg.Bin, cfg.Dir, []run{
+		{name: "store", comps: []string{"warehouse", "cdc"}},
+		{name: "featurizer-1", comps: []string{"featurizer"}},
+		{name: "featurizer-2", comps: []string{"featurizer"}},
+		// The clients are the load, not abusers: no per-connection limit.
+		{name: "serve", comps: []string{"embedder", "rag", "gateway"}, http: true, extra: []string{"--chat-ask-rate", "-1"}},
+	}, log)
 	if err != nil {
 		return res, err
-	}
-	runs := []struct {
-		name  string
-		comps []string
-		http  bool
-		extra []string
-	}{
-		{"store", []string{"warehouse", "cdc"}, false, nil},
-		{"featurizer-1", []string{"featurizer"}, false, nil},
-		{"featurizer-2", []string{"featurizer"}, false, nil},
-		// The clients are the load, not abusers: no per-connection limit.
-		{"serve", []string{"embedder", "rag", "gateway"}, true, []string{"--chat-ask-rate", "-1"}},
-	}
-	for _, r := range runs {
-		if _, err := procs.AddRun(r.name, r.comps, r.http, r.extra...); err != nil {
-			return res, err
-		}
 	}
 	defer procs.Close()
-	fmt.Fprintln(log, "starting 3 NATS members and 4 twin run processes...")
-	if err := procs.StartAll(ctx); err != nil {
-		return res, err
-	}
-	nc, js, err := procs.Connect()
-	if err != nil {
-		return res, err
-	}
 	defer nc.Close()
 
 	perSecond := max(cfg.Rate, 1)
@@ -217,13 +197,7 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 
 	// The lag returns to zero once the load stops.
 	ended := time.Now()
-	wh, err := warehouse.OpenSQLite(ctx, filepath.Join(cfg.Dir, "warehouse.db"))
-	if err != nil {
-		return res, err
-	}
-	defer wh.Close()
-	caughtUp := func(ctx context.Context) (bool, error) { return cdcCaughtUp(ctx, js, wh) }
-	since, err := waitConsumersIdle(ctx, js, caughtUp, loadPipeline, time.Second, 10*time.Minute)
+	since, err := waitConsumersIdle(ctx, js, cfg.Dir, loadPipeline, time.Second, 10*time.Minute)
 	if err != nil {
 		return res, err
 	}

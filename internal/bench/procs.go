@@ -111,6 +111,42 @@ func (p *Procs) AddRun(name string, components []string, http bool, extra ...str
 	return pr, nil
 }
 
+// run is one `twin run` process of a cluster: its name, its components,
+// whether it serves HTTP, and more flags.
+type run struct {
+	name  string
+	comps []string
+	http  bool
+	extra []string
+}
+
+// startCluster starts three `twin nats` members (streams at R3) and runs
+// on dir, waits until every one serves, and connects to the cluster. The
+// caller closes the connection, then the processes; on an error nothing
+// is left running.
+func startCluster(ctx context.Context, bin, dir string, runs []run, log io.Writer) (*Procs, *nats.Conn, jetstream.JetStream, error) {
+	procs, err := NewProcs(bin, dir, 3, 3, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, r := range runs {
+		if _, err := procs.AddRun(r.name, r.comps, r.http, r.extra...); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	fmt.Fprintf(log, "starting 3 NATS members and %d twin run processes...\n", len(runs))
+	if err := procs.StartAll(ctx); err != nil {
+		procs.Close()
+		return nil, nil, nil, err
+	}
+	nc, js, err := procs.Connect()
+	if err != nil {
+		procs.Close()
+		return nil, nil, nil, err
+	}
+	return procs, nc, js, nil
+}
+
 func (p *Procs) add(pr *Proc) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -47,25 +47,13 @@ type CrawlTracker struct {
 func NewCrawlTracker(ctx context.Context, js jetstream.JetStream) (*CrawlTracker, error) {
 	t := &CrawlTracker{js: js}
 	var err error
-	if t.docsFrom, err = lastSeq(ctx, js, streams.StreamDocs); err != nil {
+	if t.docsFrom, err = LastSeq(ctx, js, streams.StreamDocs); err != nil {
 		return nil, err
 	}
-	if t.dlqFrom, err = lastSeq(ctx, js, streams.StreamDLQ); err != nil {
+	if t.dlqFrom, err = LastSeq(ctx, js, streams.StreamDLQ); err != nil {
 		return nil, err
 	}
 	return t, nil
-}
-
-func lastSeq(ctx context.Context, js jetstream.JetStream, name string) (uint64, error) {
-	s, err := js.Stream(ctx, name)
-	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", name, err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", name, err)
-	}
-	return info.State.LastSeq, nil
 }
 
 // tracked is one URL's progress.

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/twin-llm/twin/internal/markdown"
 )
 
 // blockKind is what a block of a passage's markdown is.
@@ -83,7 +85,7 @@ type mdParser struct {
 
 func (p *mdParser) line(raw string) {
 	if p.inFence {
-		if t := strings.TrimSpace(raw); strings.HasPrefix(t, p.fence) && strings.Trim(t, p.fence[:1]) == "" {
+		if markdown.ClosesFence(strings.TrimSpace(raw), p.fence) {
 			p.out = append(p.out, mdBlock{kind: blockCode, text: strings.Join(p.code, "\n"), lang: p.lang, whole: !p.openEnded})
 			p.inFence, p.code, p.lang, p.openEnded = false, nil, "", false
 			p.inList = false
@@ -114,9 +116,9 @@ func (p *mdParser) line(raw string) {
 	case t == "":
 		p.flush()
 		p.inList = false
-	case fenceOf(t) != "":
+	case markdown.Fence(t) != "":
 		p.flush()
-		p.inFence, p.fence, p.lang = true, fenceOf(t), strings.TrimSpace(strings.TrimLeft(t, t[:1]))
+		p.inFence, p.fence, p.lang = true, markdown.Fence(t), strings.TrimSpace(strings.TrimLeft(t, t[:1]))
 	case headingText(t) != "":
 		p.flush()
 		p.out = append(p.out, mdBlock{kind: blockHeading, text: headingText(t)})
@@ -182,7 +184,7 @@ func (p *mdParser) flush() {
 func startsInsideCode(lines []string) bool {
 	first, fences := -1, 0
 	for i, l := range lines {
-		if fenceOf(strings.TrimSpace(l)) != "" {
+		if markdown.Fence(strings.TrimSpace(l)) != "" {
 			if first < 0 {
 				first = i
 			}
@@ -226,21 +228,6 @@ func indentOf(raw string) int {
 		}
 	}
 	return n
-}
-
-// fenceOf returns the fence a line opens ("```", "~~~~"), or "".
-func fenceOf(t string) string {
-	if len(t) < 3 || t[0] != '`' && t[0] != '~' {
-		return ""
-	}
-	n := 0
-	for n < len(t) && t[n] == t[0] {
-		n++
-	}
-	if n < 3 || t[0] == '`' && strings.ContainsRune(t[n:], '`') {
-		return "" // ``` inline ``` is a code span
-	}
-	return t[:n]
 }
 
 // headingText is the text of an ATX heading line, or "".
@@ -343,14 +330,14 @@ func cleanInline(s string) string {
 			b.WriteString(s[i:end])
 			i = end
 		case c == '!' && i+1 < len(s) && s[i+1] == '[':
-			if end := linkEnd(s, i+1); end > 0 {
+			if _, _, end := markdown.Link(s, i+1); end > 0 {
 				i = end // an image: dropped
 				continue
 			}
 			b.WriteByte(c)
 			i++
 		case c == '[':
-			if end := linkEnd(s, i); end > 0 {
+			if _, _, end := markdown.Link(s, i); end > 0 {
 				b.WriteString(s[i:end])
 				i = end
 				continue
@@ -381,30 +368,6 @@ func cleanInline(s string) string {
 		return out
 	}
 	return strings.Join(strings.Fields(out), " ")
-}
-
-// linkEnd returns the end of an inline link "[text](url)" starting at
-// s[i] == '[', or 0.
-func linkEnd(s string, i int) int {
-	depth := 0
-	for j := i; j < len(s); j++ {
-		switch s[j] {
-		case '[':
-			depth++
-		case ']':
-			depth--
-			if depth == 0 {
-				if j+1 >= len(s) || s[j+1] != '(' {
-					return 0
-				}
-				if k := strings.IndexByte(s[j+1:], ')'); k > 0 && !strings.ContainsAny(s[j+2:j+1+k], " \t") {
-					return j + 2 + k
-				}
-				return 0
-			}
-		}
-	}
-	return 0
 }
 
 // citationLen is the length of a "[n]" at the start of s, or 0.
