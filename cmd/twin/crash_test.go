@@ -34,16 +34,7 @@ const crashDocs = 5000
 // twice and no older revision is left (nothing duplicated), and no deleted
 // document or old content is searchable (nothing stale).
 func TestCrashDuringIngestLosesNothingDuplicatesNothingLeavesNothingStale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and ingests 5,000 documents; skipped with -short")
-	}
-	t.Parallel()
-	bin := buildTwin(t)
-	dir := t.TempDir()
-	up := &binUp{bin: bin, dir: dir, http: freeAddr(t), nats: freeAddr(t)}
-
-	v1 := writeCrashDocs(t, crashDocs, func(int) int { return 1 })
-	up.start(t)
+	up, v1 := startCrashUp(t)
 	rec := crashAndRecover(t, up, v1)
 	t.Logf("killed twin up with %d of %d documents indexed; after the restart: ready in %s, every document searchable after %s, the pipeline idle (converged) after %s",
 		rec.indexedAtKill, crashDocs, rec.ready.Round(time.Millisecond), rec.searchable.Round(time.Millisecond), rec.converged.Round(time.Millisecond))
@@ -69,7 +60,7 @@ func TestCrashDuringIngestLosesNothingDuplicatesNothingLeavesNothingStale(t *tes
 	}
 	up.terminate(t)
 
-	checkIndexMatchesWarehouse(t, dir)
+	checkIndexMatchesWarehouse(t, up.dir)
 }
 
 // BenchmarkConvergenceAfterKill measures how long the pipeline takes to
@@ -92,6 +83,21 @@ func BenchmarkConvergenceAfterKill(b *testing.B) {
 	b.ReportMetric((ready / n).Seconds(), "s-to-ready")
 	b.ReportMetric((searchable / n).Seconds(), "s-to-searchable")
 	b.ReportMetric((converged / n).Seconds(), "s-to-converge")
+}
+
+// startCrashUp starts the built binary's `twin up` on a fresh data dir,
+// for a test that ingests crashDocs documents (their file is returned) and
+// stops it some hard way in the middle.
+func startCrashUp(t *testing.T) (*binUp, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary and ingests 5,000 documents; skipped with -short")
+	}
+	t.Parallel()
+	up := &binUp{bin: buildTwin(t), dir: t.TempDir(), http: freeAddr(t), nats: freeAddr(t)}
+	docs := writeCrashDocs(t, crashDocs, func(int) int { return 1 })
+	up.start(t)
+	return up, docs
 }
 
 // recovery is what crashAndRecover measured.

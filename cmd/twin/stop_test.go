@@ -20,15 +20,7 @@ import (
 // dropped in-flight messages, acked before writing, or hung on a busy
 // consumer fails here.
 func TestGracefulStopUnderLoadLosesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and ingests 5,000 documents; skipped with -short")
-	}
-	t.Parallel()
-	bin := buildTwin(t)
-	dir := t.TempDir()
-	up := &binUp{bin: bin, dir: dir, http: freeAddr(t), nats: freeAddr(t)}
-	docs := writeCrashDocs(t, crashDocs, func(int) int { return 1 })
-	up.start(t)
+	up, docs := startCrashUp(t)
 
 	// Searches hit the gateway the whole time, also while it stops.
 	stop := make(chan struct{})
@@ -76,5 +68,5 @@ func TestGracefulStopUnderLoadLosesNothing(t *testing.T) {
 		t.Errorf("the DLQ holds %d messages, want 0", n)
 	}
 	up.terminate(t)
-	checkIndexMatchesWarehouse(t, dir)
+	checkIndexMatchesWarehouse(t, up.dir)
 }
