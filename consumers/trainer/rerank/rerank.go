@@ -174,8 +174,8 @@ func (e *Executor) settings(hp map[string]string) (settings, error) {
 			}
 		case "tree_depth":
 			s.fit.Depth, err = strconv.Atoi(v)
-			if err == nil && (s.fit.Depth < 1 || s.fit.Depth > 6) {
-				err = errors.New("outside 1..6")
+			if err == nil && (s.fit.Depth < 1 || s.fit.Depth > 8) {
+				err = errors.New("outside 1..8")
 			}
 		case "shrinkage":
 			s.fit.Shrinkage, err = strconv.ParseFloat(v, 64)

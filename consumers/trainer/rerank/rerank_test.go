@@ -172,6 +172,7 @@ func TestRunFails(t *testing.T) {
 		{"unknown feature", judged, trainer.Job{Hyperparameters: map[string]string{"features": "bm25,clicks"}}, false, trainer.ErrJobFailed},
 		{"negative trees", judged, trainer.Job{Hyperparameters: map[string]string{"trees": "-1"}}, false, trainer.ErrJobFailed},
 		{"deep trees", judged, trainer.Job{Hyperparameters: map[string]string{"tree_depth": "20"}}, false, trainer.ErrJobFailed},
+		{"trees deeper than 8", judged, trainer.Job{Hyperparameters: map[string]string{"tree_depth": "9"}}, false, trainer.ErrJobFailed},
 		{"negative l2", judged, trainer.Job{Hyperparameters: map[string]string{"l2": "-1"}}, false, trainer.ErrJobFailed},
 		{"stopped", judged, trainer.Job{}, true, trainer.ErrJobStopped},
 	}

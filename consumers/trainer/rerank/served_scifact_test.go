@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -126,20 +127,31 @@ func TestSciFactServedExperiment(t *testing.T) {
 		for _, j := range judged {
 			cands += len(j.Texts)
 		}
-		t.Logf("depth %d: %d claims, %.1f candidates each: fused order %.4f, lexical %.4f", depth, len(judged), float64(cands)/float64(len(judged)), lex.Retrieval, lex.Reranked)
+		t.Logf("depth %d: %d claims, %.1f candidates each: fused order %.4f, lexical %.4f, recall %.4f", depth, len(judged), float64(cands)/float64(len(judged)), lex.Retrieval, lex.Reranked, recall(judged))
 	}
 	chunkOnly := []string{"bm25", "bm25_local", "idf_cover", "cover", "rarest", "window", "pairs", "head", "length", "density",
 		"rank_prior", "log_rank", "prf_rank", "prf_lex"}
 	variants := map[string]rerank.FitOptions{
-		"chunk":   {Features: chunkOnly},
-		"doc":     {},
-		"linear":  {Trees: -1},
-		"doc-sel": {},
-		"all":     {Features: rerank.AllFeatures()},
+		"chunk":      {Features: chunkOnly},
+		"doc":        {},
+		"linear":     {Trees: -1},
+		"doc-sel":    {},
+		"all":        {Features: rerank.AllFeatures()},
+		"depth4":     {Depth: 4},
+		"depth3":     {Depth: 3},
+		"trees200":   {Depth: 3, Trees: 200},
+		"slow300":    {Depth: 3, Trees: 300, Shrinkage: 0.05},
+		"depth5":     {Depth: 5},
+		"depth6":     {Depth: 6},
+		"d4-200":     {Depth: 4, Trees: 200},
+		"d4-leaf20":  {Depth: 4, MinLeaf: 20},
+		"d4-leaf100": {Depth: 4, MinLeaf: 100},
+		"depth9":     {Depth: 9},
+		"d8-leaf100": {Depth: 8, MinLeaf: 100},
 	}
 	only := os.Getenv("TWIN_RERANK_SERVED")
 	for name, opts := range variants {
-		if only != "1" && name != only {
+		if only != "1" && !slices.Contains(strings.Split(only, ","), name) {
 			continue
 		}
 		for _, d := range [][2]int{{50, 50}} {
@@ -186,4 +198,21 @@ func foldOf(q string) int {
 	h := fnv.New32a()
 	h.Write([]byte(q))
 	return int(h.Sum32() % 5)
+}
+
+// recall is the share of the relevant documents that the pools hold,
+// over every query.
+func recall(judged []rerank.Judged) float64 {
+	var found, all int
+	for _, j := range judged {
+		seen := map[string]bool{}
+		for i, g := range j.Grades {
+			if g > 0 && !seen[j.Docs[i]] {
+				seen[j.Docs[i]] = true
+				found++
+			}
+		}
+		all += len(j.Ideal)
+	}
+	return float64(found) / float64(max(all, 1))
 }

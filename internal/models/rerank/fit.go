@@ -24,7 +24,7 @@ type FitOptions struct {
 	// linear model (LambdaMART); default DefaultTrees, negative for none
 	// (a linear model).
 	Trees int
-	// Depth of each tree; default 3.
+	// Depth of each tree; default DefaultTreeDepth.
 	Depth int
 	// Shrinkage scales each tree's leaves; default 0.1.
 	Shrinkage float64
@@ -74,7 +74,7 @@ func (o FitOptions) withDefaults() FitOptions {
 		o.Trees = 0
 	}
 	if o.Depth <= 0 {
-		o.Depth = 3
+		o.Depth = DefaultTreeDepth
 	}
 	if !(o.Shrinkage > 0) {
 		o.Shrinkage = 0.1
@@ -87,6 +87,13 @@ func (o FitOptions) withDefaults() FitOptions {
 
 // DefaultTrees is the default number of boosted trees.
 const DefaultTrees = 100
+
+// DefaultTreeDepth is the default depth of a tree. Deep trees pay on
+// chunks, where the document features interact with the chunk's own (a
+// chunk without the query's words whose document's best chunk has
+// them): cross-validated through the served pipeline on SciFact, each
+// level from 3 to 8 added, and 9 no more than 8.
+const DefaultTreeDepth = 8
 
 // DefaultL2 is the default weight decay.
 const DefaultL2 = 0.01

@@ -242,14 +242,14 @@ func TestSciFactLearned(t *testing.T) {
 		len(s.judged), cv.bm25, cv.lexical, cv.learned, cv.folds)
 	// Floors a little under the measured figures (README.md): a change
 	// that loses the gain fails, noise of a few thousandths does not.
-	if cv.learned < 0.725 {
-		t.Errorf("cross-validated nDCG@10 %.4f, below the floor 0.725", cv.learned)
+	if cv.learned < 0.752 {
+		t.Errorf("cross-validated nDCG@10 %.4f, below the floor 0.752", cv.learned)
 	}
 	if cv.learned < cv.bm25+0.025 {
 		t.Errorf("cross-validated nDCG@10 %.4f does not beat the BM25 order's %.4f by 0.025", cv.learned, cv.bm25)
 	}
-	if cv.learned < cv.lexical+0.015 {
-		t.Errorf("cross-validated nDCG@10 %.4f does not beat the lexical reranker's %.4f by 0.015", cv.learned, cv.lexical)
+	if cv.learned < cv.lexical+0.04 {
+		t.Errorf("cross-validated nDCG@10 %.4f does not beat the lexical reranker's %.4f by 0.04", cv.learned, cv.lexical)
 	}
 	for i, f := range cv.folds {
 		if f < cv.foldsLex[i] {
