@@ -170,12 +170,8 @@ The gateway writes the files on its own machine, into --out.`,
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tKIND\tAUTHOR\tTRAIN\tTEST\tFILTERED\tMODEL\tCREATED\tURI")
 			for _, d := range res.Datasets {
-				model := d.Model
-				if model == "" {
-					model = "-"
-				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", d.ID, d.Kind, d.Author, d.Train, d.Test,
-					d.Candidates-d.Kept, model, d.CreatedAt.Local().Format("2006-01-02 15:04"), d.URI)
+					d.Candidates-d.Kept, orDash(d.Model), d.CreatedAt.Local().Format("2006-01-02 15:04"), d.URI)
 			}
 			return tw.Flush()
 		},
