@@ -100,41 +100,24 @@ func (d *DLQ) List(ctx context.Context, consumer string) ([]DeadLetterEntry, err
 	if n, err := countSubject(ctx, stream, subject); err != nil || n == 0 {
 		return nil, err
 	}
-	oc, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject},
-		InactiveThreshold: 5 * time.Second}) // gone soon after this one read
-	if err != nil {
-		return nil, fmt.Errorf("read DLQ: %w", err)
-	}
 	var out []DeadLetterEntry
-	for {
-		batch, err := oc.FetchNoWait(256)
+	err = ReadToEnd(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}}, func(raw jetstream.Msg) error {
+		md, err := raw.Metadata()
 		if err != nil {
-			return nil, fmt.Errorf("read DLQ: %w", err)
+			return fmt.Errorf("read DLQ: %w", err)
 		}
-		n := 0
-		for raw := range batch.Messages() {
-			n++
-			md, err := raw.Metadata()
-			if err != nil {
-				return nil, fmt.Errorf("read DLQ: %w", err)
-			}
-			e := DeadLetterEntry{Seq: md.Sequence.Stream}
-			if err := schemas.Decode(raw.Data(), &e.Letter); err != nil {
-				e.Letter = schemas.DeadLetter{Consumer: strings.TrimPrefix(raw.Subject(), "twin.dlq."),
-					Reason: reasonUnreadable, Error: err.Error(), Subject: raw.Subject(), Body: raw.Data()}
-			}
-			out = append(out, e)
-			if md.NumPending == 0 {
-				return out, nil
-			}
+		e := DeadLetterEntry{Seq: md.Sequence.Stream}
+		if err := schemas.Decode(raw.Data(), &e.Letter); err != nil {
+			e.Letter = schemas.DeadLetter{Consumer: strings.TrimPrefix(raw.Subject(), "twin.dlq."),
+				Reason: reasonUnreadable, Error: err.Error(), Subject: raw.Subject(), Body: raw.Data()}
 		}
-		if err := batch.Error(); err != nil {
-			return nil, fmt.Errorf("read DLQ: %w", err)
-		}
-		if n == 0 {
-			return out, nil
-		}
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // Count is how many dead letters of consumer the DLQ holds, of every

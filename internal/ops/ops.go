@@ -12,7 +12,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/twin-llm/twin/schemas"
@@ -149,52 +148,10 @@ func readStream(ctx context.Context, js jetstream.JetStream, name string, subjec
 	if err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
 	}
-	// The last message on the subjects ends the read, rather than a fetch
-	// that waits for more: the status is read every few seconds.
-	var end uint64
-	for _, subj := range subjects {
-		m, err := stream.GetLastMsgForSubject(ctx, subj)
-		switch {
-		case errors.Is(err, jetstream.ErrMsgNotFound):
-		case err != nil:
-			return fmt.Errorf("read %s: %w", name, err)
-		default:
-			end = max(end, m.Sequence)
-		}
-	}
-	if end == 0 {
-		return nil
-	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: subjects}
-	if last > 0 && end > last {
+	if end := stream.CachedInfo().State.LastSeq; last > 0 && end > last {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = end - last + 1
 	}
-	cons, err := stream.OrderedConsumer(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", name, err)
-	}
-	for {
-		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			return fmt.Errorf("read %s: %w", name, err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			if err := each(m); err != nil {
-				return err
-			}
-			meta, err := m.Metadata()
-			if err == nil && meta.Sequence.Stream >= end {
-				return nil
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return fmt.Errorf("read %s: %w", name, err)
-		}
-		if n == 0 {
-			return nil // nothing left that the filter passes
-		}
-	}
+	return streams.ReadToEnd(ctx, stream, cfg, each)
 }
