@@ -30,7 +30,8 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Long: `Show how many documents the warehouse holds and how many points (chunks) the vector
 store, then every stream (messages, bytes) and its consumers: pending (not yet delivered),
 ack pending (delivered, not yet acked), redelivered and last activity; then the dead
-letters, how fresh the index is (the last 256 indexed documents) and the newest training jobs.
+letters, how fresh the index is (the last 256 indexed documents) and the newest training job
+(--json has the 10 newest; twin train ls lists them all).
 
 With --watch it redraws every --interval and adds each stream's and consumer's rate
 (messages a second since the last draw), until Ctrl-C.
