@@ -276,6 +276,8 @@ var ruleNames = []struct {
 	{"comment sections", ruleComments},
 	{"nav elements", ruleNav},
 	{"link-dense tail", ruleLinkTail},
+	{"vote of the other extractors", ruleVote},
+	{"summary", ruleSummary},
 }
 
 // TestDumpCorpora writes every page's extraction to -extract.dump, one

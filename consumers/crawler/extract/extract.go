@@ -76,12 +76,14 @@ const (
 	ruleComments
 	ruleNav
 	ruleLinkTail
+	ruleVote
+	ruleSummary
 )
 
 // defaultRules are the rules that Extract runs: those that helped on at
 // least two of the three development sets and hurt none (QUALITY.md).
 const defaultRules = ruleLowerClass | ruleTweets | rulePromos | ruleCaptions | ruleLooseText |
-	ruleHeadline | ruleSimpleFallback | ruleLibFallback | ruleLede | ruleComments | ruleNav | ruleLinkTail
+	ruleHeadline | ruleSimpleFallback | ruleLibFallback | ruleLede | ruleComments | ruleNav | ruleLinkTail | ruleVote | ruleSummary
 
 // on reports whether rule r runs under opts.
 func (o Options) on(r rule) bool {
@@ -157,6 +159,16 @@ func Extract(ctx context.Context, page []byte, opts Options) (res Result, err er
 		wrapLooseText(doc)
 	}
 
+	var votes voters
+	if opts.on(ruleVote) {
+		// The fallbacks that trafilatura would run are run here once: their
+		// texts vote on trafilatura's lines, and trafilatura still compares
+		// their trees with its own.
+		votes = runVoters(doc, pageURL)
+		topts.FallbackCandidates = &trafilatura.FallbackCandidates{
+			Readability: votes.readability, Distiller: votes.distiller,
+		}
+	}
 	tr, err := trafilatura.ExtractDocument(doc, topts)
 	var content *html.Node
 	if err == nil && tr != nil {
@@ -179,7 +191,13 @@ func Extract(ctx context.Context, page []byte, opts Options) (res Result, err er
 		if opts.on(ruleLede) {
 			recoverLede(doc, content)
 		}
+		if opts.on(ruleSummary) {
+			recoverSummary(doc, content, tr.Metadata.Description)
+		}
 		res.Text = strings.TrimSpace(renderText(content))
+		if opts.on(ruleVote) {
+			res.Text = dropUnconfirmed(res.Text, votes)
+		}
 	}
 	if !hasWord(res.Text) && opts.on(ruleSimpleFallback) {
 		// Trafilatura found nothing (its own fallbacks included): read

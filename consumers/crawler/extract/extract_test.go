@@ -320,6 +320,7 @@ func TestRenderText(t *testing.T) {
 		{"headings", "<h2>Title</h2><p>Body.</p>", "Title\n\nBody."},
 		{"punctuation sticks to inline elements", "<p>see <a>this</a>, and (<b>that</b>) or «<i>so</i>».</p>", "see this, and (that) or «so»."},
 		{"inline elements apart from words", "<p>for<a>Larry</a>and<b>Moe</b></p>", "for Larry and Moe"},
+		{"soft hyphens dropped", "<p>Wehr&shy;an&shy;lage und Gro\u00dfv\u00e4&shy;ter</p>", "Wehranlage und Gro\u00dfv\u00e4ter"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -330,6 +331,42 @@ func TestRenderText(t *testing.T) {
 			}
 			if got := strings.TrimSpace(renderText(doc)); got != tt.want {
 				t.Errorf("renderText(%q) = %q, want %q", tt.html, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExtractRecoversTheSummary(t *testing.T) {
+	t.Parallel()
+	const summary = "The village council voted on Thursday to open the sluice gates upstream, against the wishes of the farmers across the valley."
+	page := func(description, teaser string) string {
+		return `<html><head><title>The river rises</title>
+<meta name="description" content="` + description + `">
+</head><body>
+<div class="story-body">` + paragraphs(para1, para2, para3) + `</div>
+<div class="box">` + teaser + `</div>
+<footer><p>Copyright 2024 Valley News.</p></footer></body></html>`
+	}
+	for _, tt := range []struct {
+		name  string
+		page  string
+		rules rule
+		want  bool
+	}{
+		{"a teaser box with the description", page(summary, `<div class="teaser-text">`+summary+`</div>`), 0, true},
+		{"the same without the rule", page(summary, `<div class="teaser-text">`+summary+`</div>`), defaultRules &^ ruleSummary, false},
+		{"a description cut short finds the whole box", page(summary[:80]+"…", `<div class="teaser-text">`+summary+`</div>`), 0, true},
+		{"a link to another page is no summary", page(summary, `<a href="/other"><div>`+summary+`</div></a>`), 0, false},
+		{"a short description is a label", page("Valley News, the river", `<div>Valley News, the river</div>`), 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res := extractString(t, tt.page, Options{rules: tt.rules})
+			if got := strings.HasPrefix(res.Text, summary+"\n\n"+para1); got != tt.want {
+				t.Errorf("text starts with the summary then the body: %v, want %v\n%s", got, tt.want, res.Text)
+			}
+			if !strings.Contains(res.Text, para3) || strings.Count(res.Text, para1) != 1 {
+				t.Errorf("the body is not there once:\n%s", res.Text)
 			}
 		})
 	}

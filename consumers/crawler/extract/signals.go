@@ -36,20 +36,7 @@ func recoverLede(doc, content *html.Node) {
 	if head == "" {
 		return
 	}
-	var order []*html.Node
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode {
-			if neverContent[n.DataAtom] && n.DataAtom != atom.Header || isHidden(n) {
-				return
-			}
-			order = append(order, n)
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
+	order := visibleElements(doc)
 	// The body starts at the last element in page order whose text starts
 	// with the content's first words: the innermost one.
 	start := -1
@@ -121,6 +108,77 @@ func isLedeCandidate(n *html.Node) bool {
 		return false
 	}
 	return linkDensity(n) < ledeMaxLinks
+}
+
+// visibleElements returns the elements of doc that a reader can see, in
+// page order.
+func visibleElements(doc *html.Node) []*html.Node {
+	var order []*html.Node
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			if neverContent[n.DataAtom] && n.DataAtom != atom.Header || isHidden(n) {
+				return
+			}
+			order = append(order, n)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	return order
+}
+
+// Bounds of recoverSummary.
+const (
+	summaryMinWords = 10  // a description shorter than this is a label
+	summaryMaxWords = 150 // a summary is a paragraph or two, not the article
+)
+
+// recoverSummary puts back, at the top of the text, the block of the page
+// that shows the page's own summary (its meta description) when the text
+// lacks it. Sites write that summary for readers and search engines, and
+// many show it on the page as a standfirst or teaser, in a box that
+// trafilatura, which keeps one container, leaves out; on a page where
+// trafilatura took the wrong container, it is the one block known to be
+// about the page. The block is found by the description's first words, and
+// taken whole (the description is often cut short); it must read as prose
+// (few links, not a caption) and be no longer than a summary.
+func recoverSummary(doc, content *html.Node, description string) {
+	if content == nil {
+		return
+	}
+	head := leadingWords(&html.Node{Type: html.TextNode, Data: description}, ledeHeadWords)
+	if len(strings.Fields(wordKey(description))) < summaryMinWords {
+		return
+	}
+	extracted := wordKey(renderText(content))
+	if strings.Contains(extracted, head) {
+		return
+	}
+	// The first block that starts with the description's words, and of its
+	// descendants that do too, the innermost.
+	var found *html.Node
+	for _, n := range visibleElements(doc) {
+		if !blockTags[n.DataAtom] || found != nil && !isAncestor(found, n) {
+			continue
+		}
+		if leadingWords(n, ledeHeadWords) == head {
+			found = n
+		}
+	}
+	if found == nil || inFigure(found) || linkDensity(found) >= ledeMaxLinks ||
+		wordsUpTo(found, summaryMaxWords+1) > summaryMaxWords {
+		return
+	}
+	text := strings.TrimSpace(renderText(found))
+	if strings.Contains(extracted, wordKey(text)) {
+		return
+	}
+	p := &html.Node{Type: html.ElementNode, Data: "p", DataAtom: atom.P}
+	p.AppendChild(&html.Node{Type: html.TextNode, Data: text})
+	content.InsertBefore(p, content.FirstChild)
 }
 
 func isAncestor(a, n *html.Node) bool {

@@ -46,6 +46,12 @@ func (w *textWriter) brk(level int) {
 }
 
 func (w *textWriter) text(s string) {
+	// A soft hyphen only tells a browser where it may break a word; left
+	// in, it splits the word for every reader of the text (search, the
+	// embedder) and for substring matches.
+	if strings.Contains(s, softHyphen) {
+		s = strings.ReplaceAll(s, softHyphen, "")
+	}
 	if w.inPre == 0 {
 		// Collapse whitespace the way a browser does, remembering that a
 		// leading or trailing space separates this text from its neighbours.
@@ -177,6 +183,8 @@ var blockLevel = map[string]int{
 	"fieldset": paragraphBreak, "form": paragraphBreak, "details": paragraphBreak, "summary": lineBreak,
 	"body": paragraphBreak, "html": paragraphBreak, "center": paragraphBreak,
 }
+
+const softHyphen = "\u00ad"
 
 func isSpace(r rune) bool { return unicode.IsSpace(r) }
 

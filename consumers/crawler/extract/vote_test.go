@@ -1,0 +1,59 @@
+package extract
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDropUnconfirmed(t *testing.T) {
+	t.Parallel()
+	long := "This line has more than twenty words in it, so it is prose and stays whatever the other extractors say about it here."
+	other := voters{keys: []string{" " + wordKey("Ninety-nine ways to cook rice. - Rinse it first. Subscribe? no") + " "}}
+	tests := []struct {
+		name string
+		text string
+		v    voters
+		want string
+	}{
+		{"a confirmed line stays", "Ninety-nine ways to cook rice.", other, "Ninety-nine ways to cook rice."},
+		{"case and punctuation do not matter", "NINETY-NINE ways: to cook, rice", other, "NINETY-NINE ways: to cook, rice"},
+		{"an unconfirmed short line goes", "Ninety-nine ways to cook rice.\n\nSign up for our newsletter!", other, "Ninety-nine ways to cook rice."},
+		{"a line found only in part goes", "Ninety-nine ways to cook rice today", other, ""},
+		{"a long line stays unconfirmed", long + "\n\nSign up now", other, long},
+		{"one line of a list goes, the list stays", "- Rinse it first.\n- Share on Facebook\n\nNinety-nine ways to cook rice.", other, "- Rinse it first.\n\nNinety-nine ways to cook rice."},
+		{"a removed paragraph leaves one blank line", "Ninety-nine ways to cook rice.\n\nFollow us\n\n- Rinse it first.", other, "Ninety-nine ways to cook rice.\n\n- Rinse it first."},
+		{"a line without words stays", "Ninety-nine ways to cook rice.\n* * *\n- Rinse it first.", other, "Ninety-nine ways to cook rice.\n* * *\n- Rinse it first."},
+		{"without voters nothing goes", "Sign up for our newsletter!", voters{}, "Sign up for our newsletter!"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := dropUnconfirmed(tt.text, tt.v); got != tt.want {
+				t.Errorf("dropUnconfirmed(%q) = %q, want %q", tt.text, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRunVotersLeavesThePageAlone: trafilatura reads the same tree after
+// the voters, so they must not change it.
+func TestRunVotersLeavesThePageAlone(t *testing.T) {
+	t.Parallel()
+	doc, err := parse([]byte(article(paragraphs(para1, para2, para3))), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := renderText(doc)
+	v := runVoters(doc, nil)
+	if after := renderText(doc); after != before {
+		t.Fatalf("the page changed:\n%s\n---\n%s", before, after)
+	}
+	if len(v.keys) != 2 || v.readability == nil || v.distiller == nil {
+		t.Fatalf("want both extractors' results, got %d texts", len(v.keys))
+	}
+	for _, k := range v.keys {
+		if !strings.Contains(k, wordKey(para2)) {
+			t.Errorf("a voter lacks the body: %q", k)
+		}
+	}
+}
