@@ -232,6 +232,9 @@ func Extract(ctx context.Context, page []byte, opts Options) (res Result, err er
 // by chance, while sites often declare Latin-1 or GB2312 by mistake, or
 // declare nothing in the first 1 KB where the declaration is looked for.
 // Otherwise the Content-Type charset, <meta charset>, then Windows-1252.
+// The page is parsed as a browser without scripts reads it, as a crawler
+// does: what a <noscript> holds is markup, not text (some blogs put their
+// whole article there).
 func parse(page []byte, contentType string) (*html.Node, error) {
 	enc, _, _ := charset.DetermineEncoding(page, contentType)
 	if utf8.Valid(page) {
@@ -239,5 +242,5 @@ func parse(page []byte, contentType string) (*html.Node, error) {
 	}
 	r := enc.NewDecoder().Reader(bytes.NewReader(page))
 	// NFC, so that composed and decomposed accents compare equal downstream.
-	return html.Parse(norm.NFC.Reader(r))
+	return html.ParseWithOptions(norm.NFC.Reader(r), html.ParseOptionEnableScripting(false))
 }

@@ -168,6 +168,12 @@ func TestExtractRules(t *testing.T) {
 			avoid: []string{"The river rises"},
 		},
 		{
+			name:  "markup inside noscript is read as markup, not as text",
+			body:  `<div class="post"><noscript>` + paragraphs(para1, para2, para3) + `<img src="/pixel.gif" alt=""></noscript></div>`,
+			want:  []string{para1, para3},
+			avoid: []string{"<p>", "<img", "pixel.gif"},
+		},
+		{
 			name:  "an embedded tweet in a social box is kept",
 			body:  paragraphs(para1, para2) + `<div class="social-embed"><blockquote class="twitter-tweet"><p>The water is at the second step of the mill now.</p>— Valley Ferry (@valleyferry) March 14, 2024</blockquote></div>` + paragraphs(para3),
 			want:  []string{"The water is at the second step of the mill now.", para3},
