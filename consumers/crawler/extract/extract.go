@@ -236,9 +236,15 @@ func Extract(ctx context.Context, page []byte, opts Options) (res Result, err er
 // does: what a <noscript> holds is markup, not text (some blogs put their
 // whole article there).
 func parse(page []byte, contentType string) (*html.Node, error) {
-	enc, _, _ := charset.DetermineEncoding(page, contentType)
-	if utf8.Valid(page) {
+	enc, name, _ := charset.DetermineEncoding(page, contentType)
+	switch {
+	case utf8.Valid(page):
 		enc = unicode.UTF8BOM // strips a leading byte order mark
+	case name == "utf-8":
+		// Declared or guessed UTF-8 with invalid bytes in it: the charset
+		// package's UTF-8 passes them through, this one replaces them
+		// with U+FFFD, so that the text is valid UTF-8.
+		enc = unicode.UTF8
 	}
 	r := enc.NewDecoder().Reader(bytes.NewReader(page))
 	// NFC, so that composed and decomposed accents compare equal downstream.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 )
@@ -275,6 +276,7 @@ func TestExtractDecodesCharsets(t *testing.T) {
 		{"latin-1 declared in meta", latin1(`<html><head><meta charset="iso-8859-1"></head><body><article><p>` + text + `</p></article></body></html>`), ""},
 		{"latin-1 declared in the header", latin1(`<html><body><article><p>` + text + `</p></article></body></html>`), "text/html; charset=ISO-8859-1"},
 		{"utf-8 with a byte order mark", append([]byte("\xEF\xBB\xBF"), `<html><body><article><p>`+text+`</p></article></body></html>`...), ""},
+		{"utf-8 with a stray invalid byte", []byte(`<html><head><meta charset="utf-8"></head><body><article><p>` + text + " \xff</p></article></body></html>"), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,6 +287,9 @@ func TestExtractDecodesCharsets(t *testing.T) {
 			}
 			if !strings.Contains(res.Text, "a voté l'ouverture des vannes, déjà contestée") {
 				t.Fatalf("Text = %q, want the accents decoded", res.Text)
+			}
+			if !utf8.ValidString(res.Text) {
+				t.Fatalf("Text = %q, want valid UTF-8", res.Text)
 			}
 		})
 	}
