@@ -12,7 +12,9 @@
 // kept only if it helped on at least two of three development sets (the
 // Zyte article-extraction benchmark, trafilatura's own evaluation corpus,
 // Mozilla Readability's test pages) and hurt none beyond noise; <nav>
-// removal and the last fallback guard cases the sets do not measure:
+// removal and the last fallback guard cases the sets do not measure, and
+// the summary rule follows one set's convention where the sets disagree
+// (QUALITY.md says why):
 //
 //   - Before: <nav> elements and readers' comment sections (unless
 //     comments are asked for) are removed; class and id names are
@@ -26,9 +28,15 @@
 //   - After: the headline is not repeated at the top of the text (Title
 //     carries it); a standfirst that sits between the page's <h1> and the
 //     body, in a box of its own, is put back at the top when it reads as
-//     prose and nothing but a few words separate it from the body; the
-//     last blocks of the text are dropped while, found again in the page,
-//     they are short and mostly links (teasers of other articles).
+//     prose and nothing but a few words separate it from the body; so is
+//     the block that shows the page's own summary (its meta description)
+//     when the text lacks it; the last blocks of the text are dropped
+//     while, found again in the page, they are short and mostly links
+//     (teasers of other articles).
+//   - The vote: Readability and DOM Distiller run on every page (they are
+//     also trafilatura's fallbacks), and a line of the text of 20 words or
+//     fewer that neither of them finds is dropped: labels, calls to
+//     subscribe, credits that one extractor keeps and the others do not.
 //   - When trafilatura finds nothing, the text of <article>, <main> or
 //     <body> is used without navigation, forms and hidden parts
 //     (Result.Method tells which path produced the text). A page without
@@ -36,11 +44,16 @@
 //
 // The text is plain: one blank line between paragraphs, list items on
 // their own lines, table cells separated by " | ", a space around inline
-// elements except next to the punctuation that sticks to a word.
+// elements except next to the punctuation that sticks to a word, no soft
+// hyphens.
+//
+// Pages are parsed as a browser without scripts reads them, as a crawler
+// does: what a <noscript> holds is markup.
 //
 // Pages are decoded to UTF-8 first: bytes that are valid UTF-8 are read as
 // such whatever the page declares, otherwise the Content-Type charset, the
-// <meta charset> declaration, then Windows-1252 decide.
+// <meta charset> declaration, then Windows-1252 decide; invalid bytes in a
+// page read as UTF-8 become U+FFFD.
 //
 // QUALITY.md beside this file gives the measured quality and speed, and how
 // to measure them again (TestExtractionQuality, TestAblation,
