@@ -160,7 +160,7 @@ func Extract(ctx context.Context, page []byte, opts Options) (res Result, err er
 	}
 
 	var votes voters
-	if opts.on(ruleVote) {
+	if opts.on(ruleVote) && len(page) <= voteMaxPageBytes {
 		// The fallbacks that trafilatura would run are run here once: their
 		// texts vote on trafilatura's lines, and trafilatura still compares
 		// their trees with its own.

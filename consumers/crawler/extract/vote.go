@@ -2,6 +2,7 @@ package extract
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/go-shiori/dom"
@@ -22,12 +23,73 @@ import (
 // trafilatura keeps boilerplate that long (QUALITY.md).
 const voteMaxWords = 20
 
+// voteMaxPageBytes bounds the pages that get a vote: DOM Distiller's time
+// grows with the square of a page's text blocks (a page of 2 MB of short
+// paragraphs costs it seconds), and trafilatura, left to itself, runs it
+// only when its own text is short. The largest page of the development
+// sets is 1.3 MB.
+const voteMaxPageBytes = 2 << 20
+
 // voters holds the other extractors' results for a page: their trees,
 // which trafilatura compares with its own as fallbacks, and their text,
 // which votes on the lines trafilatura keeps.
 type voters struct {
 	readability, distiller *html.Node
-	keys                   []string // " word key " of each text
+	texts                  []wordIndex
+}
+
+// wordIndex finds a run of words in a text in time that does not grow
+// with the text: a page can have thousands of short lines, and searching
+// the whole text for each would make a large page take minutes.
+type wordIndex struct {
+	words []string            // the text's words, lowercased
+	pairs map[string][]int    // where each pair of words starts
+	vocab map[string]struct{} // every word, for lines of one word
+}
+
+func newWordIndex(text string) wordIndex {
+	idx := wordIndex{
+		words: strings.Fields(wordKey(text)),
+		pairs: make(map[string][]int),
+		vocab: make(map[string]struct{}),
+	}
+	for i, w := range idx.words {
+		idx.vocab[w] = struct{}{}
+		if i+1 < len(idx.words) {
+			pair := w + " " + idx.words[i+1]
+			idx.pairs[pair] = append(idx.pairs[pair], i)
+		}
+	}
+	return idx
+}
+
+// holds reports whether words occur in the text one after the other. It
+// looks only where the line's rarest pair of words occurs, so that a text
+// full of lines that start alike ("Posted by", "Line 1") stays fast.
+func (idx wordIndex) holds(words []string) bool {
+	switch len(words) {
+	case 0:
+		return false
+	case 1:
+		_, ok := idx.vocab[words[0]]
+		return ok
+	}
+	offset, starts := 0, []int(nil)
+	for j := 0; j+1 < len(words); j++ {
+		at, ok := idx.pairs[words[j]+" "+words[j+1]]
+		if !ok {
+			return false
+		}
+		if starts == nil || len(at) < len(starts) {
+			offset, starts = j, at
+		}
+	}
+	for _, at := range starts {
+		if i := at - offset; i >= 0 && i+len(words) <= len(idx.words) && slices.Equal(idx.words[i:i+len(words)], words) {
+			return true
+		}
+	}
+	return false
 }
 
 // runVoters runs Readability and DOM Distiller on doc, which neither
@@ -43,7 +105,7 @@ func runVoters(doc *html.Node, pageURL *url.URL) voters {
 	}
 	for _, n := range []*html.Node{v.readability, v.distiller} {
 		if n != nil {
-			v.keys = append(v.keys, " "+wordKey(renderText(n))+" ")
+			v.texts = append(v.texts, newWordIndex(renderText(n)))
 		}
 	}
 	return v
@@ -52,9 +114,9 @@ func runVoters(doc *html.Node, pageURL *url.URL) voters {
 // confirmed reports whether line is found whole, by its words, in the
 // text of another extractor.
 func (v voters) confirmed(line string) bool {
-	k := " " + wordKey(line) + " "
-	for _, t := range v.keys {
-		if strings.Contains(t, k) {
+	words := strings.Fields(wordKey(line))
+	for _, t := range v.texts {
+		if t.holds(words) {
 			return true
 		}
 	}
@@ -65,7 +127,7 @@ func (v voters) confirmed(line string) bool {
 // fewer that no other extractor found. Without a vote (both extractors
 // found nothing) the text is kept as it is.
 func dropUnconfirmed(text string, v voters) string {
-	if len(v.keys) == 0 {
+	if len(v.texts) == 0 {
 		return text
 	}
 	lines := strings.Split(text, "\n")

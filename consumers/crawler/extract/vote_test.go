@@ -8,7 +8,7 @@ import (
 func TestDropUnconfirmed(t *testing.T) {
 	t.Parallel()
 	long := "This line has more than twenty words in it, so it is prose and stays whatever the other extractors say about it here."
-	other := voters{keys: []string{" " + wordKey("Ninety-nine ways to cook rice. - Rinse it first. Subscribe? no") + " "}}
+	other := voters{texts: []wordIndex{newWordIndex("Ninety-nine ways to cook rice. - Rinse it first. Subscribe? no")}}
 	tests := []struct {
 		name string
 		text string
@@ -48,12 +48,36 @@ func TestRunVotersLeavesThePageAlone(t *testing.T) {
 	if after := renderText(doc); after != before {
 		t.Fatalf("the page changed:\n%s\n---\n%s", before, after)
 	}
-	if len(v.keys) != 2 || v.readability == nil || v.distiller == nil {
-		t.Fatalf("want both extractors' results, got %d texts", len(v.keys))
+	if len(v.texts) != 2 || v.readability == nil || v.distiller == nil {
+		t.Fatalf("want both extractors' results, got %d texts", len(v.texts))
 	}
-	for _, k := range v.keys {
-		if !strings.Contains(k, wordKey(para2)) {
-			t.Errorf("a voter lacks the body: %q", k)
+	for _, idx := range v.texts {
+		if !idx.holds(strings.Fields(wordKey(para2))) {
+			t.Errorf("a voter lacks the body: %q", strings.Join(idx.words, " "))
+		}
+	}
+}
+
+func TestWordIndexHolds(t *testing.T) {
+	t.Parallel()
+	idx := newWordIndex("Rinse the rice. Rinse it again, then cook the rice slowly")
+	tests := []struct {
+		line string
+		want bool
+	}{
+		{"rinse", true},
+		{"slowly", true}, // the last word
+		{"boil", false},
+		{"Rinse it again", true},
+		{"rinse the rice rinse", true}, // across a sentence end
+		{"the rice slowly", true},      // the second of two places
+		{"the rice quickly", false},
+		{"cook the rice slowly please", false}, // runs past the end
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := idx.holds(strings.Fields(wordKey(tt.line))); got != tt.want {
+			t.Errorf("holds(%q) = %v, want %v", tt.line, got, tt.want)
 		}
 	}
 }
