@@ -91,7 +91,7 @@ handler busy time over the ingest:  %v
 	ingest.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the ingest phase alone to this file (go tool pprof)")
 	ingest.Flags().StringVar(&textFile, "text", "", "JSON Lines file (.gz: gzip) whose \"text\" fields the documents are cut from, instead of generated text")
 	ingest.Flags().StringVar(&memProfile, "memprofile", "", "write an allocation profile of the run to this file (go tool pprof -sample_index=alloc_space)")
-	cmd.AddCommand(ingest, newBenchChatCmd(g), newBenchChatClientsCmd(g), newBenchSyncCmd(g), newBenchChaosCmd(g), newBenchLoadCmd(g))
+	cmd.AddCommand(ingest, newBenchChatCmd(g), newBenchChatClientsCmd(g), newBenchSyncCmd(g), newBenchChaosCmd(g), newBenchLoadCmd(g), newBenchExtractCmd(g))
 	return cmd
 }
 

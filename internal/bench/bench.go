@@ -2,9 +2,10 @@
 // on this machine against a twin started for the run in a temporary data
 // dir — the ingest rate from write to searchable and its ceilings, the
 // freshness of one write, chat latency and the memory of an idle chat
-// connection (asked from a client process of its own, see Clients), and a
-// comparison of the --sync modes. Figures come from here, never from
-// timed unit tests.
+// connection (asked from a client process of its own, see Clients), a
+// comparison of the --sync modes, and the crawler's extraction over pages
+// on disk (Extract, which needs no twin). Figures come from here, never
+// from timed unit tests.
 package bench
 
 import (
