@@ -37,6 +37,7 @@
 //     also trafilatura's fallbacks), and a line of the text of 20 words or
 //     fewer that neither of them finds is dropped: labels, calls to
 //     subscribe, credits that one extractor keeps and the others do not.
+//     Lines of code (<pre>) are never put to the vote.
 //   - When trafilatura finds nothing, the text of <article>, <main> or
 //     <body> is used without navigation, forms and hidden parts
 //     (Result.Method tells which path produced the text). A page without

@@ -149,10 +149,11 @@ func recoverSummary(doc, content *html.Node, description string) {
 	if content == nil {
 		return
 	}
-	head := leadingWords(&html.Node{Type: html.TextNode, Data: description}, ledeHeadWords)
-	if len(strings.Fields(wordKey(description))) < summaryMinWords {
+	words := strings.Fields(wordKey(description))
+	if len(words) < summaryMinWords {
 		return
 	}
+	head := strings.Join(words[:min(len(words), ledeHeadWords)], " ")
 	extracted := wordKey(renderText(content))
 	if strings.Contains(extracted, head) {
 		return

@@ -124,37 +124,54 @@ func (v voters) confirmed(line string) bool {
 }
 
 // dropUnconfirmed removes from text the lines of voteMaxWords words or
-// fewer that no other extractor found. Without a vote (both extractors
-// found nothing) the text is kept as it is.
-func dropUnconfirmed(text string, v voters) string {
+// fewer that no other extractor found, except the lines of code: a line of
+// a program that the others left out is still part of it. A paragraph
+// that loses every line goes with its blank line; the rest of the text is
+// left exactly as it was. Without a vote (both extractors found nothing)
+// nothing goes.
+func dropUnconfirmed(text string, v voters, code map[string]bool) string {
 	if len(v.texts) == 0 {
 		return text
 	}
-	lines := strings.Split(text, "\n")
-	kept := lines[:0]
-	for _, line := range lines {
-		if hasWord(line) && wordsIn(line, voteMaxWords+1) <= voteMaxWords && !v.confirmed(line) {
-			continue
+	paras := strings.Split(text, "\n\n")
+	kept := paras[:0]
+	for _, para := range paras {
+		lines := strings.Split(para, "\n")
+		left := lines[:0]
+		for _, line := range lines {
+			if !code[line] && hasWord(line) && wordsIn(line, voteMaxWords+1) <= voteMaxWords && !v.confirmed(line) {
+				continue
+			}
+			left = append(left, line)
 		}
-		kept = append(kept, line)
+		switch {
+		case len(left) == len(lines):
+			kept = append(kept, para)
+		case hasWord(strings.Join(left, "\n")):
+			kept = append(kept, strings.Join(left, "\n"))
+		}
 	}
-	// A removed paragraph leaves its blank lines behind: keep one.
-	var b strings.Builder
-	blank := false
-	for _, line := range kept {
-		if strings.TrimSpace(line) == "" {
-			blank = b.Len() > 0
-			continue
+	return strings.Join(kept, "\n\n")
+}
+
+// codeLines returns the lines of the <pre> blocks under n, as the text
+// shows them.
+func codeLines(n *html.Node) map[string]bool {
+	lines := make(map[string]bool)
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "pre" {
+			for _, line := range strings.Split(renderText(n), "\n") {
+				lines[line] = true
+			}
+			return
 		}
-		if blank {
-			b.WriteString("\n\n")
-		} else if b.Len() > 0 {
-			b.WriteByte('\n')
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
 		}
-		blank = false
-		b.WriteString(line)
 	}
-	return b.String()
+	walk(n)
+	return lines
 }
 
 // wordsIn counts the words of s, stopping at limit.

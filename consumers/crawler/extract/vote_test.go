@@ -3,6 +3,8 @@ package extract
 import (
 	"strings"
 	"testing"
+
+	"golang.org/x/net/html"
 )
 
 func TestDropUnconfirmed(t *testing.T) {
@@ -24,14 +26,33 @@ func TestDropUnconfirmed(t *testing.T) {
 		{"a removed paragraph leaves one blank line", "Ninety-nine ways to cook rice.\n\nFollow us\n\n- Rinse it first.", other, "Ninety-nine ways to cook rice.\n\n- Rinse it first."},
 		{"a line without words stays", "Ninety-nine ways to cook rice.\n* * *\n- Rinse it first.", other, "Ninety-nine ways to cook rice.\n* * *\n- Rinse it first."},
 		{"without voters nothing goes", "Sign up for our newsletter!", voters{}, "Sign up for our newsletter!"},
+		{"a paragraph left without words goes", "Ninety-nine ways to cook rice.\n\n- Share\n- /", other, "Ninety-nine ways to cook rice."},
+		{"what stays is kept byte for byte", "Ninety-nine ways to cook rice.\n\n\n  * * *\n\nFollow us", other, "Ninety-nine ways to cook rice.\n\n\n  * * *"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := dropUnconfirmed(tt.text, tt.v); got != tt.want {
+			if got := dropUnconfirmed(tt.text, tt.v, nil); got != tt.want {
 				t.Errorf("dropUnconfirmed(%q) = %q, want %q", tt.text, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestDropUnconfirmedKeepsCode(t *testing.T) {
+	t.Parallel()
+	doc, err := html.Parse(strings.NewReader("<div><p>Ninety-nine ways to cook rice.</p><pre>rinse(rice)\n\ncook(rice, 20)</pre><p>Follow us</p></div>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.TrimSpace(renderText(doc))
+	other := voters{texts: []wordIndex{newWordIndex("Ninety-nine ways to cook rice.")}}
+	want := "Ninety-nine ways to cook rice.\n\nrinse(rice)\n\ncook(rice, 20)"
+	if got := dropUnconfirmed(text, other, codeLines(doc)); got != want {
+		t.Errorf("with the code lines = %q, want %q", got, want)
+	}
+	if got := dropUnconfirmed(text, other, nil); got != "Ninety-nine ways to cook rice." {
+		t.Errorf("without them = %q, want the code gone too", got)
 	}
 }
 
