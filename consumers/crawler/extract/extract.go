@@ -197,6 +197,9 @@ func Extract(ctx context.Context, page []byte, opts Options) (res Result, err er
 			recoverSummary(doc, content, tr.Metadata.Description)
 		}
 		res.Text = strings.TrimSpace(renderText(content))
+		if opts.on(ruleSimpleFallback) {
+			res.Text = unflatten(res.Text, doc)
+		}
 		if opts.on(ruleVote) {
 			res.Text = dropUnconfirmed(res.Text, votes, codeLines(content))
 		}

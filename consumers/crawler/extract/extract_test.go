@@ -114,6 +114,40 @@ func TestExtractStopsOnCanceledContext(t *testing.T) {
 	}
 }
 
+func TestExtractKeepsTheParagraphsOfAShortPage(t *testing.T) {
+	t.Parallel()
+	// Short enough that trafilatura falls back to reading the <article> as
+	// one run of text, and adds that run after the paragraphs it found.
+	page := `<html><body><article><p>The river rose for three days.</p>
+<p>The council met on Thursday.</p><pre>open(gates)
+
+close(gates)</pre></article></body></html>`
+	want := "The river rose for three days.\n\nThe council met on Thursday.\n\nopen(gates)\n\nclose(gates)"
+	if res := extractString(t, page, Options{}); res.Text != want {
+		t.Errorf("Text = %q, want %q", res.Text, want)
+	}
+}
+
+func TestUnflatten(t *testing.T) {
+	t.Parallel()
+	doc, err := html.Parse(strings.NewReader(`<body><article><p>The river rose.</p><p>The council met.</p></article></body>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const simple = "The river rose.\n\nThe council met."
+	for _, tt := range []struct{ name, text, want string }{
+		{"glued into one line", "The river rose.The council met.", simple},
+		{"the same twice", "The river rose.\n\nThe council met.\n\nThe river rose. The council met.", simple},
+		{"a line the page's article lacks", "The river rose.The council met. Read the rest in the app.", "The river rose.The council met. Read the rest in the app."},
+		{"less than the article", "The river rose.", "The river rose."},
+		{"not a short text", strings.Repeat("The river rose.\n", 20), strings.Repeat("The river rose.\n", 20)},
+	} {
+		if got := unflatten(tt.text, doc); got != tt.want {
+			t.Errorf("%s: unflatten(%q) = %q, want %q", tt.name, tt.text, got, tt.want)
+		}
+	}
+}
+
 func TestExtractFallsBackOnShortPages(t *testing.T) {
 	t.Parallel()
 	// Too little text for trafilatura to call it an article, but a reader

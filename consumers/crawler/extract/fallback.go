@@ -3,6 +3,7 @@ package extract
 import (
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -150,4 +151,37 @@ func links(doc *html.Node, text string, base *url.URL) []string {
 		}
 	}
 	return out
+}
+
+// shortText is go-trafilatura's MinExtractedSize, in characters: under it,
+// trafilatura reads the page with its last resort.
+const shortText = 250
+
+// unflatten gives back the paragraphs of a short page. On a page with
+// little text, trafilatura's last resort reads the <article> or the <body>
+// as one run of text, which glues the words of adjacent blocks ("boats.The
+// council"), and on the shortest pages it puts that run after the
+// paragraphs it found, so that the text comes twice. When the simple
+// reading of the page holds every line of trafilatura's text and is no
+// longer, it is the same text with its paragraphs.
+func unflatten(text string, doc *html.Node) string {
+	if utf8.RuneCountInString(text) >= shortText {
+		return text
+	}
+	simple := strings.TrimSpace(renderText(fallbackContent(doc)))
+	all := letters(simple)
+	if !hasWord(simple) || simple == text || len(all) > len(letters(text)) {
+		return text
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if !strings.Contains(all, letters(line)) {
+			return text
+		}
+	}
+	return simple
+}
+
+// letters is s without anything but its letters and digits, lowercased.
+func letters(s string) string {
+	return strings.ReplaceAll(wordKey(s), " ", "")
 }
