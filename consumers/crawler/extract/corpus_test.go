@@ -278,6 +278,7 @@ var ruleNames = []struct {
 	{"link-dense tail", ruleLinkTail},
 	{"vote of the other extractors", ruleVote},
 	{"summary", ruleSummary},
+	{"social tail", ruleSocialTail},
 }
 
 // TestDumpCorpora writes every page's extraction to -extract.dump, one

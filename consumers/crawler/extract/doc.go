@@ -32,7 +32,8 @@
 //     the block that shows the page's own summary (its meta description)
 //     when the text lacks it; the last blocks of the text are dropped
 //     while, found again in the page, they are short and mostly links
-//     (teasers of other articles).
+//     (teasers of other articles) or link to two or more social networks
+//     or app stores (calls to follow).
 //   - The vote: Readability and DOM Distiller run on every page (they are
 //     also trafilatura's fallbacks), and a line of the text of 20 words or
 //     fewer that neither of them finds is dropped: labels, calls to

@@ -78,14 +78,16 @@ const (
 	ruleLinkTail
 	ruleVote
 	ruleSummary
+	ruleSocialTail
 )
 
 // defaultRules are the rules that Extract runs: those that helped on at
 // least two of the three development sets and hurt none, and four kept on
 // other grounds that QUALITY.md gives (the summary, comment sections,
 // <nav>, the simple fallback).
-const defaultRules = ruleLowerClass | ruleTweets | rulePromos | ruleCaptions | ruleLooseText |
-	ruleHeadline | ruleSimpleFallback | ruleLibFallback | ruleLede | ruleComments | ruleNav | ruleLinkTail | ruleVote | ruleSummary
+const defaultRules = ruleLowerClass | ruleTweets | rulePromos | ruleCaptions | ruleLooseText | ruleHeadline |
+	ruleSimpleFallback | ruleLibFallback | ruleLede | ruleComments | ruleNav | ruleLinkTail | ruleVote | ruleSummary |
+	ruleSocialTail
 
 // on reports whether rule r runs under opts.
 func (o Options) on(r rule) bool {
@@ -187,9 +189,7 @@ func Extract(ctx context.Context, page []byte, opts Options) (res Result, err er
 		if opts.on(ruleHeadline) {
 			dropLeadingTitle(content, tr.Metadata.Title, h1)
 		}
-		if opts.on(ruleLinkTail) {
-			trimLinkTail(doc, content)
-		}
+		trimTail(doc, content, opts.on(ruleLinkTail), opts.on(ruleSocialTail))
 		if opts.on(ruleLede) {
 			recoverLede(doc, content)
 		}

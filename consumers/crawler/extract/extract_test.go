@@ -287,6 +287,33 @@ func TestExtractTrimsALinkDenseTail(t *testing.T) {
 	}
 }
 
+func TestExtractTrimsACallToFollowAtTheEnd(t *testing.T) {
+	t.Parallel()
+	const follow = "Want more from the valley? Follow us on"
+	const cited = "The ferry company wrote on"
+	body := paragraphs(para1, para2) + `<p>` + cited + ` <a href="https://twitter.com/valleyferry/status/1">its account</a> that boats will run again on Monday, once the water has gone down below the quay.</p>` +
+		paragraphs(para3) + `<p>` + follow + ` <a href="https://www.facebook.com/valleynews">Facebook</a>, <a href="https://x.com/valleynews">X</a> and <a href="https://apps.apple.com/app/id1">our app</a>.</p>`
+	for _, tt := range []struct {
+		name  string
+		rules rule
+		want  bool
+	}{
+		{"with the rule", 0, false},
+		{"without it", defaultRules &^ ruleSocialTail, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res := extractString(t, article(body), Options{rules: tt.rules})
+			if got := strings.Contains(res.Text, follow); got != tt.want {
+				t.Errorf("call to follow in text = %v, want %v\n%s", got, tt.want, res.Text)
+			}
+			if !strings.Contains(res.Text, cited) || !strings.Contains(res.Text, para3) {
+				t.Errorf("Text lacks the paragraph that cites a post, or the last one:\n%s", res.Text)
+			}
+		})
+	}
+}
+
 func TestExtractLinks(t *testing.T) {
 	t.Parallel()
 	body := `<p>` + para1 + ` The <a href="/reports/flood-1998">report on the 1998 flood</a> is online, and so is

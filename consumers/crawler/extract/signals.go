@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"net/url"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -302,19 +303,30 @@ func dropNav(n *html.Node) {
 	}
 }
 
-// Bounds of trimLinkTail.
+// Bounds of trimTail.
 const (
 	tailMaxBlocks = 3   // blocks looked at from the end of the text
 	tailMaxWords  = 40  // longer blocks are text, whatever their links
 	tailMinLinks  = 0.6 // share of a block's text in links, in the page
+	tailMinSocial = 2   // links to social networks or app stores, in the page
 )
 
-// trimLinkTail removes, from the end of the extracted text, blocks that
-// are mostly links in the page: teasers of other articles, tag lists and
-// "more from" lines that trafilatura kept because the links were gone from
-// its copy. The link density is read from the page, where the block is
-// found again by its first words.
-func trimLinkTail(doc, content *html.Node) {
+// socialHosts are the social networks and app stores that sites ask their
+// readers to follow them on or to get their app from.
+var socialHosts = []string{
+	"facebook.com", "twitter.com", "x.com", "instagram.com", "t.me", "telegram.me", "youtube.com",
+	"linkedin.com", "tiktok.com", "pinterest.com", "whatsapp.com", "wa.me", "threads.net",
+	"bsky.app", "mastodon.social", "apps.apple.com", "itunes.apple.com", "play.google.com",
+}
+
+// trimTail removes, from the end of the extracted text, short blocks that
+// the page shows as links elsewhere: when linkDense, blocks mostly made of
+// links (teasers of other articles, tag lists, "more from" lines that
+// trafilatura kept because the links were gone from its copy); when
+// social, blocks that link to two or more social networks or app stores
+// (a call to follow the site or get its app, in whatever language). A
+// block is found again in the page by its first words.
+func trimTail(doc, content *html.Node, linkDense, social bool) {
 	if content == nil {
 		return
 	}
@@ -350,9 +362,28 @@ func trimLinkTail(doc, content *html.Node) {
 				found = n
 			}
 		}
-		if found == nil || linkDensity(found) < tailMinLinks {
+		if found == nil || !(linkDense && linkDensity(found) >= tailMinLinks || social && socialLinks(found) >= tailMinSocial) {
 			return
 		}
 		content.RemoveChild(b)
 	}
+}
+
+// socialLinks counts the links under n to socialHosts.
+func socialLinks(n *html.Node) int {
+	count := 0
+	for _, a := range findAll(n, func(n *html.Node) bool { return n.DataAtom == atom.A }) {
+		u, err := url.Parse(attr(a, "href"))
+		if err != nil {
+			continue
+		}
+		host := strings.TrimPrefix(strings.ToLower(u.Hostname()), "www.")
+		for _, s := range socialHosts {
+			if host == s || strings.HasSuffix(host, "."+s) {
+				count++
+				break
+			}
+		}
+	}
+	return count
 }
