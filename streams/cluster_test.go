@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"testing"
@@ -120,6 +121,14 @@ func TestClusterOfThreeKeepsR3StreamsAndBuckets(t *testing.T) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "twin_test_state"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The bucket answers reads as soon as it is open: its stream has a
+	// leader (a component reads its bucket first thing).
+	if _, err := kv.Get(ctx, "nothing-yet"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("read of a bucket just opened: %v, want %v", err, jetstream.ErrKeyNotFound)
+	}
+	if info, err := js.Stream(ctx, "KV_twin_test_state"); err != nil || info.CachedInfo().Cluster == nil || info.CachedInfo().Cluster.Leader == "" {
+		t.Errorf("the bucket's stream has no leader once open: %v", err)
 	}
 	st, err := kv.Status(ctx)
 	if err != nil {

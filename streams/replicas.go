@@ -2,6 +2,8 @@ package streams
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -37,6 +39,9 @@ func (r replicated) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueCo
 		b, err = r.JetStream.CreateKeyValue(ctx, cfg)
 		return err
 	})
+	if err == nil {
+		err = r.led(ctx, "KV_"+cfg.Bucket)
+	}
 	return b, err
 }
 
@@ -46,6 +51,9 @@ func (r replicated) UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueCo
 		b, err = r.JetStream.UpdateKeyValue(ctx, cfg)
 		return err
 	})
+	if err == nil {
+		err = r.led(ctx, "KV_"+cfg.Bucket)
+	}
 	return b, err
 }
 
@@ -55,6 +63,9 @@ func (r replicated) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.Ke
 		b, err = r.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
 		return err
 	})
+	if err == nil {
+		err = r.led(ctx, "KV_"+cfg.Bucket)
+	}
 	return b, err
 }
 
@@ -64,6 +75,9 @@ func (r replicated) CreateObjectStore(ctx context.Context, cfg jetstream.ObjectS
 		b, err = r.JetStream.CreateObjectStore(ctx, cfg)
 		return err
 	})
+	if err == nil {
+		err = r.led(ctx, "OBJ_"+cfg.Bucket)
+	}
 	return b, err
 }
 
@@ -73,6 +87,9 @@ func (r replicated) UpdateObjectStore(ctx context.Context, cfg jetstream.ObjectS
 		b, err = r.JetStream.UpdateObjectStore(ctx, cfg)
 		return err
 	})
+	if err == nil {
+		err = r.led(ctx, "OBJ_"+cfg.Bucket)
+	}
 	return b, err
 }
 
@@ -82,8 +99,36 @@ func (r replicated) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream
 		b, err = r.JetStream.CreateOrUpdateObjectStore(ctx, cfg)
 		return err
 	})
+	if err == nil {
+		err = r.led(ctx, "OBJ_"+cfg.Bucket)
+	}
 	return b, err
 }
+
+// led waits, patiently, until the stream behind a bucket has a leader. On
+// a forming cluster a bucket can exist before any member answers reads of
+// it ("no responders"), and the components read their bucket first thing:
+// the CDC its checkpoint, the embedder its revisions.
+func (r replicated) led(ctx context.Context, stream string) error {
+	return patiently(ctx, func(ctx context.Context) error {
+		s, err := r.JetStream.Stream(ctx, stream)
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.Cluster != nil && info.Cluster.Leader == "" {
+			return fmt.Errorf("bucket stream %s: %w", stream, errNoLeader)
+		}
+		return nil
+	})
+}
+
+// errNoLeader is a replicated stream whose members have not elected a
+// leader yet: an election takes a moment, so it is worth waiting for.
+var errNoLeader = errors.New("no leader elected yet")
 
 // bucketPatience bounds how long a bucket's creation waits for the cluster.
 const bucketPatience = 2 * time.Minute

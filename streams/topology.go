@@ -312,7 +312,7 @@ func untilAvailable(ctx context.Context, f func(context.Context) error) error {
 		cancel()
 		var apiErr *jetstream.APIError
 		retry := Transient(err) || errors.As(err, &apiErr) && apiErr.ErrorCode == jsClusterNoPeers ||
-			errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
+			errors.Is(err, errNoLeader) || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
 		if err == nil || !retry {
 			return err
 		}
