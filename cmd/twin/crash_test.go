@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -224,14 +223,15 @@ func buildTwin(t testing.TB) string {
 }
 
 // freeAddr is a loopback address with a port free right now.
+// freeAddr reserves a loopback address for a twin that may restart on it
+// (bench.FreeAddrs says why its port is not an ephemeral one).
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := bench.FreeAddrs(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addrs[0]
 }
 
 // binUp is `twin up` running as a separate process of the built binary,

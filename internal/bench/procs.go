@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -408,8 +410,15 @@ func Idle(ctx context.Context, js jetstream.JetStream, names ...string) (bool, e
 }
 
 // FreeAddrs returns n loopback addresses whose ports were free a moment
-// ago.
+// ago. The ports are taken below the range the system hands out to
+// listeners on port 0 and to outgoing connections: twin's processes come
+// back on their ports after a restart, and meanwhile a client that keeps
+// dialing a port nothing listens on can be given that very port as its
+// own and connect to itself (a TCP self-connect), or another program can
+// listen there.
 func FreeAddrs(n int) ([]string, error) {
+	low := ephemeralLow()
+	lo := max(1024, low-12000)
 	var out []string
 	var ls []net.Listener
 	defer func() {
@@ -417,15 +426,39 @@ func FreeAddrs(n int) ([]string, error) {
 			l.Close()
 		}
 	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for port, tries := lo+rand.IntN(low-lo), 0; len(out) < n; port, tries = port+1, tries+1 {
+		if tries == low-lo {
+			return nil, fmt.Errorf("no free port between %d and %d", lo, low)
+		}
+		if port >= low {
+			port = lo
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
-			return nil, err
+			continue
 		}
 		ls = append(ls, l)
 		out = append(out, l.Addr().String())
 	}
 	return out, nil
+}
+
+// ephemeralLow is the first port of the system's ephemeral range (Linux
+// says it in /proc; 32768 is its default and a safe guess elsewhere).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil || low <= 2048 {
+		return 32768
+	}
+	return low
 }
 
 // tail keeps the last max bytes written to it.
