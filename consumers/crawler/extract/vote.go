@@ -38,9 +38,10 @@ type voters struct {
 	texts                  []wordIndex
 }
 
-// wordIndex finds a run of words in a text in time that does not grow
-// with the text: a page can have thousands of short lines, and searching
-// the whole text for each would make a large page take minutes.
+// wordIndex finds a run of words in a text in time that grows with how
+// often the run's rarest pair of words occurs, not with the text: a page
+// can have thousands of short lines, and searching the whole text for each
+// would make a large page take minutes.
 type wordIndex struct {
 	words []string            // the text's words, lowercased
 	pairs map[string][]int    // where each pair of words starts
