@@ -339,17 +339,7 @@ func trimTail(doc, content *html.Node, linkDense, social bool) {
 	if len(blocks) <= tailMaxBlocks {
 		return // a short text is more likely all content
 	}
-	var order []*html.Node
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode && blockTags[n.DataAtom] {
-			order = append(order, n)
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
+	order := findAll(doc, func(n *html.Node) bool { return blockTags[n.DataAtom] })
 	for i := len(blocks) - 1; i >= len(blocks)-tailMaxBlocks; i-- {
 		b := blocks[i]
 		if wordsUpTo(b, tailMaxWords+1) > tailMaxWords {
