@@ -190,11 +190,16 @@ func Extract(ctx context.Context, page []byte, opts Options) (res Result, err er
 			dropLeadingTitle(content, tr.Metadata.Title, h1)
 		}
 		trimTail(doc, content, opts.on(ruleLinkTail), opts.on(ruleSocialTail))
-		if opts.on(ruleLede) {
-			recoverLede(doc, content)
-		}
-		if opts.on(ruleSummary) {
-			recoverSummary(doc, content, tr.Metadata.Description)
+		if opts.on(ruleLede) || opts.on(ruleSummary) {
+			// Both look for blocks in the page, which the rules no longer
+			// change: it is read once.
+			page := visibleElements(doc)
+			if opts.on(ruleLede) {
+				recoverLede(page, content)
+			}
+			if opts.on(ruleSummary) {
+				recoverSummary(page, content, tr.Metadata.Description)
+			}
 		}
 		res.Text = strings.TrimSpace(renderText(content))
 		if opts.on(ruleSimpleFallback) {
