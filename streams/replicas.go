@@ -111,15 +111,12 @@ func (r replicated) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream
 // the CDC its checkpoint, the embedder its revisions.
 func (r replicated) led(ctx context.Context, stream string) error {
 	return patiently(ctx, func(ctx context.Context) error {
+		// Stream looks the stream up afresh each time, info included.
 		s, err := r.JetStream.Stream(ctx, stream)
 		if err != nil {
 			return err
 		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			return err
-		}
-		if info.Cluster != nil && info.Cluster.Leader == "" {
+		if info := s.CachedInfo(); info.Cluster != nil && info.Cluster.Leader == "" {
 			return fmt.Errorf("bucket stream %s: %w", stream, errNoLeader)
 		}
 		return nil
