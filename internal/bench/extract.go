@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -152,9 +151,8 @@ feed:
 	if res.CPUMsPerPage > 0 {
 		res.PagesPerSecondAt2Cores = 2000 / res.CPUMsPerPage
 	}
-	slices.Sort(times)
-	res.P50Ms = float64(times[total/2]) / float64(time.Millisecond)
-	res.P99Ms = float64(times[min(total-1, total*99/100)]) / float64(time.Millisecond)
+	res.P50Ms = float64(Percentile(times, 0.5)) / float64(time.Millisecond)
+	res.P99Ms = float64(Percentile(times, 0.99)) / float64(time.Millisecond)
 	return res, nil
 }
 
