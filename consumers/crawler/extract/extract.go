@@ -193,12 +193,12 @@ func Extract(ctx context.Context, page []byte, opts Options) (res Result, err er
 		if opts.on(ruleLede) || opts.on(ruleSummary) {
 			// Both look for blocks in the page, which the rules no longer
 			// change: it is read once.
-			page := visibleElements(doc)
+			visible := visibleElements(doc)
 			if opts.on(ruleLede) {
-				recoverLede(page, content)
+				recoverLede(visible, content)
 			}
 			if opts.on(ruleSummary) {
-				recoverSummary(page, content, tr.Metadata.Description)
+				recoverSummary(visible, content, tr.Metadata.Description)
 			}
 		}
 		res.Text = strings.TrimSpace(renderText(content))

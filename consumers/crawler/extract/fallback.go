@@ -165,8 +165,8 @@ const shortText = 250
 // reading of the page holds every line of trafilatura's text and is no
 // longer, it is the same text with its paragraphs.
 func unflatten(text string, doc *html.Node) string {
-	if utf8.RuneCountInString(text) >= shortText {
-		return text
+	if !hasWord(text) || utf8.RuneCountInString(text) >= shortText {
+		return text // nothing to give back, or not a short page
 	}
 	simple := strings.TrimSpace(renderText(fallbackContent(doc)))
 	all := letters(simple)

@@ -28,9 +28,9 @@ const (
 // trafilatura, which keeps one container, leaves it out. A block there is
 // taken when it reads as prose: enough words, a sentence end, few links,
 // no byline or date markup, not a caption. The headline bounds the search:
-// without an <h1> before the body, nothing is added. page is the page's
-// visibleElements.
-func recoverLede(page []*html.Node, content *html.Node) {
+// without an <h1> before the body, nothing is added. visible is the
+// page's visibleElements.
+func recoverLede(visible []*html.Node, content *html.Node) {
 	if content == nil {
 		return
 	}
@@ -41,7 +41,7 @@ func recoverLede(page []*html.Node, content *html.Node) {
 	// The body starts at the last element in page order whose text starts
 	// with the content's first words: the innermost one.
 	start := -1
-	for i, n := range page {
+	for i, n := range visible {
 		if blockTags[n.DataAtom] && strings.HasPrefix(leadingWords(n, ledeHeadWords)+" ", head+" ") {
 			start = i
 		}
@@ -49,13 +49,13 @@ func recoverLede(page []*html.Node, content *html.Node) {
 	if start < 0 {
 		return
 	}
-	body := page[start]
+	body := visible[start]
 	extracted := wordKey(renderText(content))
 	var ledes []*html.Node
 	var taken []string
 	gap := 0 // words passed on the way back that are not a lede
 	for i := start - 1; i >= 0 && i >= start-ledeMaxElements; i-- {
-		n := page[i]
+		n := visible[i]
 		if isAncestor(n, body) {
 			continue
 		}
@@ -145,9 +145,9 @@ const (
 // trafilatura took the wrong container, it is the one block known to be
 // about the page. The block is found by the description's first words, and
 // taken whole (the description is often cut short); it must read as prose
-// (few links, not a caption) and be no longer than a summary. page is the
-// page's visibleElements.
-func recoverSummary(page []*html.Node, content *html.Node, description string) {
+// (few links, not a caption) and be no longer than a summary. visible is
+// the page's visibleElements.
+func recoverSummary(visible []*html.Node, content *html.Node, description string) {
 	if content == nil {
 		return
 	}
@@ -163,7 +163,7 @@ func recoverSummary(page []*html.Node, content *html.Node, description string) {
 	// The first block that starts with the description's words, and of its
 	// descendants that do too, the innermost.
 	var found *html.Node
-	for _, n := range page {
+	for _, n := range visible {
 		if !blockTags[n.DataAtom] || found != nil && !isAncestor(found, n) {
 			continue
 		}
